@@ -1,0 +1,110 @@
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eventcore/store/event.hpp"
+#include "eventcore/store/expected_version.hpp"
+#include "eventcore/store/result.hpp"
+
+namespace eventcore {
+
+// The events for one stream of an append, and the condition that stream must
+// meet. A StreamWrite with no events is a read-only participant: its version
+// is checked like any other, nothing is written to it.
+struct StreamWrite {
+  StreamId stream;
+  ExpectedVersion expected = ExpectedVersion::any();
+  std::vector<EventToWrite> events;
+};
+
+// One atomic append across one or several distinct streams.
+struct AppendRequest {
+  std::vector<StreamWrite> streams;
+};
+
+struct AppendResult {
+  struct StreamResult {
+    StreamId stream;
+    StreamVersion version;  // the stream's version after the append
+  };
+  std::vector<StreamResult> streams;    // in the order of the request
+  std::vector<GlobalPosition> positions;  // one per event, in the order of the request
+};
+
+// Which events read_all returns. An empty filter matches every event.
+struct EventFilter {
+  std::vector<std::string> types;  // match any of these types (empty: all types)
+  std::string stream_prefix;       // match streams whose id starts with this (empty: all)
+
+  bool matches(const StoredEvent& event) const;
+};
+
+struct ReadAllPage {
+  std::vector<StoredEvent> events;  // in global order, all after the requested position
+  // Where the next read_all should start. It is the position of the last
+  // event returned, or the requested position when the page is empty.
+  GlobalPosition next;
+};
+
+// Limits a store enforces before it touches storage.
+struct StoreLimits {
+  std::size_t max_payload_bytes = 8 * 1024 * 1024;
+  std::size_t max_page_size = 10'000;  // a larger page request is clamped to this
+};
+
+// An event store: an append-only log of events grouped into streams.
+//
+// Guarantees, for every implementation:
+// - append is atomic across all its streams: every event is written, or none is.
+// - Every stream of an append has its expected version checked, and the check
+//   holds against concurrent writers in this and other processes: when two
+//   appends expect the same version of a stream, at most one succeeds.
+// - Event ids are unique in the store: an append carrying an id that already
+//   exists fails with ErrorCode::duplicate_event and writes nothing.
+// - Versions within a stream are 1, 2, 3... with no gap and no duplicate.
+// - read_all returns events in one global order that never changes, and never
+//   skips an event: an event committed after a reader passed its position is
+//   impossible (positions visible to read_all are final).
+// - Pages are bounded: a read returns at most the requested number of events
+//   (and at most StoreLimits::max_page_size); asking for 0 returns none.
+//
+// Every method is safe to call from many threads at once without external
+// synchronization. Methods may block on I/O; callers on a cooperative
+// scheduler must call them from a thread of their own (see actors/).
+// No method throws: failures are returned as Error values.
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+
+  // Appends events to one or several streams atomically.
+  // On success returns each stream's new version and each event's position.
+  // Errors: invalid_argument (empty request, a stream listed twice, an event
+  // id repeated, an empty event type), payload_too_large, conflict (names the
+  // stream, the expected and the actual version), duplicate_event,
+  // unavailable (the outcome may be unknown: retry with the same event ids),
+  // failed. On any error nothing was written.
+  virtual Result<AppendResult> append(const AppendRequest& request) = 0;
+
+  // Returns up to max_count events of `stream` with version >= from, in
+  // version order. A stream that does not exist reads as empty.
+  virtual Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
+                                                       std::size_t max_count) = 0;
+
+  // Returns up to max_count events matching `filter` whose position is after
+  // `after`, in global order. Start with GlobalPosition{}; continue from the
+  // returned page's `next`.
+  virtual Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count,
+                                       const EventFilter& filter = {}) = 0;
+
+  // The stream's current version (0 when it does not exist).
+  virtual Result<StreamVersion> stream_version(const StreamId& stream) = 0;
+};
+
+// The checks every store makes before it writes anything; exposed so that
+// every implementation rejects the same input with the same message.
+Status validate_append(const AppendRequest& request, const StoreLimits& limits);
+
+}  // namespace eventcore

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <memory>
+
+#include "eventcore/store/event_store.hpp"
+
+namespace eventcore {
+
+// An EventStore held in this process's memory: the reference semantics for
+// tests, simulations and single-process use. Thread-safe; nothing survives
+// the process. Global positions are {append number, event number}.
+class MemoryStore final : public EventStore {
+ public:
+  explicit MemoryStore(StoreLimits limits = {});
+  ~MemoryStore() override;
+
+  Result<AppendResult> append(const AppendRequest& request) override;
+  Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
+                                               std::size_t max_count) override;
+  Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count,
+                               const EventFilter& filter = {}) override;
+  Result<StreamVersion> stream_version(const StreamId& stream) override;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  StoreLimits limits_;
+};
+
+}  // namespace eventcore

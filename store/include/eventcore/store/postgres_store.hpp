@@ -1,0 +1,66 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "eventcore/store/event_store.hpp"
+
+namespace eventcore {
+
+// How appends wake readers that LISTEN on the notify channel.
+enum class NotifyMode {
+  per_append,  // pg_notify(channel, '') inside every append transaction
+  none,        // appends send nothing; a coalescing notifier (projections/) sends wake-ups
+};
+
+struct PostgresStoreConfig {
+  std::string conninfo;                // a libpq connection string or URI
+  std::string schema = "eventcore";    // every table lives in this schema (a plain identifier)
+  std::size_t pool_size = 8;           // connections held open for appends and reads
+  std::string notify_channel = "eventcore_events";
+  NotifyMode notify = NotifyMode::per_append;
+  StoreLimits limits;
+  std::chrono::seconds connect_timeout{5};
+};
+
+// An EventStore in PostgreSQL (15 or later), through libpq.
+//
+// One append is one transaction and one round trip. Version checks are row
+// locks on a per-stream row (UPDATE ... WHERE version = expected, or an
+// INSERT ... ON CONFLICT for new streams), so they hold under READ COMMITTED
+// against writers in any number of processes. read_all is gap-free: it
+// returns only events of transactions older than every transaction still in
+// progress (pg_snapshot_xmin), ordered by (transaction id, position); see
+// docs/ARCHITECTURE.md. Every method is thread-safe; calls block on a pooled
+// connection. A lost connection is re-established on the next call; while the
+// database is down, calls fail fast with ErrorCode::unavailable.
+class PostgresStore final : public EventStore {
+ public:
+  // Connects, applies pending schema migrations (safe when several processes
+  // start at once) and returns a ready store. Errors: invalid_argument (bad
+  // schema name, malformed connection string), unavailable (cannot connect:
+  // the message names host, port and database, never a password).
+  static Result<std::unique_ptr<PostgresStore>> open(PostgresStoreConfig config);
+  ~PostgresStore() override;
+
+  Result<AppendResult> append(const AppendRequest& request) override;
+  Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
+                                               std::size_t max_count) override;
+  Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count,
+                               const EventFilter& filter = {}) override;
+  Result<StreamVersion> stream_version(const StreamId& stream) override;
+
+  const PostgresStoreConfig& config() const noexcept;
+
+ private:
+  struct Impl;
+  explicit PostgresStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The connection string with any password replaced by "***", for messages.
+std::string redact_conninfo(const std::string& conninfo);
+
+}  // namespace eventcore

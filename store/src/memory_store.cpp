@@ -1,0 +1,100 @@
+#include "eventcore/store/memory_store.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace eventcore {
+
+struct MemoryStore::State {
+  mutable std::shared_mutex mutex;
+  std::deque<StoredEvent> log;  // in global order; index = sequence - 1
+  std::unordered_map<StreamId, std::vector<std::size_t>> streams;  // log indexes per stream
+  std::unordered_set<EventId> ids;
+  std::uint64_t appends = 0;
+};
+
+MemoryStore::MemoryStore(StoreLimits limits) : state_(std::make_unique<State>()), limits_(limits) {}
+MemoryStore::~MemoryStore() = default;
+
+Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
+  if (auto status = validate_append(request, limits_); !status) return status.error();
+  const auto now = std::chrono::time_point_cast<std::chrono::microseconds>(
+      std::chrono::system_clock::now());
+
+  std::unique_lock lock(state_->mutex);
+  // Check everything first: the append either passes every check or writes nothing.
+  for (const auto& write : request.streams) {
+    auto it = state_->streams.find(write.stream);
+    StreamVersion actual{it == state_->streams.end() ? 0 : it->second.size()};
+    if (!write.expected.accepts(actual))
+      return Error{ErrorCode::conflict, "stream '" + write.stream.str() + "' is at version " +
+                                            std::to_string(actual.value) + ", expected " +
+                                            to_string(write.expected)};
+    for (const auto& event : write.events)
+      if (state_->ids.contains(event.id))
+        return Error{ErrorCode::duplicate_event,
+                     "event " + event.id.str() + " already exists in the store"};
+  }
+
+  const std::uint64_t transaction = ++state_->appends;
+  AppendResult result;
+  result.streams.reserve(request.streams.size());
+  for (const auto& write : request.streams) {
+    auto& indexes = state_->streams[write.stream];
+    for (const auto& event : write.events) {
+      const std::uint64_t sequence = state_->log.size() + 1;
+      indexes.push_back(state_->log.size());
+      state_->ids.insert(event.id);
+      state_->log.push_back(StoredEvent{event.id, write.stream, StreamVersion{indexes.size()},
+                                        GlobalPosition{transaction, sequence}, event.type,
+                                        event.payload, event.metadata, now});
+      result.positions.push_back(GlobalPosition{transaction, sequence});
+    }
+    result.streams.push_back({write.stream, StreamVersion{indexes.size()}});
+  }
+  return result;
+}
+
+Result<std::vector<StoredEvent>> MemoryStore::read_stream(const StreamId& stream, StreamVersion from,
+                                                          std::size_t max_count) {
+  max_count = std::min(max_count, limits_.max_page_size);
+  std::vector<StoredEvent> events;
+  std::shared_lock lock(state_->mutex);
+  auto it = state_->streams.find(stream);
+  if (it == state_->streams.end()) return events;
+  const auto& indexes = it->second;
+  std::size_t first = from.value == 0 ? 0 : from.value - 1;
+  for (std::size_t i = first; i < indexes.size() && events.size() < max_count; ++i)
+    events.push_back(state_->log[indexes[i]]);
+  return events;
+}
+
+Result<ReadAllPage> MemoryStore::read_all(GlobalPosition after, std::size_t max_count,
+                                          const EventFilter& filter) {
+  max_count = std::min(max_count, limits_.max_page_size);
+  ReadAllPage page{{}, after};
+  std::shared_lock lock(state_->mutex);
+  // Sequences are dense and assigned in commit order, so `after.sequence` is
+  // also the index of the first event after it.
+  for (std::size_t i = after.sequence; i < state_->log.size() && page.events.size() < max_count; ++i) {
+    const auto& event = state_->log[i];
+    if (filter.matches(event)) {
+      page.events.push_back(event);
+      page.next = event.position;
+    }
+  }
+  return page;
+}
+
+Result<StreamVersion> MemoryStore::stream_version(const StreamId& stream) {
+  std::shared_lock lock(state_->mutex);
+  auto it = state_->streams.find(stream);
+  return StreamVersion{it == state_->streams.end() ? 0 : it->second.size()};
+}
+
+}  // namespace eventcore
