@@ -8,7 +8,9 @@ endif()
 set(EVENTCORE_SANITIZE "" CACHE STRING "Sanitizers to build with: address,undefined or thread")
 
 add_library(eventcore_options INTERFACE)
-target_compile_options(eventcore_options INTERFACE -Wall -Wextra -Werror)
+# GCC 12 flags designated initializers that leave defaulted members out, the
+# idiom for config structs here (PostgresStoreConfig{.conninfo = ...}).
+target_compile_options(eventcore_options INTERFACE -Wall -Wextra -Werror -Wno-missing-field-initializers)
 if(EVENTCORE_SANITIZE)
   target_compile_options(eventcore_options INTERFACE
     -fsanitize=${EVENTCORE_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)

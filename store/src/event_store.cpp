@@ -12,6 +12,13 @@ bool EventFilter::matches(const StoredEvent& event) const {
   return true;
 }
 
+std::vector<Result<AppendResult>> EventStore::append_batch(const std::vector<AppendRequest>& requests) {
+  std::vector<Result<AppendResult>> results;
+  results.reserve(requests.size());
+  for (const auto& request : requests) results.push_back(append(request));
+  return results;
+}
+
 Status validate_append(const AppendRequest& request, const StoreLimits& limits) {
   if (request.streams.empty())
     return Error{ErrorCode::invalid_argument, "append names no stream"};

@@ -88,6 +88,14 @@ class EventStore {
   // failed. On any error nothing was written.
   virtual Result<AppendResult> append(const AppendRequest& request) = 0;
 
+  // Appends several independent requests, each atomically and on its own:
+  // the failure of one (a conflict, say) neither fails nor undoes the others.
+  // Returns one result per request, in the order of `requests`, each with the
+  // errors of append. Requests should be stream-disjoint; when two name the
+  // same stream they apply in order. The default calls append for each in
+  // turn; a store may do the whole batch in one round trip (group commit).
+  virtual std::vector<Result<AppendResult>> append_batch(const std::vector<AppendRequest>& requests);
+
   // Returns up to max_count events of `stream` with version >= from, in
   // version order. A stream that does not exist reads as empty.
   virtual Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
@@ -95,7 +103,10 @@ class EventStore {
 
   // Returns up to max_count events matching `filter` whose position is after
   // `after`, in global order. Start with GlobalPosition{}; continue from the
-  // returned page's `next`.
+  // returned page's `next`. Gap-freedom has a price: an acknowledged append
+  // becomes visible here only once every transaction that might take an
+  // earlier position has finished (in PostgreSQL: every transaction older
+  // than it), so a reader may briefly trail the writers.
   virtual Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count,
                                        const EventFilter& filter = {}) = 0;
 

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# scripts/bench.sh [--quick] [store_bench options...]
+#
+# Builds the benchmarks (build-bench, Release), starts a durable project-local
+# PostgreSQL (.eventcore/bench-pgdata, port 54331, fsync on) unless
+# EVENTCORE_DATABASE_URL names one, runs store_bench and stops the server it
+# started. JSON lines go to stdout (and .eventcore/bench/last.jsonl), progress
+# to stderr. Options after the script's own go to store_bench (--list,
+# --cases pg_append,mem, --reps 5, --clients 8, ...).
+#
+#   --quick   a smoke run: EVENTCORE_BENCH_SECONDS=1, 50,000 catch-up events, 1 repetition
+#
+# Environment: EVENTCORE_BENCH_SECONDS (seconds per timed run, default 5),
+# EVENTCORE_BENCH_EVENTS (catch-up log size, default 1,000,000),
+# EVENTCORE_DATABASE_URL (use this server instead of starting one),
+# EVENTCORE_BENCH_PGPORT (default 54331).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+quick=0
+args=()
+for arg in "$@"; do
+  if [[ $arg == --quick ]]; then quick=1; else args+=("$arg"); fi
+done
+if ((quick)); then
+  export EVENTCORE_BENCH_SECONDS="${EVENTCORE_BENCH_SECONDS:-1}"
+  export EVENTCORE_BENCH_EVENTS="${EVENTCORE_BENCH_EVENTS:-50000}"
+  args=(--reps 1 "${args[@]}")
+fi
+
+install_packages
+build_dir="${EVENTCORE_ROOT}/build-bench"
+# -O2: GCC 12 at -O3 reports a false -Wrestrict in libstdc++ (store/src/event_id.cpp) under -Werror.
+build "$build_dir" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" \
+  -DEVENTCORE_BUILD_TESTS=OFF -DEVENTCORE_BUILD_BENCH=ON
+bench="${build_dir}/bench/store_bench"
+
+pgdata="${EVENTCORE_STATE}/bench-pgdata"
+started=0
+stop_server() { if ((started)); then log "stopping PostgreSQL"; pg_stop "$pgdata"; fi; }
+trap stop_server EXIT
+if [[ -z ${EVENTCORE_DATABASE_URL:-} ]]; then
+  if ! as_pg_user "${PG_BIN}/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then started=1; fi
+  EVENTCORE_DATABASE_URL="$(pg_start "$pgdata" "${EVENTCORE_BENCH_PGPORT:-54331}")"
+  export EVENTCORE_DATABASE_URL
+fi
+
+mkdir -p "${EVENTCORE_STATE}/bench"
+log "running store_bench ${args[*]:-}"
+"$bench" "${args[@]}" | tee "${EVENTCORE_STATE}/bench/last.jsonl"

@@ -1,0 +1,75 @@
+# Shared by scripts/run.sh, scripts/test.sh and scripts/bench.sh: installs
+# what the project needs, builds it, and runs a project-local PostgreSQL.
+# shellcheck shell=bash
+
+EVENTCORE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+EVENTCORE_STATE="${EVENTCORE_ROOT}/.eventcore"
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+
+log() { printf '[eventcore] %s\n' "$*" >&2; }
+
+EVENTCORE_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
+  libcaf-dev libpq-dev libcereal-dev libspdlog-dev libfmt-dev catch2
+  libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
+  postgresql-15 postgresql-client-15
+)
+
+# Installs missing Debian packages; quiet and quick when all are present.
+install_packages() {
+  local missing=()
+  for pkg in "${EVENTCORE_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  if ((${#missing[@]} == 0)); then return 0; fi
+  log "installing: ${missing[*]}"
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# build DIR [cmake args...]: configures (once) and builds into DIR.
+build() {
+  local dir="$1"; shift
+  export CCACHE_DIR="${CCACHE_DIR:-${EVENTCORE_STATE}/ccache}"
+  if [[ ! -f "${dir}/build.ninja" ]]; then
+    cmake -S "${EVENTCORE_ROOT}" -B "${dir}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  fi
+  log "building in ${dir#"${EVENTCORE_ROOT}/"}"
+  cmake --build "${dir}" -- -j"$(nproc)" | grep -vE '^\[[0-9]+/[0-9]+\] ' || true
+  [[ ${PIPESTATUS[0]} -eq 0 ]]
+}
+
+# Runs a PostgreSQL tool as the postgres user when we are root (initdb and
+# postgres refuse to run as root).
+as_pg_user() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# pg_start DATADIR PORT: initdb DATADIR when new, start it on 127.0.0.1:PORT
+# (no unix socket), and print its connection URI. Reuses a running server.
+pg_start() {
+  local data="$1" port="$2" extra="${3:-}"
+  mkdir -p "$(dirname "$data")"
+  if [[ $(id -u) -eq 0 ]]; then chown postgres "$(dirname "$data")"; fi
+  if [[ ! -f "${data}/PG_VERSION" ]]; then
+    log "initdb ${data#"${EVENTCORE_ROOT}/"}"
+    as_pg_user "${PG_BIN}/initdb" -D "$data" -U eventcore --auth=trust -E UTF8 --no-sync >/dev/null
+  fi
+  if ! as_pg_user "${PG_BIN}/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    log "starting PostgreSQL on 127.0.0.1:${port}"
+    as_pg_user "${PG_BIN}/pg_ctl" -D "$data" -l "${data}/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories='' -c max_connections=300 ${extra}" \
+      start >/dev/null
+  fi
+  echo "postgresql://eventcore@127.0.0.1:${port}/postgres"
+}
+
+pg_stop() {
+  local data="$1"
+  if [[ -f "${data}/postmaster.pid" ]]; then
+    as_pg_user "${PG_BIN}/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}

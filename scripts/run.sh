@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets everything up and runs the example service.
+#   scripts/run.sh                  # against a project-local PostgreSQL (started if needed)
+#   scripts/run.sh --store=memory   # in-memory store, no database
+# EVENTCORE_DATABASE_URL points it at an external PostgreSQL instead.
+# Other arguments go to the example program.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+store=postgres
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --store=*) store="${arg#--store=}" ;;
+    *) args+=("$arg") ;;
+  esac
+done
+
+install_packages
+build "${EVENTCORE_ROOT}/build"
+
+if [[ "$store" == postgres && -z "${EVENTCORE_DATABASE_URL:-}" ]]; then
+  EVENTCORE_DATABASE_URL="$(pg_start "${EVENTCORE_STATE}/pgdata" "${EVENTCORE_PG_PORT:-54329}")"
+  export EVENTCORE_DATABASE_URL
+  log "PostgreSQL data in .eventcore/pgdata (stop it with: scripts/pgctl.sh stop .eventcore/pgdata)"
+fi
+
+exec "${EVENTCORE_ROOT}/build/apps/store_demo/eventcore-store-demo" --store="$store" "${args[@]}"

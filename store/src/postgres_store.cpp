@@ -1,0 +1,538 @@
+#include "eventcore/store/postgres_store.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <limits>
+#include <numeric>
+#include <regex>
+
+#include "postgres_connection_pool.hpp"
+#include "postgres_migrations.hpp"
+#include "postgres_wire.hpp"
+
+namespace eventcore {
+
+namespace {
+
+// Names of the prepared statements on every pooled connection.
+constexpr const char* append_statement = "eventcore_append";
+constexpr const char* read_stream_statement = "eventcore_read_stream";
+constexpr const char* read_all_statement = "eventcore_read_all";
+constexpr const char* stream_version_statement = "eventcore_stream_version";
+
+constexpr const char* event_columns =
+    "event_id, stream_id, stream_version, tx_id, position, event_type, payload, "
+    "correlation_id, causation_id, user_id, metadata, recorded_at";
+enum Column { c_id, c_stream, c_version, c_tx, c_position, c_type, c_payload, c_correlation,
+              c_causation, c_user, c_metadata, c_recorded_at };
+
+const std::string append_sql =
+    "SELECT tx_id, versions, positions FROM eventcore_append("
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+// The common case, one event to one stream, as one statement: it skips the
+// function's per-call overhead. The same checks as eventcore_append, as a
+// version range the row must be in:
+// - update form, for an existing stream (exact N > 0: [N, N]; stream exists:
+//   [1, max]): UPDATE ... WHERE version BETWEEN $2 AND $3;
+// - upsert form, for a new stream (no stream: <= 0; any: <= max):
+//   INSERT ... ON CONFLICT DO UPDATE ... WHERE version <= $3.
+// Either takes the stream's row lock. When the check fails no event is
+// inserted and the version comes back NULL.
+std::string append_one_sql(bool upsert, bool notify) {
+  std::string sql =
+      upsert ? "WITH v AS ("
+               "  INSERT INTO streams AS s (stream_id, version) VALUES ($1::text, 1)"
+               "  ON CONFLICT (stream_id) DO UPDATE SET version = s.version + 1"
+               "   WHERE s.version BETWEEN $2::bigint AND $3::bigint"
+               "  RETURNING s.version),"
+             : "WITH v AS ("
+               "  UPDATE streams SET version = streams.version + 1"
+               "   WHERE stream_id = $1::text AND streams.version BETWEEN $2::bigint AND $3::bigint"
+               "  RETURNING streams.version),";
+  sql +=
+      " e AS ("
+      "  INSERT INTO events (event_id, stream_id, stream_version, event_type, payload,"
+      "                      correlation_id, causation_id, user_id, metadata)"
+      "  SELECT $4::uuid, $1::text, v.version, $5::text, $6::bytea, $7::uuid, $8::uuid, $9::text,"
+      "         $10::jsonb FROM v"
+      "  RETURNING position)";
+  // The channel is a parameter; only whether to notify shapes the statement.
+  if (notify) sql += ", n AS (SELECT pg_notify($11::text, '') FROM e)";
+  sql += " SELECT pg_current_xact_id(), (SELECT version FROM v), (SELECT position FROM e)";
+  if (notify) sql += ", (SELECT count(*) FROM n)";
+  return sql;
+}
+constexpr const char* append_one_update_statement = "eventcore_append_one_update";
+constexpr const char* append_one_upsert_statement = "eventcore_append_one_upsert";
+constexpr std::int64_t max_version = std::numeric_limits<std::int64_t>::max();
+
+const std::string read_stream_sql =
+    std::string("SELECT ") + event_columns +
+    " FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3";
+// Gap-free: only transactions older than every one still running are
+// returned, so nothing can later commit before the returned positions.
+const std::string read_all_sql =
+    std::string("SELECT ") + event_columns +
+    " FROM events"
+    " WHERE (tx_id, position) > ($1::xid8, $2::bigint)"
+    "   AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+    "   AND ($3::text[] IS NULL OR event_type = ANY($3::text[]))"
+    "   AND ($4::text IS NULL OR starts_with(stream_id, $4::text))"
+    " ORDER BY tx_id, position LIMIT $5::bigint";
+const std::string stream_version_sql = "SELECT version FROM streams WHERE stream_id = $1";
+
+// Schema names are the one identifier the store puts into SQL text (once,
+// quoted, in CREATE SCHEMA) and into the session's search_path.
+bool valid_schema_name(const std::string& name) {
+  static const std::regex pattern("^[a-z_][a-z0-9_]{0,62}$");
+  return std::regex_match(name, pattern);
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
+std::string server_message(PGconn* conn, const PGresult* result) {
+  return trim(result ? PQresultErrorMessage(result) : PQerrorMessage(conn));
+}
+
+Status prepare_statements(PGconn* conn, bool notify) {
+  const std::string append_one_update_sql = append_one_sql(false, notify);
+  const std::string append_one_upsert_sql = append_one_sql(true, notify);
+  const std::pair<const char*, const std::string*> statements[] = {
+      {append_statement, &append_sql},
+      {append_one_update_statement, &append_one_update_sql},
+      {append_one_upsert_statement, &append_one_upsert_sql},
+      {read_stream_statement, &read_stream_sql},
+      {read_all_statement, &read_all_sql},
+      {stream_version_statement, &stream_version_sql},
+  };
+  for (const auto& [name, sql] : statements) {
+    pg::ResultPtr result(PQprepare(conn, name, sql->c_str(), 0, nullptr));
+    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK)
+      return Error{pg::connection_lost(conn, result.get()) ? ErrorCode::unavailable : ErrorCode::failed,
+                   std::string("cannot prepare ") + name + ": " + server_message(conn, result.get())};
+  }
+  return {};
+}
+
+std::string_view field(const PGresult* result, int row, int column) {
+  return {PQgetvalue(result, row, column), static_cast<std::size_t>(PQgetlength(result, row, column))};
+}
+
+std::optional<EventId> uuid_field(const PGresult* result, int row, int column) {
+  if (PQgetisnull(result, row, column) || PQgetlength(result, row, column) != 16) return std::nullopt;
+  EventId::Bytes bytes;
+  std::memcpy(bytes.data(), PQgetvalue(result, row, column), 16);
+  return EventId(bytes);
+}
+
+std::uint64_t u64_field(const PGresult* result, int row, int column) {
+  return pg::get_u64(PQgetvalue(result, row, column));
+}
+
+Result<std::vector<StoredEvent>> decode_events(const PGresult* result) {
+  const int rows = PQntuples(result);
+  std::vector<StoredEvent> events;
+  events.reserve(static_cast<std::size_t>(rows));
+  for (int r = 0; r < rows; ++r) {
+    auto stream = StreamId::try_new(field(result, r, c_stream));
+    if (!stream) return std::move(stream).error();
+    StoredEvent event{uuid_field(result, r, c_id).value_or(EventId{}),
+                      std::move(stream).value(),
+                      StreamVersion{u64_field(result, r, c_version)},
+                      GlobalPosition{u64_field(result, r, c_tx), u64_field(result, r, c_position)},
+                      std::string(field(result, r, c_type)),
+                      {},
+                      {},
+                      pg::timestamp_from_pg(static_cast<std::int64_t>(u64_field(result, r, c_recorded_at)))};
+    const auto payload = field(result, r, c_payload);
+    event.payload.assign(payload.begin(), payload.end());
+    event.metadata.correlation_id = uuid_field(result, r, c_correlation);
+    event.metadata.causation_id = uuid_field(result, r, c_causation);
+    if (!PQgetisnull(result, r, c_user)) event.metadata.user_id = std::string(field(result, r, c_user));
+    if (!PQgetisnull(result, r, c_metadata)) {
+      auto json = field(result, r, c_metadata);
+      if (!json.empty()) json.remove_prefix(1);  // jsonb's binary form: a version byte, then text
+      if (!pg::decode_extra(json, event.metadata.extra))
+        return Error{ErrorCode::failed, "event " + event.id.str() + " has malformed metadata"};
+    }
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
+void add_text_array_null_if_empty(pg::Params& params, const std::vector<std::string>& values) {
+  if (values.empty()) return params.add_null();
+  pg::ArrayWriter array(params.begin(), pg::oid_text);
+  for (const auto& v : values) array.element(v);
+  array.finish();
+  params.end();
+}
+
+Error conflict_error(const StreamWrite& write, std::uint64_t actual) {
+  return Error{ErrorCode::conflict, "stream '" + write.stream.str() + "' is at version " +
+                                        std::to_string(actual) + ", expected " +
+                                        to_string(write.expected)};
+}
+
+// The kinds of check eventcore_append knows (see postgres_migrations.cpp).
+int kind_code(const ExpectedVersion& expected) {
+  switch (expected.kind()) {
+    case ExpectedVersion::Kind::exact: return expected.version().value == 0 ? 1 : 0;
+    case ExpectedVersion::Kind::no_stream: return 1;
+    case ExpectedVersion::Kind::stream_exists: return 2;
+    case ExpectedVersion::Kind::any: return 3;
+  }
+  return 3;
+}
+
+// Scratch space for append, reused by each thread to spare allocations.
+struct AppendScratch {
+  std::vector<std::size_t> order;        // request indexes of the streams, sorted by id
+  std::vector<std::size_t> rank;         // per request stream: its index in `order`
+  std::vector<std::int64_t> versions;
+  std::vector<std::int64_t> positions;
+  pg::Params params;
+  std::string json;
+};
+
+// The error of a failed append statement, in the store's terms. `order`
+// maps the statement's stream indexes to the request's.
+Error append_error(PGconn* conn, const PGresult* result, const std::vector<StreamWrite>& streams,
+                   const std::vector<std::size_t>& order, const std::string& target) {
+  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  const std::string_view sqlstate = state ? state : "";
+  if (sqlstate == "EC409") {  // raised by eventcore_append, DETAIL '<stream index> <actual>'
+    const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL);
+    std::size_t index = 0;
+    unsigned long long actual = 0;
+    if (detail && std::sscanf(detail, "%zu %llu", &index, &actual) == 2 && index < order.size())
+      return conflict_error(streams[order[index]], actual);
+    return Error{ErrorCode::conflict, server_message(conn, result)};
+  }
+  if (sqlstate == "23505") {
+    const char* constraint = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
+    if (constraint && std::string_view(constraint) == "events_event_id_key") {
+      // DETAIL: Key (event_id)=(0190...) already exists.
+      const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL);
+      std::string id = "an event id of this append";
+      if (detail) {
+        const std::string_view d = detail;
+        const auto open = d.find("=(");
+        const auto close = d.find(')', open == std::string_view::npos ? 0 : open + 2);
+        if (open != std::string_view::npos && close != std::string_view::npos)
+          id = "event " + std::string(d.substr(open + 2, close - open - 2));
+      }
+      return Error{ErrorCode::duplicate_event, id + " already exists in the store"};
+    }
+  }
+  if (pg::connection_lost(conn, result))
+    return Error{ErrorCode::unavailable,
+                 "lost the connection to PostgreSQL at " + target +
+                     " during append; the outcome is unknown (retry with the same event ids): " +
+                     server_message(conn, result)};
+  if (sqlstate == "40P01" || sqlstate == "40001")  // rolled back whole: safe to retry
+    return Error{ErrorCode::unavailable, "append rolled back, retry: " + server_message(conn, result)};
+  return Error{ErrorCode::failed, "append: " + server_message(conn, result)};
+}
+
+}  // namespace
+
+struct PostgresStore::Impl {
+  PostgresStoreConfig config;
+  std::unique_ptr<pg::ConnectionPool> pool;
+
+  // One event to one stream: append_one_sql, one round trip like the rest.
+  Result<AppendResult> append_one(const AppendRequest& request, AppendScratch& scratch) {
+    const StreamWrite& write = request.streams[0];
+    const EventToWrite& event = write.events[0];
+    auto& params = scratch.params;
+    params.clear();
+    params.add_bytes(write.stream.str());
+    const std::int64_t expected = static_cast<std::int64_t>(write.expected.version().value);
+    const char* statement = append_one_update_statement;
+    switch (kind_code(write.expected)) {
+      case 0: params.add_int8(expected); params.add_int8(expected); break;
+      case 1: statement = append_one_upsert_statement; params.add_int8(0); params.add_int8(0); break;
+      case 2: params.add_int8(1); params.add_int8(max_version); break;
+      default: statement = append_one_upsert_statement; params.add_int8(0); params.add_int8(max_version);
+    }
+    params.add_bytes({reinterpret_cast<const char*>(event.id.bytes().data()), 16});
+    params.add_bytes(event.type);
+    params.add_bytes({reinterpret_cast<const char*>(event.payload.data()), event.payload.size()});
+    for (const auto& id : {event.metadata.correlation_id, event.metadata.causation_id}) {
+      if (id) params.add_bytes({reinterpret_cast<const char*>(id->bytes().data()), 16});
+      else params.add_null();
+    }
+    if (event.metadata.user_id) params.add_bytes(*event.metadata.user_id);
+    else params.add_null();
+    if (event.metadata.extra.empty()) {
+      params.add_null();
+    } else {
+      scratch.json.assign(1, '\x01');  // jsonb binary format version
+      scratch.json += pg::encode_extra(event.metadata.extra);
+      params.add_bytes(scratch.json);
+    }
+    if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
+    params.finish();
+
+    auto lease = pool->acquire();
+    if (!lease) return std::move(lease).error();
+    PGconn* conn = lease->get();
+    pg::ResultPtr result(PQexecPrepared(conn, statement, params.count(), params.values(),
+                                        params.lengths(), params.formats(), 1));
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+      scratch.order.assign(1, 0);
+      return append_error(conn, result.get(), request.streams, scratch.order, pool->settings().target);
+    }
+    const PGresult* r = result.get();
+    if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != 8)
+      return Error{ErrorCode::failed, "append: unexpected result from eventcore_append_one"};
+    if (PQgetisnull(r, 0, 1)) {
+      // The check failed and nothing was written; read the version it saw
+      // (a later commit may have moved it: the message is informative).
+      pg::Params version_params;
+      version_params.add_bytes(write.stream.str());
+      version_params.finish();
+      pg::ResultPtr actual(PQexecPrepared(conn, stream_version_statement, 1, version_params.values(),
+                                          version_params.lengths(), version_params.formats(), 1));
+      std::uint64_t version = 0;
+      if (PQresultStatus(actual.get()) == PGRES_TUPLES_OK && PQntuples(actual.get()) == 1)
+        version = u64_field(actual.get(), 0, 0);
+      return conflict_error(write, version);
+    }
+    AppendResult out;
+    out.streams.push_back({write.stream, StreamVersion{u64_field(r, 0, 1)}});
+    out.positions.push_back(GlobalPosition{u64_field(r, 0, 0), u64_field(r, 0, 2)});
+    return out;
+  }
+
+  // Runs a read-only prepared statement; a statement that fails on a
+  // connection that died while idle (a server restart) is retried once on a
+  // new connection, reads being safe to repeat.
+  Result<pg::ResultPtr> read(const char* statement, pg::Params& params, std::string_view what) {
+    params.finish();
+    for (int attempt = 0;; ++attempt) {
+      auto lease = pool->acquire();
+      if (!lease) return std::move(lease).error();
+      PGconn* conn = lease->get();
+      pg::ResultPtr result(PQexecPrepared(conn, statement, params.count(), params.values(),
+                                          params.lengths(), params.formats(), 1));
+      if (PQresultStatus(result.get()) == PGRES_TUPLES_OK) return result;
+      if (pg::connection_lost(conn, result.get())) {
+        if (attempt == 0 && !lease->fresh()) continue;
+        return Error{ErrorCode::unavailable, std::string(what) + ": lost the connection to PostgreSQL at " +
+                                                 pool->settings().target + ": " +
+                                                 server_message(conn, result.get())};
+      }
+      return Error{ErrorCode::failed, std::string(what) + ": " + server_message(conn, result.get())};
+    }
+  }
+};
+
+PostgresStore::PostgresStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PostgresStore::~PostgresStore() = default;
+
+const PostgresStoreConfig& PostgresStore::config() const noexcept { return impl_->config; }
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::open(PostgresStoreConfig config) {
+  if (!valid_schema_name(config.schema))
+    return Error{ErrorCode::invalid_argument,
+                 "schema name '" + config.schema +
+                     "' is not a plain identifier (lower-case letters, digits and _, at most 63)"};
+  if (config.notify == NotifyMode::per_append &&
+      (config.notify_channel.empty() || config.notify_channel.size() > 63))
+    return Error{ErrorCode::invalid_argument,
+                 "notify channel '" + config.notify_channel + "' must be 1 to 63 bytes"};
+  if (config.pool_size == 0)
+    return Error{ErrorCode::invalid_argument, "pool_size must be at least 1"};
+  auto settings = pg::make_connection_settings(config);
+  if (!settings) return std::move(settings).error();
+
+  auto impl = std::make_unique<Impl>();
+  const bool notify = config.notify == NotifyMode::per_append;
+  impl->pool = std::make_unique<pg::ConnectionPool>(
+      std::move(settings).value(), config.pool_size,
+      [notify](PGconn* conn) { return prepare_statements(conn, notify); });
+  impl->config = std::move(config);
+  {
+    auto lease = impl->pool->acquire(/*prepare=*/false);
+    if (!lease) return std::move(lease).error();
+    if (auto status = pg::apply_migrations(lease->get(), impl->config.schema); !status)
+      return status.error();
+  }
+  return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(impl)));
+}
+
+Result<AppendResult> PostgresStore::append(const AppendRequest& request) {
+  if (auto status = validate_append(request, impl_->config.limits); !status) return status.error();
+  thread_local AppendScratch scratch;
+  if (request.streams.size() == 1 && request.streams[0].events.size() == 1)
+    return impl_->append_one(request, scratch);
+  const auto& streams = request.streams;
+  const std::size_t n = streams.size();
+
+  // Streams go to the database sorted by id: every append locks stream rows
+  // in the same order, so concurrent appends cannot deadlock.
+  auto& order = scratch.order;
+  order.resize(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  if (n > 1)
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return streams[a].stream < streams[b].stream; });
+  std::size_t event_count = 0;
+  for (const auto& write : streams) event_count += write.events.size();
+
+  auto& params = scratch.params;
+  params.clear();
+  {
+    pg::ArrayWriter ids(params.begin(), pg::oid_text);
+    for (std::size_t i : order) ids.element(streams[i].stream.str());
+    ids.finish();
+    params.end();
+  }
+  {
+    pg::ArrayWriter kinds(params.begin(), pg::oid_int4);
+    for (std::size_t i : order) kinds.element_int4(kind_code(streams[i].expected));
+    kinds.finish();
+    params.end();
+  }
+  {
+    pg::ArrayWriter expected(params.begin(), pg::oid_int8);
+    for (std::size_t i : order)
+      expected.element_int8(static_cast<std::int64_t>(streams[i].expected.version().value));
+    expected.finish();
+    params.end();
+  }
+  {
+    pg::ArrayWriter counts(params.begin(), pg::oid_int4);
+    for (std::size_t i : order) counts.element_int4(static_cast<std::int32_t>(streams[i].events.size()));
+    counts.finish();
+    params.end();
+  }
+  // Per-event arrays, in the order of the request: positions are drawn in
+  // that order. Each event names its stream by its index in the sorted arrays.
+  auto& rank = scratch.rank;
+  rank.resize(n);
+  for (std::size_t j = 0; j < n; ++j) rank[order[j]] = j;
+  auto per_event = [&](unsigned int oid, auto&& write) {
+    pg::ArrayWriter array(params.begin(), oid);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& events = streams[i].events;
+      for (std::size_t e = 0; e < events.size(); ++e) write(array, rank[i], e, events[e]);
+    }
+    array.finish();
+    params.end();
+  };
+  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.id.bytes().data(), 16); });
+  per_event(pg::oid_int4, [](auto& a, std::size_t j, auto, const auto&) { a.element_int4(static_cast<std::int32_t>(j + 1)); });
+  per_event(pg::oid_int4, [](auto& a, auto, std::size_t e, const auto&) { a.element_int4(static_cast<std::int32_t>(e + 1)); });
+  per_event(pg::oid_text, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.type); });
+  per_event(pg::oid_bytea, [](auto& a, auto, auto, const EventToWrite& ev) {
+    a.element(ev.payload.data(), ev.payload.size());
+  });
+  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) {
+    if (ev.metadata.correlation_id) a.element(ev.metadata.correlation_id->bytes().data(), 16);
+    else a.null_element();
+  });
+  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) {
+    if (ev.metadata.causation_id) a.element(ev.metadata.causation_id->bytes().data(), 16);
+    else a.null_element();
+  });
+  per_event(pg::oid_text, [](auto& a, auto, auto, const EventToWrite& ev) {
+    if (ev.metadata.user_id) a.element(*ev.metadata.user_id);
+    else a.null_element();
+  });
+  per_event(pg::oid_jsonb, [&](auto& a, auto, auto, const EventToWrite& ev) {
+    if (ev.metadata.extra.empty()) return a.null_element();
+    scratch.json.assign(1, '\x01');  // jsonb binary format version
+    scratch.json += pg::encode_extra(ev.metadata.extra);
+    a.element(scratch.json);
+  });
+  if (impl_->config.notify == NotifyMode::per_append) params.add_bytes(impl_->config.notify_channel);
+  else params.add_null();
+  params.finish();
+
+  auto lease = impl_->pool->acquire();
+  if (!lease) return std::move(lease).error();
+  PGconn* conn = lease->get();
+  pg::ResultPtr result(PQexecPrepared(conn, append_statement, params.count(), params.values(),
+                                      params.lengths(), params.formats(), 1));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
+    return append_error(conn, result.get(), streams, order, impl_->pool->settings().target);
+
+  const PGresult* r = result.get();
+  auto& versions = scratch.versions;
+  auto& positions = scratch.positions;
+  if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != 8 ||
+      !pg::read_int8_array(PQgetvalue(r, 0, 1), PQgetlength(r, 0, 1), versions) ||
+      !pg::read_int8_array(PQgetvalue(r, 0, 2), PQgetlength(r, 0, 2), positions) ||
+      versions.size() != n || positions.size() != event_count)
+    return Error{ErrorCode::failed, "append: unexpected result from eventcore_append"};
+  const std::uint64_t transaction = u64_field(r, 0, 0);
+
+  AppendResult out;
+  out.streams.resize(n, AppendResult::StreamResult{streams[0].stream, {}});
+  out.positions.resize(event_count);
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::size_t i = order[j];
+    out.streams[i] = {streams[i].stream, StreamVersion{static_cast<std::uint64_t>(versions[j])}};
+  }
+  for (std::size_t k = 0; k < event_count; ++k)
+    out.positions[k] = GlobalPosition{transaction, static_cast<std::uint64_t>(positions[k])};
+  return out;
+}
+
+Result<std::vector<StoredEvent>> PostgresStore::read_stream(const StreamId& stream, StreamVersion from,
+                                                            std::size_t max_count) {
+  max_count = std::min(max_count, impl_->config.limits.max_page_size);
+  if (max_count == 0) return std::vector<StoredEvent>{};
+  thread_local pg::Params params;
+  params.clear();
+  params.add_bytes(stream.str());
+  params.add_int8(static_cast<std::int64_t>(from.value));
+  params.add_int8(static_cast<std::int64_t>(max_count));
+  auto result = impl_->read(read_stream_statement, params, "read_stream");
+  if (!result) return std::move(result).error();
+  return decode_events(result->get());
+}
+
+Result<ReadAllPage> PostgresStore::read_all(GlobalPosition after, std::size_t max_count,
+                                            const EventFilter& filter) {
+  max_count = std::min(max_count, impl_->config.limits.max_page_size);
+  ReadAllPage page{{}, after};
+  if (max_count == 0) return page;
+  thread_local pg::Params params;
+  params.clear();
+  params.add_int8(static_cast<std::int64_t>(after.transaction));  // xid8's binary form is 8 bytes
+  params.add_int8(static_cast<std::int64_t>(after.sequence));
+  add_text_array_null_if_empty(params, filter.types);
+  if (filter.stream_prefix.empty()) params.add_null();
+  else params.add_bytes(filter.stream_prefix);
+  params.add_int8(static_cast<std::int64_t>(max_count));
+  auto result = impl_->read(read_all_statement, params, "read_all");
+  if (!result) return std::move(result).error();
+  auto events = decode_events(result->get());
+  if (!events) return std::move(events).error();
+  page.events = std::move(events).value();
+  if (!page.events.empty()) page.next = page.events.back().position;
+  return page;
+}
+
+Result<StreamVersion> PostgresStore::stream_version(const StreamId& stream) {
+  thread_local pg::Params params;
+  params.clear();
+  params.add_bytes(stream.str());
+  auto result = impl_->read(stream_version_statement, params, "stream_version");
+  if (!result) return std::move(result).error();
+  const PGresult* r = result->get();
+  if (PQntuples(r) == 0) return StreamVersion{0};
+  return StreamVersion{u64_field(r, 0, 0)};
+}
+
+}  // namespace eventcore

@@ -1,0 +1,56 @@
+#include <chrono>
+
+#include "postgres_test_support.hpp"
+
+using namespace eventcore;
+using namespace eventcore::testing;
+
+namespace {
+Error open_error(const std::string& conninfo) {
+  PostgresStoreConfig config;
+  config.conninfo = conninfo;
+  config.connect_timeout = std::chrono::seconds{2};
+  const auto start = std::chrono::steady_clock::now();
+  auto store = PostgresStore::open(config);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+  REQUIRE_FALSE(store.ok());
+  return store.error();
+}
+}  // namespace
+
+TEST_CASE("a server that cannot be reached fails open with unavailable, naming host, port and "
+          "database but not the password") {
+  for (const char* conninfo : {"host=127.0.0.1 port=1 user=app password=s3cret dbname=events",
+                               "postgresql://app:s3cret@127.0.0.1:1/events"}) {
+    const Error error = open_error(conninfo);
+    INFO(error.message);
+    CHECK(error.code == ErrorCode::unavailable);
+    CHECK(error.message.find("127.0.0.1") != std::string::npos);
+    CHECK(error.message.find("port 1 ") != std::string::npos);
+    CHECK(error.message.find("events") != std::string::npos);
+    CHECK(error.message.find("s3cret") == std::string::npos);
+  }
+}
+
+TEST_CASE("a malformed connection string fails open with invalid_argument and no password") {
+  for (const char* conninfo : {"host=127.0.0.1 password=s3cret port", "host=127.0.0.1 password=s3cret nosuchoption=1",
+                               "postgresql://app:s3cret@127.0.0.1:5432/db?nosuchoption=1"}) {
+    const Error error = open_error(conninfo);
+    INFO(error.message);
+    CHECK(error.code == ErrorCode::invalid_argument);
+    CHECK(error.message.find("s3cret") == std::string::npos);
+  }
+}
+
+TEST_CASE("a wrong database name fails open with a message naming it") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("wrongdb");
+  auto config = store_config(schema);
+  config.conninfo = test_database_url();
+  config.conninfo = config.conninfo.substr(0, config.conninfo.rfind('/')) + "/no_such_database_here";
+  auto store = PostgresStore::open(config);
+  REQUIRE_FALSE(store.ok());
+  INFO(store.error().message);
+  CHECK(store.error().code == ErrorCode::unavailable);
+  CHECK(store.error().message.find("no_such_database_here") != std::string::npos);
+}

@@ -1,0 +1,56 @@
+#include <thread>
+
+#include "postgres_test_support.hpp"
+
+using namespace eventcore;
+using namespace eventcore::testing;
+
+namespace {
+std::string applied_migrations(const ScopedSchema& schema) {
+  return exec_sql("SELECT count(*) || ':' || max(version) FROM " + schema.name() + ".schema_migrations");
+}
+}  // namespace
+
+TEST_CASE("opening a store twice on the same schema migrates once and keeps the events") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("migrate");
+  {
+    auto store = open_store(store_config(schema));
+    REQUIRE(store->append(one_event(stream("kept"), ExpectedVersion::no_stream())).ok());
+  }
+  const std::string after_first = applied_migrations(schema);
+  auto store = open_store(store_config(schema));
+  CHECK(applied_migrations(schema) == after_first);
+  CHECK(store->stream_version(stream("kept"))->value == 1);
+}
+
+TEST_CASE("threads opening stores on a fresh schema at the same time all succeed and migrate once") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("migrate_race");
+  constexpr int threads = 4;
+  std::vector<std::string> errors(threads);
+  std::vector<std::thread> openers;
+  for (int t = 0; t < threads; ++t)
+    openers.emplace_back([&, t] {
+      auto store = PostgresStore::open(store_config(schema));
+      if (!store) errors[t] = to_string(store.error());
+    });
+  for (auto& o : openers) o.join();
+  for (const auto& e : errors) CHECK(e == "");
+  const auto result = applied_migrations(schema);
+  const auto count = result.substr(0, result.find(':'));
+  const auto latest = result.substr(result.find(':') + 1);
+  CHECK(count == latest);  // each version recorded once
+}
+
+TEST_CASE("a schema name that is not a plain identifier is rejected before connecting") {
+  for (const char* bad : {"", "Upper", "1starts_with_digit", "semi;colon", "quote\"d", "a b",
+                          "x123456789012345678901234567890123456789012345678901234567890123"}) {
+    PostgresStoreConfig config;
+    config.conninfo = "host=127.0.0.1 port=1";
+    config.schema = bad;
+    auto store = PostgresStore::open(config);
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.error().code == ErrorCode::invalid_argument);
+  }
+}

@@ -1,0 +1,78 @@
+#pragma once
+
+// Helpers shared by the PostgreSQL-only tests.
+
+#include <catch2/catch.hpp>
+#include <libpq-fe.h>
+
+#include <memory>
+#include <string>
+
+#include "eventcore/store/postgres_store.hpp"
+#include "eventcore/testing/test_database.hpp"
+
+namespace eventcore::testing {
+
+// Skips the running test (with a warning) when the PostgreSQL tests are
+// switched off; fails it when no database is configured.
+#define EVENTCORE_REQUIRE_POSTGRES()                                                   \
+  do {                                                                                 \
+    if (!::eventcore::testing::postgres_available()) {                                 \
+      WARN("EVENTCORE_SKIP_POSTGRES_TESTS=1: skipped");                                \
+      return;                                                                          \
+    }                                                                                  \
+  } while (false)
+
+inline PostgresStoreConfig store_config(const ScopedSchema& schema) {
+  PostgresStoreConfig config;
+  config.conninfo = test_database_url();
+  config.schema = schema.name();
+  config.pool_size = 4;
+  config.connect_timeout = std::chrono::seconds{2};
+  return config;
+}
+
+inline std::unique_ptr<PostgresStore> open_store(PostgresStoreConfig config) {
+  auto store = PostgresStore::open(std::move(config));
+  if (!store) FAIL("PostgresStore::open: " << to_string(store.error()));
+  return std::move(store).value();
+}
+
+inline StreamId stream(const std::string& name) { return StreamId::try_new(name).value(); }
+
+inline EventToWrite event(const std::string& type = "Happened", Payload payload = {1, 2, 3}) {
+  return EventToWrite{EventId::generate(), type, std::move(payload), {}};
+}
+
+inline AppendRequest one_event(const StreamId& id, ExpectedVersion expected, EventToWrite e = event()) {
+  AppendRequest request;
+  request.streams.push_back(StreamWrite{id, expected, {std::move(e)}});
+  return request;
+}
+
+// A plain libpq connection to the test database, closed on scope exit.
+struct RawConnection {
+  PGconn* conn;
+  explicit RawConnection(const std::string& schema = {}) {
+    conn = PQconnectdb(test_database_url().c_str());
+    REQUIRE(PQstatus(conn) == CONNECTION_OK);
+    if (!schema.empty()) exec("SET search_path TO " + schema);
+  }
+  ~RawConnection() { PQfinish(conn); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  // Runs a statement; fails the test on error; returns the first value or "".
+  std::string exec(const std::string& sql) {
+    PGresult* result = PQexec(conn, sql.c_str());
+    const auto status = PQresultStatus(result);
+    std::string value;
+    if (status == PGRES_TUPLES_OK && PQntuples(result) > 0) value = PQgetvalue(result, 0, 0);
+    const std::string error = PQresultErrorMessage(result);
+    PQclear(result);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) FAIL(sql << ": " << error);
+    return value;
+  }
+};
+
+}  // namespace eventcore::testing

@@ -1,0 +1,53 @@
+#include <chrono>
+#include <cstdlib>
+
+#include "postgres_test_support.hpp"
+
+using namespace eventcore;
+using namespace eventcore::testing;
+
+// Stops and restarts the server under test: its own executable, run serially.
+TEST_CASE("while the database is stopped appends fail fast with unavailable, and the same store "
+          "works again after a restart") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  if (!can_control_server()) {
+    const char* skip = std::getenv("EVENTCORE_SKIP_POSTGRES_TESTS");
+    if (skip && std::string(skip) == "1") {
+      WARN("EVENTCORE_TEST_PGDATA/EVENTCORE_TEST_PGPORT not set: skipped");
+      return;
+    }
+    FAIL("this test stops and restarts PostgreSQL: set EVENTCORE_TEST_PGDATA and "
+         "EVENTCORE_TEST_PGPORT (scripts/test.sh does), or EVENTCORE_SKIP_POSTGRES_TESTS=1");
+  }
+  ScopedSchema schema("restart");
+  auto config = store_config(schema);
+  config.connect_timeout = std::chrono::seconds{2};
+  auto store = open_store(config);
+  const auto id = stream("survivor");
+  REQUIRE(store->append(one_event(id, ExpectedVersion::no_stream())).ok());
+
+  stop_server();
+  struct Restart {  // the server comes back even when a check below fails
+    ~Restart() { start_server(); }
+  } restart;
+
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto start = std::chrono::steady_clock::now();
+    auto result = store->append(one_event(id, ExpectedVersion::exact(1)));
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    REQUIRE_FALSE(result.ok());
+    INFO(result.error().message);
+    CHECK(result.error().code == ErrorCode::unavailable);
+    CHECK(elapsed < std::chrono::seconds(5));
+  }
+  auto read = store->read_all({}, 10);
+  REQUIRE_FALSE(read.ok());
+  CHECK(read.error().code == ErrorCode::unavailable);
+
+  start_server();
+  auto appended = store->append(one_event(id, ExpectedVersion::exact(1)));
+  INFO((appended ? std::string() : to_string(appended.error())));
+  REQUIRE(appended.ok());
+  CHECK(appended->streams[0].version.value == 2);
+  CHECK(store->stream_version(id)->value == 2);
+}
