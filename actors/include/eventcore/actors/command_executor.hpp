@@ -1,0 +1,95 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+#include "eventcore/actors/command.hpp"
+#include "eventcore/actors/command_result.hpp"
+#include "eventcore/actors/retry_policy.hpp"
+#include "eventcore/actors/runtime_config.hpp"
+#include "eventcore/store/event_store.hpp"
+
+namespace eventcore {
+
+// Runs commands against an EventStore through the actor runtime: one stream
+// actor per stream serializes writers in this process, the store's version
+// check arbitrates between processes, and failed attempts are retried per
+// the RetryPolicy.
+//
+//   auto executor = CommandExecutor::builder()
+//                       .with_store(store)
+//                       .with_retry_policy(RetryPolicy::exponential(10ms, 2.0, 1s, 8))
+//                       .build().value();
+//   ExecuteResult r = executor.execute_sync(TransferMoney{from, to, amount});
+//
+// A CommandExecutor is a cheap handle (copies share one runtime); the runtime
+// stops when the last copy is gone or on shutdown(). All methods are
+// thread-safe.
+class CommandExecutor {
+ public:
+  using Callback = std::function<void(const ExecuteResult&)>;
+
+  class Builder {
+   public:
+    Builder& with_store(std::shared_ptr<EventStore> store);
+    Builder& with_retry_policy(RetryPolicy policy);
+    Builder& with_config(RuntimeConfig config);
+    // Run on this actor system (which must outlive the executor); without it
+    // the executor starts and owns a system of its own.
+    Builder& with_system(caf::actor_system& system);
+    // Random bits for retry jitter (default: seeded once from std::random_device).
+    Builder& with_random_source(RandomSource random);
+    // The clock for phase timings (default: steady_clock).
+    Builder& with_clock(MonotonicClock clock);
+    // The clock that stamps events cached after a commit (default: system_clock).
+    Builder& with_wall_clock(std::function<Timestamp()> clock);
+    // Errors: invalid_argument when no store was given or the config is unusable.
+    Result<CommandExecutor> build();
+
+   private:
+    friend class CommandExecutor;
+    struct Parts;
+    std::shared_ptr<Parts> parts_;
+  };
+
+  static Builder builder();
+
+  // Starts the command; `done` is called exactly once, on an actor's thread
+  // (keep it short, never block in it).
+  template <Command C>
+  void execute(C command, Callback done, ExecuteOptions options = {}) const {
+    submit(make_job(std::move(command), std::move(options)), std::move(done));
+  }
+
+  // Runs the command and waits for its outcome. For plain code only: never
+  // call it from an actor (or under the deterministic test scheduler).
+  template <Command C>
+  ExecuteResult execute_sync(C command, ExecuteOptions options = {}) const {
+    return run(make_job(std::move(command), std::move(options)));
+  }
+
+  void submit(CommandJobPtr job, Callback done) const;
+  ExecuteResult run(CommandJobPtr job) const;
+
+  // For actors: an actor that answers (execute_atom, CommandJobPtr) with an
+  // ExecuteResult (see messages.hpp):
+  //   self->request(executor.gateway(), caf::infinite, execute_atom::value, make_job(cmd))
+  //       .then([](const ExecuteResult& r) { ... });
+  caf::actor gateway() const;
+
+  // The stream registry (answers live_count_atom with the number of live
+  // stream actors); for tests and metrics.
+  caf::actor registry() const;
+
+  // Stops the runtime's actors; commands still running fail.
+  void shutdown() const;
+
+ private:
+  struct Runtime;
+  explicit CommandExecutor(std::shared_ptr<Runtime> runtime) : runtime_(std::move(runtime)) {}
+  std::shared_ptr<Runtime> runtime_;
+};
+
+}  // namespace eventcore

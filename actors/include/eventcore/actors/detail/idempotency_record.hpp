@@ -1,0 +1,31 @@
+#pragma once
+
+// Idempotency: a command with key K also appends one event to the stream
+// "$idempotency-K", expecting no_stream, in the same atomic append as its
+// domain events. A second execution with K (or a retry after an ambiguous
+// outcome, where the first append did commit) finds that stream non-empty
+// during prepare and returns the recorded result without writing.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eventcore/actors/command_result.hpp"
+#include "eventcore/store/event.hpp"
+
+namespace eventcore::detail {
+
+inline constexpr std::string_view idempotency_stream_prefix = "$idempotency-";
+inline constexpr std::string_view idempotency_event_type = "$CommandRecorded";
+
+struct IdempotencyRecord {
+  std::string command;
+  std::vector<std::pair<std::string, std::uint64_t>> stream_versions;  // after the command
+  std::vector<EventId> event_ids;                                      // in emit order
+};
+
+Result<StreamId> idempotency_stream(const std::string& key);
+EventToWrite encode_record(const IdempotencyRecord& record);
+Result<IdempotencyRecord> decode_record(const StoredEvent& event);
+
+}  // namespace eventcore::detail

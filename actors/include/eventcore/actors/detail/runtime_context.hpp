@@ -1,0 +1,45 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "eventcore/actors/command_job.hpp"
+#include "eventcore/actors/retry_policy.hpp"
+#include "eventcore/actors/runtime_config.hpp"
+#include "eventcore/store/event_store.hpp"
+
+namespace eventcore::detail {
+
+// What every actor of one executor shares. Set up before the first command;
+// afterwards only next_io and the random source change (both synchronized).
+struct RuntimeContext {
+  std::shared_ptr<EventStore> store;
+  RuntimeConfig config;
+  RetryPolicy retry;
+  MonotonicClock clock;
+  std::function<Timestamp()> wall_clock;
+  caf::actor registry;
+  std::vector<caf::actor> io;
+
+  caf::actor pick_io() {
+    return io[next_io.fetch_add(1, std::memory_order_relaxed) % io.size()];
+  }
+  std::uint64_t random_bits() {
+    std::lock_guard lock(random_mutex);
+    return random();
+  }
+
+  std::atomic<std::size_t> next_io{0};
+  std::mutex random_mutex;
+  RandomSource random;
+};
+
+using ContextPtr = std::shared_ptr<RuntimeContext>;
+
+}  // namespace eventcore::detail

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace eventcore {
+
+// Where the runtime runs blocking store calls.
+enum class IoMode {
+  // Detached actors, each on a thread of its own: a slow store never stalls
+  // the cooperative scheduler's workers. Production.
+  detached,
+  // Ordinary actors on the scheduler. Only for an in-memory store under the
+  // deterministic test scheduler, where a detached actor (which gets its own
+  // thread even there) would break determinism.
+  cooperative,
+};
+
+struct RuntimeConfig {
+  // Stream actors kept alive at most, counting only idle ones for eviction:
+  // an actor held by a command is never passivated, so the bound can be
+  // exceeded while more streams than this are in use at once.
+  std::size_t max_live_streams = 10'000;
+  // Idle stream actors are passivated after between one and two sweeps of
+  // this interval; zero disables the sweep (the bound above still applies).
+  std::chrono::milliseconds idle_sweep_interval{60'000};
+  // Rounds of dynamic stream discovery (read_more) allowed per attempt.
+  std::size_t max_discovery_rounds = 10;
+  // A command still running after this fails with timeout and releases its
+  // streams; zero means no limit.
+  std::chrono::milliseconds command_timeout{30'000};
+  IoMode io_mode = IoMode::detached;
+  // Store I/O actors (one store call at a time each; appends queued while a
+  // call runs go to the store together as one append_batch).
+  std::size_t io_actors = 4;
+  // Page size when a stream actor loads its stream.
+  std::size_t read_page_size = 1'000;
+};
+
+}  // namespace eventcore

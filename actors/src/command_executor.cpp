@@ -1,0 +1,141 @@
+#include "eventcore/actors/command_executor.hpp"
+
+#include <future>
+#include <random>
+
+#include <caf/all.hpp>
+
+#include "eventcore/actors/detail/actors.hpp"
+#include "eventcore/actors/detail/protocol.hpp"
+
+namespace eventcore {
+
+struct CommandExecutor::Builder::Parts {
+  std::shared_ptr<EventStore> store;
+  RetryPolicy retry;
+  RuntimeConfig config;
+  caf::actor_system* system = nullptr;
+  RandomSource random;
+  MonotonicClock clock;
+  std::function<Timestamp()> wall_clock;
+};
+
+struct CommandExecutor::Runtime {
+  std::unique_ptr<caf::actor_system_config> own_config;
+  std::unique_ptr<caf::actor_system> own_system;
+  caf::actor_system* system = nullptr;
+  detail::ContextPtr context;
+  caf::actor gateway;
+  std::once_flag stopped;
+
+  void shutdown() {
+    std::call_once(stopped, [this] {
+      caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(context->registry, caf::exit_reason::user_shutdown);
+      for (auto& io : context->io) caf::anon_send_exit(io, caf::exit_reason::user_shutdown);
+    });
+  }
+  ~Runtime() {
+    shutdown();
+    gateway = nullptr;
+    context.reset();
+    own_system.reset();  // waits for every actor of the system to finish
+  }
+};
+
+namespace {
+caf::behavior gateway_actor(caf::event_based_actor* self, detail::ContextPtr context) {
+  return {
+      [=](execute_atom, CommandJobPtr& job) {
+        auto coordinator = detail::spawn_write_coordinator(self->system(), context, std::move(job), {});
+        return self->delegate(coordinator, detail::run_atom::value);
+      },
+  };
+}
+}  // namespace
+
+CommandExecutor::Builder CommandExecutor::builder() {
+  Builder builder;
+  builder.parts_ = std::make_shared<Builder::Parts>();
+  return builder;
+}
+
+using Builder = CommandExecutor::Builder;
+Builder& Builder::with_store(std::shared_ptr<EventStore> store) {
+  parts_->store = std::move(store);
+  return *this;
+}
+Builder& Builder::with_retry_policy(RetryPolicy policy) {
+  parts_->retry = policy;
+  return *this;
+}
+Builder& Builder::with_config(RuntimeConfig config) {
+  parts_->config = config;
+  return *this;
+}
+Builder& Builder::with_system(caf::actor_system& system) {
+  parts_->system = &system;
+  return *this;
+}
+Builder& Builder::with_random_source(RandomSource random) {
+  parts_->random = std::move(random);
+  return *this;
+}
+Builder& Builder::with_clock(MonotonicClock clock) {
+  parts_->clock = std::move(clock);
+  return *this;
+}
+Builder& Builder::with_wall_clock(std::function<Timestamp()> clock) {
+  parts_->wall_clock = std::move(clock);
+  return *this;
+}
+
+Result<CommandExecutor> Builder::build() {
+  auto& p = *parts_;
+  if (!p.store) return Error{ErrorCode::invalid_argument, "CommandExecutor needs a store (with_store)"};
+  if (p.config.io_actors == 0) return Error{ErrorCode::invalid_argument, "RuntimeConfig::io_actors must be at least 1"};
+  if (p.config.max_live_streams == 0)
+    return Error{ErrorCode::invalid_argument, "RuntimeConfig::max_live_streams must be at least 1"};
+  auto runtime = std::make_shared<Runtime>();
+  if (p.system) {
+    runtime->system = p.system;
+  } else {
+    runtime->own_config = std::make_unique<caf::actor_system_config>();
+    runtime->own_system = std::make_unique<caf::actor_system>(*runtime->own_config);
+    runtime->system = runtime->own_system.get();
+  }
+  auto context = std::make_shared<detail::RuntimeContext>();
+  context->store = p.store;
+  context->config = p.config;
+  context->retry = p.retry;
+  context->clock = p.clock ? p.clock : MonotonicClock([] { return std::chrono::steady_clock::now(); });
+  context->wall_clock = p.wall_clock ? p.wall_clock : std::function<Timestamp()>([] {
+    return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  });
+  context->random = p.random ? p.random : seeded_random(std::random_device{}());
+  for (std::size_t i = 0; i < p.config.io_actors; ++i)
+    context->io.push_back(detail::spawn_store_io(*runtime->system, p.store, p.config.io_mode, p.config.read_page_size));
+  context->registry = detail::spawn_stream_registry(*runtime->system, context);
+  runtime->gateway = runtime->system->spawn(gateway_actor, context);
+  runtime->context = std::move(context);
+  return CommandExecutor(std::move(runtime));
+}
+
+void CommandExecutor::submit(CommandJobPtr job, Callback done) const {
+  auto coordinator =
+      detail::spawn_write_coordinator(*runtime_->system, runtime_->context, std::move(job), std::move(done));
+  caf::anon_send(coordinator, detail::run_atom::value);
+}
+
+ExecuteResult CommandExecutor::run(CommandJobPtr job) const {
+  auto promise = std::make_shared<std::promise<ExecuteResult>>();
+  auto future = promise->get_future();
+  submit(std::move(job), [promise](const ExecuteResult& result) { promise->set_value(result); });
+  return future.get();
+}
+
+caf::actor CommandExecutor::gateway() const { return runtime_->gateway; }
+caf::actor CommandExecutor::registry() const { return runtime_->context->registry; }
+void CommandExecutor::shutdown() const { runtime_->shutdown(); }
+
+}  // namespace eventcore

@@ -1,0 +1,55 @@
+#include "eventcore/actors/detail/idempotency_record.hpp"
+
+#include <cereal/types/array.hpp>
+#include <cereal/types/utility.hpp>
+
+#include "eventcore/store/event_codec.hpp"
+
+namespace eventcore::detail {
+namespace {
+struct Wire {
+  std::string command;
+  std::vector<std::pair<std::string, std::uint64_t>> stream_versions;
+  std::vector<std::array<std::uint8_t, 16>> event_ids;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(command, stream_versions, event_ids); }
+};
+}  // namespace
+
+Result<StreamId> idempotency_stream(const std::string& key) {
+  if (key.empty()) return Error{ErrorCode::invalid_argument, "the idempotency key is empty"};
+  return StreamId::try_new(std::string(idempotency_stream_prefix) + key);
+}
+
+EventToWrite encode_record(const IdempotencyRecord& record) {
+  Wire wire{record.command, record.stream_versions, {}};
+  for (const auto& id : record.event_ids) wire.event_ids.push_back(id.bytes());
+  Payload payload;
+  {
+    PayloadWriteBuf buf(payload);
+    std::ostream os(&buf);
+    cereal::PortableBinaryOutputArchive archive(os);
+    archive(wire);
+  }
+  return EventToWrite{EventId::generate(), std::string(idempotency_event_type), std::move(payload), {}};
+}
+
+Result<IdempotencyRecord> decode_record(const StoredEvent& event) {
+  if (event.type != idempotency_event_type)
+    return Error{ErrorCode::unknown_event_type, "stream '" + event.stream.str() + "' holds a '" + event.type +
+                                                    "', not an idempotency record"};
+  Wire wire;
+  try {
+    PayloadReadBuf buf(event.payload);
+    std::istream is(&buf);
+    cereal::PortableBinaryInputArchive archive(is);
+    archive(wire);
+  } catch (const std::exception& e) {
+    return Error{ErrorCode::malformed_event, "malformed idempotency record in '" + event.stream.str() + "': " + e.what()};
+  }
+  IdempotencyRecord record{std::move(wire.command), std::move(wire.stream_versions), {}};
+  for (const auto& bytes : wire.event_ids) record.event_ids.emplace_back(bytes);
+  return record;
+}
+
+}  // namespace eventcore::detail

@@ -1,0 +1,390 @@
+// Runs one command as a two-phase, version-checked write:
+//
+//   prepare: acquire every stream in sorted id order (one at a time: a global
+//            order means no deadlock), gathering versions and events; fold
+//            State and run handle; more streams asked for are added and the
+//            phase repeats (bounded);
+//   commit:  one atomic append expecting the prepared version of every
+//            stream, read-only ones too; then each stream actor advances its
+//            cache (commit) or drops it (release with invalidate).
+//
+// Conflicts come only from writers in other processes (actors serialize
+// this one's); they and, per policy, transient store failures are retried
+// with a fresh prepare. One coordinator actor per command: if it dies, the
+// stream actors that monitor it release its streams.
+
+#include <algorithm>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include "eventcore/actors/detail/actors.hpp"
+#include "eventcore/actors/detail/idempotency_record.hpp"
+#include "eventcore/actors/detail/protocol.hpp"
+
+namespace eventcore::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct CoordinatorState {
+  static inline const char* name = "eventcore.write_coordinator";
+  ContextPtr context;
+  CommandJobPtr job;
+  std::function<void(const ExecuteResult&)> done;
+  std::optional<caf::response_promise> reply;
+  bool started = false;
+  bool finished = false;
+
+  std::vector<StreamId> streams;             // declared + discovered, sorted, unique
+  std::optional<StreamId> idempotency;       // the idempotency stream, if any
+  std::vector<StreamId> order;               // streams + idempotency, sorted: acquisition order
+  std::vector<StreamGrant> held;             // grants for order[0 .. held.size())
+  std::size_t attempt = 0;
+  std::size_t rounds = 0;
+  PhaseTimings timings;
+  Clock::time_point started_at, phase_started_at;
+  std::optional<Error> last_cause;
+};
+
+using Coordinator = caf::stateful_actor<CoordinatorState>;
+
+void prepare(Coordinator* self);
+void decide(Coordinator* self);
+void commit(Coordinator* self, JobDecision decision);
+
+void sort_unique(std::vector<StreamId>& ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+}
+
+Clock::time_point now(Coordinator* self) { return self->state.context->clock(); }
+
+// ---- outcome ----------------------------------------------------------------
+
+void finish(Coordinator* self, ExecuteResult outcome) {
+  auto& st = self->state;
+  if (st.finished) return;
+  st.finished = true;
+  if (st.done) st.done(outcome);
+  if (st.reply && st.reply->pending()) st.reply->deliver(std::move(outcome));
+  self->quit();
+}
+
+void fail(Coordinator* self, CommandErrorCode code, std::string message, std::optional<Error> cause = std::nullopt,
+          std::optional<std::vector<StreamId>> streams = std::nullopt) {
+  auto& st = self->state;
+  finish(self, CommandError{code, st.job->name, streams ? std::move(*streams) : st.streams, std::move(message),
+                            std::move(cause), st.attempt});
+}
+
+void release_all(Coordinator* self, bool invalidate) {
+  auto& st = self->state;
+  for (auto& grant : st.held) self->send(grant.stream_actor, release_atom::value, self->id(), invalidate);
+  st.held.clear();
+}
+
+// After a failed attempt: try again per the retry policy, or give up.
+void retry_or_fail(Coordinator* self, RetryReason reason, Error cause) {
+  auto& st = self->state;
+  const auto& policy = st.context->retry;
+  if (policy.should_retry(reason, st.attempt)) {
+    st.last_cause = std::move(cause);
+    auto delay = policy.delay_after(st.attempt, st.context->random_bits());
+    if (delay.count() <= 0)
+      self->send(self, retry_atom::value);
+    else
+      self->delayed_send(self, delay, retry_atom::value);
+    return;
+  }
+  if (reason == RetryReason::conflict)
+    fail(self, CommandErrorCode::concurrency_conflict,
+         "a stream changed concurrently on each of " + std::to_string(st.attempt) + " attempt(s)", std::move(cause));
+  else
+    fail(self, CommandErrorCode::store_unavailable, "the store is unavailable", std::move(cause));
+}
+
+void start_attempt(Coordinator* self) {
+  auto& st = self->state;
+  ++st.attempt;
+  st.rounds = 0;
+  st.streams = st.job->streams;
+  sort_unique(st.streams);
+  prepare(self);
+}
+
+// ---- phase 1: prepare --------------------------------------------------------
+
+void acquire_next(Coordinator* self) {
+  auto& st = self->state;
+  if (st.held.size() == st.order.size()) {
+    st.timings.prepare = now(self) - st.phase_started_at;
+    decide(self);
+    return;
+  }
+  const StreamId& stream = st.order[st.held.size()];
+  self->request(st.context->registry, caf::infinite, acquire_atom::value, stream)
+      .then(
+          [=](StreamGrant& grant) {
+            if (grant.error) {
+              release_all(self, false);
+              auto reason = grant.error->transient() ? RetryReason::transient : RetryReason::conflict;
+              if (grant.error->transient())
+                retry_or_fail(self, reason, *grant.error);
+              else
+                fail(self, CommandErrorCode::store_failed, "reading a stream failed", *grant.error);
+              return;
+            }
+            self->state.held.push_back(std::move(grant));
+            acquire_next(self);
+          },
+          [=](caf::error& err) {
+            release_all(self, false);
+            retry_or_fail(self, RetryReason::transient,
+                          Error{ErrorCode::unavailable, "acquiring a stream failed: " + self->system().render(err)});
+          });
+}
+
+// Acquires every stream not yet held. Streams are taken in sorted order; if
+// newly discovered ones would sort before a held one, everything is released
+// and taken again in order (holding and then waiting out of order could
+// deadlock with another command).
+void prepare(Coordinator* self) {
+  auto& st = self->state;
+  std::vector<StreamId> order = st.streams;
+  if (st.idempotency) order.push_back(*st.idempotency);
+  sort_unique(order);
+  const bool prefix_kept = st.held.size() <= order.size() &&
+                           std::equal(st.held.begin(), st.held.end(), order.begin(),
+                                      [](const StreamGrant& g, const StreamId& s) { return g.snapshot->stream == s; });
+  if (!prefix_kept) release_all(self, false);
+  st.order = std::move(order);
+  st.phase_started_at = now(self);
+  acquire_next(self);
+}
+
+std::optional<ExecuteResult> replay_if_recorded(Coordinator* self) {
+  auto& st = self->state;
+  if (!st.idempotency) return std::nullopt;
+  for (const auto& grant : st.held) {
+    if (grant.snapshot->stream != *st.idempotency || grant.snapshot->version.value == 0) continue;
+    auto record = decode_record(grant.snapshot->events->front());
+    if (!record)
+      return CommandError{CommandErrorCode::store_failed, st.job->name, st.streams,
+                          "the idempotency record does not decode", std::move(record).error(), st.attempt};
+    std::unordered_map<EventId, GlobalPosition> positions;
+    for (const auto& g : st.held)
+      for (const auto& e : *g.snapshot->events) positions.emplace(e.id, e.position);
+    CommandResult result;
+    result.command = record->command;
+    result.attempts = st.attempt;
+    result.events_written = record->event_ids.size();
+    for (const auto& [stream, version] : record->stream_versions)
+      if (auto id = StreamId::try_new(stream)) result.stream_versions.push_back({*id, StreamVersion{version}});
+    for (const auto& id : record->event_ids)
+      if (auto it = positions.find(id); it != positions.end()) result.positions.push_back(it->second);
+    result.replayed = true;
+    return result;
+  }
+  return std::nullopt;
+}
+
+// Between the phases: the command's own logic, on the prepared snapshots.
+void decide(Coordinator* self) {
+  auto& st = self->state;
+  if (auto replayed = replay_if_recorded(self)) {
+    release_all(self, false);
+    finish(self, std::move(*replayed));
+    return;
+  }
+  std::vector<StreamSnapshot> snapshots;
+  for (const auto& grant : st.held)
+    if (grant.snapshot->stream != st.idempotency) snapshots.push_back(*grant.snapshot);
+  JobDecision decision = st.job->decide(snapshots, st.context->clock);
+  snapshots.clear();
+  st.timings.reconstruct = decision.reconstruct;
+  st.timings.handle = decision.handle;
+
+  switch (decision.kind) {
+    case JobDecision::Kind::reject:
+      release_all(self, false);
+      fail(self, CommandErrorCode::validation_failed, decision.message);
+      return;
+    case JobDecision::Kind::failed:
+      release_all(self, true);
+      fail(self, CommandErrorCode::store_failed, "a stored event could not be decoded", decision.error);
+      return;
+    case JobDecision::Kind::need_streams: {
+      if (++st.rounds > st.context->config.max_discovery_rounds) {
+        release_all(self, false);
+        fail(self, CommandErrorCode::stream_discovery_limit,
+             "handle still asked for more streams after " + std::to_string(st.context->config.max_discovery_rounds) +
+                 " rounds of discovery");
+        return;
+      }
+      for (auto& s : decision.more_streams) st.streams.push_back(std::move(s));
+      sort_unique(st.streams);
+      prepare(self);
+      return;
+    }
+    case JobDecision::Kind::write:
+      for (const auto& e : decision.events)
+        if (!std::binary_search(st.streams.begin(), st.streams.end(), e.stream)) {
+          release_all(self, false);
+          fail(self, CommandErrorCode::undeclared_stream,
+               "handle emitted a '" + e.event.type + "' event for stream '" + e.stream.str() +
+                   "', which the command did not declare",
+               std::nullopt, std::vector<StreamId>{e.stream});
+          return;
+        }
+      commit(self, std::move(decision));
+      return;
+  }
+}
+
+// ---- phase 2: commit ---------------------------------------------------------
+
+void on_appended(Coordinator* self, const AppendRequest& request, AppendReply& reply);
+
+void commit(Coordinator* self, JobDecision decision) {
+  auto& st = self->state;
+  std::vector<AppendResult::StreamResult> versions_after;
+  auto request = std::make_shared<AppendRequest>();
+  IdempotencyRecord record{st.job->name, {}, {}};
+  for (const auto& e : decision.events) record.event_ids.push_back(e.event.id);
+  for (const auto& grant : st.held) {
+    const auto& snap = *grant.snapshot;
+    StreamWrite write{snap.stream, ExpectedVersion::exact(snap.version), {}};
+    if (snap.stream == st.idempotency) {
+      write.expected = ExpectedVersion::no_stream();
+    } else {
+      for (const auto& e : decision.events)
+        if (e.stream == snap.stream) write.events.push_back(e.event);
+      record.stream_versions.emplace_back(snap.stream.str(), snap.version.value + write.events.size());
+      versions_after.push_back({snap.stream, StreamVersion{snap.version.value + write.events.size()}});
+    }
+    request->streams.push_back(std::move(write));
+  }
+  if (st.idempotency) {
+    for (auto& write : request->streams)
+      if (write.stream == *st.idempotency) write.events.push_back(encode_record(record));
+  } else if (decision.events.empty()) {
+    // Nothing to write: the command is done and the caches are still right.
+    release_all(self, false);
+    CommandResult result{st.job->name, st.attempt, 0, std::move(versions_after), {}, st.timings, false};
+    result.timings.total = now(self) - st.started_at;
+    finish(self, std::move(result));
+    return;
+  }
+  // Drop our references to the stream actors' event vectors so that they can
+  // append in place on commit.
+  for (auto& grant : st.held) grant.snapshot->events.reset();
+  st.phase_started_at = now(self);
+  self->request(st.context->pick_io(), caf::infinite, append_atom::value, *request)
+      .then([=](AppendReply& reply) { on_appended(self, *request, reply); },
+            [=](caf::error& err) {
+              AppendReply reply{std::nullopt,
+                                Error{ErrorCode::unavailable, "the store writer failed: " + self->system().render(err)}};
+              on_appended(self, *request, reply);
+            });
+}
+
+void on_appended(Coordinator* self, const AppendRequest& request, AppendReply& reply) {
+  auto& st = self->state;
+  st.timings.write = now(self) - st.phase_started_at;
+  if (reply.error) {
+    // We do not know what the store holds now (a foreign write, or for an
+    // unavailable store perhaps our own): every stream reloads.
+    release_all(self, true);
+    const Error& error = *reply.error;
+    if (error.code == ErrorCode::conflict)
+      retry_or_fail(self, RetryReason::conflict, error);
+    else if (error.transient())
+      retry_or_fail(self, RetryReason::transient, error);
+    else
+      fail(self, CommandErrorCode::store_failed, "the store rejected the append", error);
+    return;
+  }
+  const AppendResult& appended = *reply.result;
+  CommandResult result;
+  result.command = st.job->name;
+  result.attempts = st.attempt;
+  const auto stamp = st.context->wall_clock();
+  std::size_t position = 0;
+  for (std::size_t i = 0; i < request.streams.size(); ++i) {
+    const auto& write = request.streams[i];
+    auto committed = std::make_shared<CommittedEvents>();
+    std::uint64_t version = appended.streams[i].version.value - write.events.size();
+    for (const auto& e : write.events) {
+      const GlobalPosition pos = position < appended.positions.size() ? appended.positions[position] : GlobalPosition{};
+      ++position;
+      committed->events.push_back(
+          StoredEvent{e.id, write.stream, StreamVersion{++version}, pos, e.type, e.payload, e.metadata, stamp});
+      if (write.stream != st.idempotency) {
+        result.positions.push_back(pos);
+        ++result.events_written;
+      }
+    }
+    if (write.stream != st.idempotency) result.stream_versions.push_back(appended.streams[i]);
+    self->send(st.held[i].stream_actor, commit_atom::value, self->id(), CommittedEventsPtr(std::move(committed)));
+  }
+  st.held.clear();
+  // Positions in emit order (the request groups events by stream).
+  result.timings = st.timings;
+  result.timings.total = now(self) - st.started_at;
+  finish(self, std::move(result));
+}
+
+// ---- the actor ---------------------------------------------------------------
+
+void start(Coordinator* self) {
+  auto& st = self->state;
+  if (st.started) return;
+  st.started = true;
+  st.started_at = now(self);
+  if (st.job->idempotency_key) {
+    auto stream = idempotency_stream(*st.job->idempotency_key);
+    if (!stream) {
+      fail(self, CommandErrorCode::invalid_command, "the idempotency key is not usable", std::move(stream).error());
+      return;
+    }
+    st.idempotency = std::move(*stream);
+  }
+  if (auto timeout = st.context->config.command_timeout; timeout.count() > 0)
+    self->delayed_send(self, timeout, timeout_atom::value);
+  start_attempt(self);
+}
+
+caf::behavior write_coordinator(Coordinator* self, ContextPtr context, CommandJobPtr job,
+                                std::function<void(const ExecuteResult&)> done) {
+  self->state.context = std::move(context);
+  self->state.job = std::move(job);
+  self->state.done = std::move(done);
+  return {
+      [=](run_atom) -> caf::response_promise {
+        auto rp = self->make_response_promise();
+        self->state.reply = rp;
+        start(self);
+        return rp;
+      },
+      [=](retry_atom) { start_attempt(self); },
+      [=](timeout_atom) {
+        // Streams still held are released without waiting for a reply that
+        // may never come; an append in flight may still land, so caches drop.
+        release_all(self, true);
+        fail(self, CommandErrorCode::timeout,
+             "the command did not finish within " + std::to_string(self->state.context->config.command_timeout.count()) +
+                 " ms",
+             self->state.last_cause);
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_write_coordinator(caf::actor_system& system, ContextPtr context, CommandJobPtr job,
+                                   std::function<void(const ExecuteResult&)> done) {
+  return system.spawn(write_coordinator, std::move(context), std::move(job), std::move(done));
+}
+
+}  // namespace eventcore::detail

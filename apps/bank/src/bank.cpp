@@ -1,0 +1,85 @@
+#include "eventcore/bank/commands.hpp"
+
+#include <algorithm>
+
+namespace eventcore::bank {
+
+Result<Money> Money::try_new(std::int64_t cents) {
+  if (cents < 0) return Error{ErrorCode::invalid_argument, "an amount of money cannot be negative (" + std::to_string(cents) + " cents)"};
+  return Money(cents);
+}
+
+Result<AccountId> AccountId::try_new(std::string_view value) {
+  const bool valid = !value.empty() && value.size() <= 64 &&
+                     std::all_of(value.begin(), value.end(), [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                              c == '-';
+                     });
+  if (!valid)
+    return Error{ErrorCode::invalid_argument,
+                 "'" + std::string(value) + "' is no account id: 1 to 64 characters of A-Z a-z 0-9 _ -"};
+  return AccountId(std::string(value));
+}
+
+StreamId AccountId::stream() const { return StreamId::try_new("account-" + value_).value(); }
+
+const Account* Accounts::find(const AccountId& id) const {
+  auto it = accounts.find(id.str());
+  return it == accounts.end() ? nullptr : &it->second;
+}
+
+void Accounts::apply(const StreamId&, const Event& event) {
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        auto& account = accounts[e.account];
+        if constexpr (std::is_same_v<T, AccountOpened>) account.open = true;
+        if constexpr (std::is_same_v<T, MoneyDeposited>) account.balance += e.cents;
+        if constexpr (std::is_same_v<T, MoneyWithdrawn>) account.balance -= e.cents;
+      },
+      event);
+}
+
+namespace {
+std::string money(std::int64_t cents) {
+  return std::to_string(cents / 100) + "." + (cents % 100 < 10 ? "0" : "") + std::to_string(cents % 100);
+}
+}  // namespace
+
+Decision<Event> OpenAccount::handle(const State& state) const {
+  if (const auto* a = state.find(account); a && a->open) return reject("account " + account.str() + " is already open");
+  return {{account.stream(), AccountOpened{account.str(), owner}}};
+}
+
+Decision<Event> Deposit::handle(const State& state) const {
+  const auto* a = state.find(account);
+  if (!a || !a->open) return reject("account " + account.str() + " is not open");
+  if (amount.cents() == 0) return reject("a deposit must be more than zero");
+  return {{account.stream(), MoneyDeposited{account.str(), amount.cents(), {}}}};
+}
+
+Decision<Event> Withdraw::handle(const State& state) const {
+  const auto* a = state.find(account);
+  if (!a || !a->open) return reject("account " + account.str() + " is not open");
+  if (amount.cents() == 0) return reject("a withdrawal must be more than zero");
+  if (a->balance < amount.cents())
+    return reject("insufficient funds in " + account.str() + ": balance " + money(a->balance) + ", requested " +
+                  money(amount.cents()));
+  return {{account.stream(), MoneyWithdrawn{account.str(), amount.cents(), {}}}};
+}
+
+Decision<Event> TransferMoney::handle(const State& state) const {
+  if (from == to) return reject("cannot transfer from account " + from.str() + " to itself");
+  if (amount.cents() == 0) return reject("a transfer must be more than zero");
+  const auto* source = state.find(from);
+  const auto* target = state.find(to);
+  if (!source || !source->open) return reject("account " + from.str() + " is not open");
+  if (!target || !target->open) return reject("account " + to.str() + " is not open");
+  if (source->balance < amount.cents())
+    return reject("insufficient funds in " + from.str() + ": balance " + money(source->balance) + ", requested " +
+                  money(amount.cents()));
+  return {{from.stream(), MoneyWithdrawn{from.str(), amount.cents(), reference}},
+          {to.stream(), MoneyDeposited{to.str(), amount.cents(), reference}}};
+}
+
+}  // namespace eventcore::bank

@@ -1,0 +1,253 @@
+// The command runtime on the deterministic scheduler: what a command sees,
+// what is written, what is retried.
+
+#include "support/simulation.hpp"
+
+using namespace eventcore;
+using namespace eventcore::testing;
+using namespace std::chrono_literals;
+
+TEST_CASE("commands on one stream are serialized: all succeed first time, versions 1..n") {
+  Simulation sim;
+  std::vector<Simulation::Slot> slots;
+  for (int i = 0; i < 5; ++i) slots.push_back(sim.start(AddTo{{sid("counter")}, 1}));
+  sim.sched->run();
+  std::vector<std::uint64_t> versions;
+  for (auto& slot : slots) {
+    REQUIRE(slot->has_value());
+    REQUIRE((*slot)->ok());
+    CHECK((**slot)->attempts == 1);
+    versions.push_back((**slot)->stream_versions.at(0).version.value);
+  }
+  CHECK(versions == std::vector<std::uint64_t>{1, 2, 3, 4, 5});
+  CHECK(sim.total(sid("counter")) == 5);
+  CHECK(sim.store->reads == 1);  // loaded once, then served from the stream actor's cache
+}
+
+TEST_CASE("overlapping stream sets taken in opposite orders never deadlock") {
+  Simulation sim;
+  const std::vector<std::vector<StreamId>> sets{{sid("a"), sid("b")},           {sid("b"), sid("a")},
+                                                {sid("c"), sid("b"), sid("a")}, {sid("a"), sid("c")},
+                                                {sid("c"), sid("a"), sid("b")}, {sid("b"), sid("c")}};
+  std::vector<Simulation::Slot> slots;
+  for (int round = 0; round < 5; ++round)
+    for (const auto& set : sets) slots.push_back(sim.start(AddTo{set, 1}));
+  sim.sched->run();
+  for (auto& slot : slots) {
+    REQUIRE(slot->has_value());
+    REQUIRE((*slot)->ok());
+    CHECK((**slot)->attempts == 1);
+  }
+  CHECK(sim.total(sid("a")) == 5 * 5);
+  CHECK(sim.total(sid("b")) == 5 * 5);
+  CHECK(sim.total(sid("c")) == 5 * 4);
+}
+
+TEST_CASE("a foreign write between prepare and commit causes a conflict, a reload and a successful retry") {
+  Simulation sim;
+  REQUIRE(sim.run(AddTo{{sid("acct")}, 10}).ok());
+  const auto reads_before = sim.store->reads;
+  bool injected = false;
+  sim.store->before_append = [&](const AppendRequest&) {
+    if (injected) return;
+    injected = true;
+    sim.store->foreign_append(sid("acct"), added(-7));  // another process spends 7
+  };
+  auto result = sim.run(AddTo{{sid("acct")}, -3});
+  REQUIRE(result.ok());
+  CHECK(result->attempts == 2);
+  CHECK(result->stream_versions.at(0).version.value == 3);
+  CHECK(sim.store->reads == reads_before + 1);  // the stale cache was dropped and reloaded
+  CHECK(sim.total(sid("acct")) == 0);
+
+  // The retry decided on the reloaded state: now a withdrawal must be rejected.
+  auto rejected = sim.run(AddTo{{sid("acct")}, -1});
+  REQUIRE_FALSE(rejected.ok());
+  CHECK(rejected.error().code == CommandErrorCode::validation_failed);
+}
+
+TEST_CASE("validation errors are not retried, carry the domain message and write nothing") {
+  Simulation sim;
+  auto result = sim.run(AddTo{{sid("x"), sid("y")}, -5});
+  REQUIRE_FALSE(result.ok());
+  const auto& error = result.error();
+  CHECK(error.code == CommandErrorCode::validation_failed);
+  CHECK(error.attempts == 1);
+  CHECK(error.command == "AddTo");
+  CHECK(error.message == "total of 'x' would drop to -5");
+  CHECK(error.streams == std::vector<StreamId>{sid("x"), sid("y")});
+  CHECK(sim.store->appends.empty());
+  CHECK_THAT(to_string(error), Catch::Contains("validation_failed: AddTo on [x, y]"));
+}
+
+TEST_CASE("max attempts is respected and reported") {
+  Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 3));
+  sim.store->before_append = [&](const AppendRequest&) { sim.store->foreign_append(sid("hot"), added(1)); };
+  auto result = sim.run(AddTo{{sid("hot")}, 1});
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == CommandErrorCode::concurrency_conflict);
+  CHECK(result.error().attempts == 3);
+  REQUIRE(result.error().cause);
+  CHECK(result.error().cause->code == ErrorCode::conflict);
+  CHECK(sim.store->appends.size() == 3);
+}
+
+TEST_CASE("backoff delays run on the scheduler's clock") {
+  Simulation sim(simulation_config(), RetryPolicy::exponential(100ms, 2.0, 1s, 3, 0.0));
+  int foreign = 2;
+  sim.store->before_append = [&](const AppendRequest&) {
+    if (foreign-- > 0) sim.store->foreign_append(sid("slow"), added(1));
+  };
+  auto slot = sim.start(AddTo{{sid("slow")}, 1});
+  sim.sched->run();
+  CHECK_FALSE(slot->has_value());  // waiting 100 ms
+  sim.sched->advance_time(100ms);
+  sim.sched->run();
+  CHECK_FALSE(slot->has_value());  // waiting 200 ms
+  sim.sched->advance_time(200ms);
+  sim.sched->run();
+  REQUIRE(slot->has_value());
+  REQUIRE((*slot)->ok());
+  CHECK((**slot)->attempts == 3);
+}
+
+TEST_CASE("transient store failures are retried only when the policy says so") {
+  SECTION("default: conflicts only") {
+    Simulation sim;
+    sim.store->fail_next.push_back(Error{ErrorCode::unavailable, "database down"});
+    auto result = sim.run(AddTo{{sid("t")}, 1});
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code == CommandErrorCode::store_unavailable);
+    CHECK(result.error().attempts == 1);
+    CHECK_THAT(result.error().cause->message, Catch::Contains("database down"));
+  }
+  SECTION("retry_transient") {
+    Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 3).retry_transient());
+    sim.store->fail_next.push_back(Error{ErrorCode::unavailable, "database down"});
+    auto result = sim.run(AddTo{{sid("t")}, 1});
+    REQUIRE(result.ok());
+    CHECK(result->attempts == 2);
+  }
+}
+
+TEST_CASE("an event for an undeclared stream is rejected with nothing written") {
+  Simulation sim;
+  auto result = sim.run(EmitElsewhere{sid("mine"), sid("theirs")});
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == CommandErrorCode::undeclared_stream);
+  CHECK(result.error().attempts == 1);
+  CHECK(result.error().streams == std::vector<StreamId>{sid("theirs")});
+  CHECK(sim.store->appends.empty());
+  CHECK(sim.store->inner.stream_version(sid("mine")).value().value == 0);
+}
+
+TEST_CASE("dynamic discovery adds the discovered streams to the version check") {
+  Simulation sim;
+  sim.store->foreign_append(sid("src"), pointed("dst"));
+  sim.store->foreign_append(sid("dst"), added(5));
+  bool injected = false;
+  sim.store->before_append = [&](const AppendRequest&) {
+    if (!injected) sim.store->foreign_append(sid("dst"), added(2));  // dst moves under the command
+    injected = true;
+  };
+  auto result = sim.run(CopyFromPointer{sid("src")});
+  REQUIRE(result.ok());
+  CHECK(result->attempts == 2);  // the version check on dst caught the foreign write
+  REQUIRE(sim.store->appends.size() == 2);
+  const auto& last = sim.store->appends.back();
+  REQUIRE(last.streams.size() == 2);
+  CHECK(last.streams[0].stream == sid("dst"));
+  CHECK(last.streams[0].expected == ExpectedVersion::exact(2));
+  CHECK(last.streams[0].events.empty());
+  CHECK(last.streams[1].stream == sid("src"));
+  CHECK(sim.total(sid("src")) == 7);
+}
+
+TEST_CASE("dynamic discovery is bounded") {
+  RuntimeConfig config = simulation_config();
+  config.max_discovery_rounds = 3;
+  Simulation sim(config);
+  for (int i = 0; i < 10; ++i) sim.store->foreign_append(sid("more-" + std::to_string(i)), added(1));
+  auto result = sim.run(AlwaysMore{});
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == CommandErrorCode::stream_discovery_limit);
+  CHECK(result.error().streams.size() == 4);
+  CHECK(sim.store->appends.empty());
+}
+
+TEST_CASE("group commit: ready stream-disjoint commands share one store round trip, each all-or-nothing") {
+  Simulation sim;
+  bool injected = false;
+  sim.store->before_append = [&](const AppendRequest& request) {
+    if (!injected && request.streams[0].stream == sid("g2")) {
+      injected = true;
+      sim.store->foreign_append(sid("g2"), added(100));
+    }
+  };
+  auto s1 = sim.start(AddTo{{sid("g1")}, 1});
+  auto s2 = sim.start(AddTo{{sid("g2")}, 1});
+  auto s3 = sim.start(AddTo{{sid("g3")}, 1});
+  sim.sched->run();
+  REQUIRE((s1->has_value() && s2->has_value() && s3->has_value()));
+  REQUIRE(sim.store->batch_sizes.size() >= 1);
+  CHECK(sim.store->batch_sizes.front() == 3);
+  CHECK(((*s1)->ok() && (**s1)->attempts == 1));
+  CHECK(((*s3)->ok() && (**s3)->attempts == 1));
+  REQUIRE((*s2)->ok());
+  CHECK((**s2)->attempts == 2);  // only the conflicting one retried
+  CHECK(sim.total(sid("g2")) == 101);
+}
+
+TEST_CASE("an idempotency key makes a repeated command return the first result and write nothing") {
+  Simulation sim;
+  ExecuteOptions options;
+  options.idempotency_key = "deposit-42";
+  auto first = sim.run(AddTo{{sid("acct")}, 5}, options);
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->replayed);
+  const auto appends = sim.store->appends.size();
+  auto second = sim.run(AddTo{{sid("acct")}, 5}, options);
+  REQUIRE(second.ok());
+  CHECK(second->replayed);
+  CHECK(second->events_written == first->events_written);
+  CHECK(second->stream_versions.at(0).version == first->stream_versions.at(0).version);
+  CHECK(second->positions == first->positions);
+  CHECK(sim.store->appends.size() == appends);
+  CHECK(sim.total(sid("acct")) == 5);
+}
+
+TEST_CASE("an idempotency key survives an ambiguous outcome (connection lost after commit)") {
+  SECTION("retried by the executor") {
+    Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 3).retry_transient());
+    sim.store->commit_then_fail = 1;
+    ExecuteOptions options;
+    options.idempotency_key = "k";
+    auto result = sim.run(AddTo{{sid("acct")}, 5}, options);
+    REQUIRE(result.ok());
+    CHECK(result->attempts == 2);
+    CHECK(result->replayed);
+    CHECK(result->positions.size() == 1);
+    CHECK(sim.total(sid("acct")) == 5);  // written exactly once
+  }
+  SECTION("re-executed by the caller") {
+    Simulation sim;
+    sim.store->commit_then_fail = 1;
+    ExecuteOptions options;
+    options.idempotency_key = "k";
+    auto first = sim.run(AddTo{{sid("acct")}, 5}, options);
+    REQUIRE_FALSE(first.ok());
+    CHECK(first.error().code == CommandErrorCode::store_unavailable);
+    auto second = sim.run(AddTo{{sid("acct")}, 5}, options);
+    REQUIRE(second.ok());
+    CHECK(second->replayed);
+    CHECK(sim.total(sid("acct")) == 5);
+  }
+}
+
+TEST_CASE("a command with no events and no key writes nothing and succeeds") {
+  Simulation sim;
+  auto result = sim.run(AddTo{{}, 1});
+  REQUIRE(result.ok());
+  CHECK(result->events_written == 0);
+  CHECK(sim.store->appends.empty());
+}

@@ -1,0 +1,67 @@
+#pragma once
+
+// An EventStore for simulations: a MemoryStore plus scripted faults, a way
+// for "another process" to write, and a record of what the runtime asked.
+// Used under the deterministic scheduler (one thread) only.
+
+#include <deque>
+#include <functional>
+#include <vector>
+
+#include "eventcore/store/memory_store.hpp"
+
+namespace eventcore::testing {
+
+class ScriptedStore final : public EventStore {
+ public:
+  // Runs before each append reaches the store (e.g. to make a foreign write).
+  std::function<void(const AppendRequest&)> before_append;
+  // Errors the next appends return, writing nothing.
+  std::deque<Error> fail_next;
+  // The next N appends that succeed are reported as lost connections
+  // (an ambiguous outcome: the events are in the store).
+  int commit_then_fail = 0;
+
+  std::vector<AppendRequest> appends;    // every append, in order
+  std::vector<std::size_t> batch_sizes;  // the size of every append_batch
+  std::size_t reads = 0;
+
+  Result<AppendResult> append(const AppendRequest& request) override {
+    appends.push_back(request);
+    if (before_append) before_append(request);
+    if (!fail_next.empty()) {
+      Error error = fail_next.front();
+      fail_next.pop_front();
+      return error;
+    }
+    auto result = inner.append(request);
+    if (result.ok() && commit_then_fail > 0) {
+      --commit_then_fail;
+      return Error{ErrorCode::unavailable, "connection lost after commit"};
+    }
+    return result;
+  }
+  std::vector<Result<AppendResult>> append_batch(const std::vector<AppendRequest>& requests) override {
+    batch_sizes.push_back(requests.size());
+    return EventStore::append_batch(requests);
+  }
+  Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
+                                               std::size_t max_count) override {
+    ++reads;
+    return inner.read_stream(stream, from, max_count);
+  }
+  Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count, const EventFilter& filter) override {
+    return inner.read_all(after, max_count, filter);
+  }
+  Result<StreamVersion> stream_version(const StreamId& stream) override { return inner.stream_version(stream); }
+
+  // A write by another process: bypasses the runtime and its caches.
+  void foreign_append(const StreamId& stream, EventToWrite event) {
+    AppendRequest request{{StreamWrite{stream, ExpectedVersion::any(), {std::move(event)}}}};
+    (void)inner.append(request);
+  }
+
+  MemoryStore inner;
+};
+
+}  // namespace eventcore::testing

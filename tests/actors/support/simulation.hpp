@@ -1,0 +1,98 @@
+#pragma once
+
+// A runtime on CAF's deterministic scheduler (test_coordinator): nothing
+// runs until the test drives it, time moves only when the test says so.
+
+#include <memory>
+#include <optional>
+
+#include <caf/all.hpp>
+#include <catch2/catch.hpp>
+
+#include "eventcore/actors/command_executor.hpp"
+#include "eventcore/actors/detail/protocol.hpp"
+#include "support/scripted_store.hpp"
+#include "support/test_domain.hpp"
+
+namespace eventcore::testing {
+
+inline RuntimeConfig simulation_config() {
+  RuntimeConfig config;
+  config.io_mode = IoMode::cooperative;  // detached actors get real threads even under test_coordinator
+  config.io_actors = 1;
+  config.idle_sweep_interval = std::chrono::milliseconds(0);
+  return config;
+}
+
+struct Simulation {
+  explicit Simulation(RuntimeConfig config = simulation_config(),
+                      RetryPolicy retry = RetryPolicy::fixed(std::chrono::milliseconds(0), 5)) {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    system = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(system->scheduler());
+    executor = CommandExecutor::builder()
+                   .with_system(*system)
+                   .with_store(store)
+                   .with_retry_policy(retry)
+                   .with_config(config)
+                   .with_random_source(seeded_random(42))
+                   .build()
+                   .value();
+  }
+  ~Simulation() {
+    executor->shutdown();
+    executor.reset();
+    drain();
+    system.reset();
+  }
+  void drain() {
+    sched->run();
+    while (sched->trigger_timeouts() > 0) sched->run();
+  }
+
+  using Slot = std::shared_ptr<std::optional<ExecuteResult>>;
+
+  // Starts a command; its result appears in the slot once the scheduler ran it.
+  template <class C>
+  Slot start(C command, ExecuteOptions options = {}) {
+    auto slot = std::make_shared<std::optional<ExecuteResult>>();
+    executor->execute(std::move(command), [slot](const ExecuteResult& r) { *slot = r; }, std::move(options));
+    return slot;
+  }
+
+  template <class C>
+  ExecuteResult run(C command, ExecuteOptions options = {}) {
+    auto slot = start(std::move(command), std::move(options));
+    sched->run();
+    REQUIRE(slot->has_value());
+    return **slot;
+  }
+
+  std::size_t live_stream_actors() {
+    auto count = std::make_shared<std::size_t>(~std::size_t{0});
+    auto registry = executor->registry();
+    system->spawn([=](caf::event_based_actor* self) {
+      self->request(registry, caf::infinite, live_count_atom::value).then([=](std::size_t n) { *count = n; });
+    });
+    sched->run();
+    return *count;
+  }
+
+  std::int64_t total(const StreamId& stream) {
+    std::int64_t sum = 0;
+    auto events = store->inner.read_stream(stream, StreamVersion{1}, 100000);
+    REQUIRE(events.ok());
+    for (const auto& e : *events)
+      if (auto ev = EventCodec<TestEvent>::decode(e); ev.ok())
+        if (auto* a = std::get_if<Added>(&*ev)) sum += a->amount;
+    return sum;
+  }
+
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> system;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  std::shared_ptr<ScriptedStore> store = std::make_shared<ScriptedStore>();
+  std::optional<CommandExecutor> executor;
+};
+
+}  // namespace eventcore::testing
