@@ -114,6 +114,204 @@ BEGIN
 END
 $fn$;
 )SQL"},
+    Migration{2, "eventcore_append_batch (group commit)", R"SQL(
+-- Several independent appends ("requests") in one transaction, each all or
+-- nothing on its own; one row per request, in order: r_code 0 (applied,
+-- r_versions per stream write and r_positions per event), 1 (conflict,
+-- r_detail '<write index in the request, 0-based> <actual version>') or 2
+-- (duplicate event id, r_detail the unique violation's DETAIL).
+--
+-- 1. Lock pass: every distinct stream of the batch (p_locks, sorted by the
+--    caller in the same order eventcore_append uses) is locked one by one, in
+--    that order, before anything is written: two batches (or a batch and an
+--    append) always lock shared streams in one global order, so they cannot
+--    deadlock on stream rows whatever the order of their requests. A missing
+--    stream that some write of the batch may create gets a version-0
+--    placeholder row (as a read-only no-stream participant does), which the
+--    unique index locks for us; one that no write may create stays unlocked
+--    and every write naming it fails (a conflict against version 0).
+-- 2. Checks, in request order, on the versions just locked, carried forward
+--    from request to request (requests naming the same stream apply in order).
+-- 3. One set-based UPDATE of streams and one INSERT of every accepted event,
+--    positions drawn in request order. Only when that INSERT hits a duplicate
+--    event id (rare: a retry of an append whose outcome was unknown) does it
+--    fall back to one subtransaction per request, in order, so that the
+--    duplicate fails its own request alone.
+-- Writes of one request are contiguous in the p_w_* arrays, requests are
+-- numbered 1, 2, ... in p_w_req; events name their write (p_event_writes,
+-- 1-based) and their offset in it (1..k).
+CREATE FUNCTION eventcore_append_batch(
+  p_locks text[], p_lock_create boolean[],
+  p_w_req int[], p_w_lock int[], p_w_kinds int[], p_w_expected bigint[], p_w_counts int[],
+  p_event_ids uuid[], p_event_writes int[], p_event_offsets int[], p_types text[],
+  p_payloads bytea[], p_correlation_ids uuid[], p_causation_ids uuid[], p_user_ids text[],
+  p_metadata jsonb[], p_channel text)
+RETURNS TABLE (r_code int, r_detail text, r_versions bigint[], r_positions bigint[], r_tx xid8)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  n_locks int := coalesce(cardinality(p_locks), 0);
+  n_w int := coalesce(cardinality(p_w_req), 0);
+  n_req int := coalesce(p_w_req[coalesce(cardinality(p_w_req), 0)], 0);
+  orig bigint[];
+  cur bigint[];
+  bases bigint[];
+  codes int[];
+  details text[];
+  pos bigint[] := '{}';
+  req_pos bigint[];
+  fallback boolean := false;
+  any_ok boolean := false;
+  v bigint;
+  w int;
+  wf int;
+  pix int;
+  cnt int;
+  c_name text;
+  c_detail text;
+BEGIN
+  -- 1. Locks, in the caller's global order.
+  cur := array_fill(0::bigint, ARRAY[n_locks]);
+  FOR i IN 1 .. n_locks LOOP
+    LOOP
+      SELECT s.version INTO v FROM streams s WHERE s.stream_id = p_locks[i] FOR NO KEY UPDATE;
+      IF FOUND THEN cur[i] := v; EXIT; END IF;
+      EXIT WHEN NOT p_lock_create[i];
+      INSERT INTO streams (stream_id, version) VALUES (p_locks[i], 0) ON CONFLICT (stream_id) DO NOTHING;
+      EXIT WHEN FOUND;
+    END LOOP;
+  END LOOP;
+  orig := cur;
+
+  -- 2. Checks, in request order.
+  w := 1;
+  FOR r IN 1 .. n_req LOOP
+    wf := w;
+    WHILE w <= n_w AND p_w_req[w] = r LOOP w := w + 1; END LOOP;
+    codes[r] := 0;
+    FOR k IN wf .. w - 1 LOOP
+      v := cur[p_w_lock[k]];
+      IF NOT (CASE p_w_kinds[k] WHEN 0 THEN v = p_w_expected[k] WHEN 1 THEN v = 0
+                  WHEN 2 THEN v > 0 ELSE true END) THEN
+        codes[r] := 1;
+        details[r] := (k - wf)::text || ' ' || v::text;
+        EXIT;
+      END IF;
+    END LOOP;
+    IF codes[r] = 0 THEN
+      FOR k IN wf .. w - 1 LOOP
+        bases[k] := cur[p_w_lock[k]];
+        cur[p_w_lock[k]] := bases[k] + p_w_counts[k];
+      END LOOP;
+    END IF;
+  END LOOP;
+
+  -- 3. Writes, set-based.
+  BEGIN
+    UPDATE streams s SET version = u.v
+      FROM unnest(p_locks, cur, orig) AS u(id, v, o)
+     WHERE s.stream_id = u.id AND u.v <> u.o;
+    WITH inserted AS (
+      INSERT INTO events (event_id, stream_id, stream_version, event_type, payload,
+                          correlation_id, causation_id, user_id, metadata)
+      SELECT e.id, p_locks[p_w_lock[e.ew]], bases[e.ew] + e.o, e.t, e.p, e.c, e.ca, e.u, e.m
+        FROM unnest(p_event_ids, p_event_writes, p_event_offsets, p_types, p_payloads,
+                    p_correlation_ids, p_causation_ids, p_user_ids, p_metadata)
+             WITH ORDINALITY AS e(id, ew, o, t, p, c, ca, u, m, n)
+       WHERE codes[p_w_req[e.ew]] = 0
+       ORDER BY e.n
+      RETURNING events.position)
+    SELECT coalesce(array_agg(inserted.position ORDER BY inserted.position), '{}')
+      INTO pos FROM inserted;
+  EXCEPTION WHEN unique_violation THEN
+    fallback := true;  -- everything of step 3 is undone; the locks of step 1 stay
+  END;
+
+  -- 3'. One subtransaction per request, in order, re-checking as requests fail.
+  IF fallback THEN
+    cur := orig;
+    pos := '{}';
+    w := 1;
+    FOR r IN 1 .. n_req LOOP
+      wf := w;
+      WHILE w <= n_w AND p_w_req[w] = r LOOP w := w + 1; END LOOP;
+      codes[r] := 0;
+      details[r] := NULL;
+      FOR k IN wf .. w - 1 LOOP
+        v := cur[p_w_lock[k]];
+        IF NOT (CASE p_w_kinds[k] WHEN 0 THEN v = p_w_expected[k] WHEN 1 THEN v = 0
+                  WHEN 2 THEN v > 0 ELSE true END) THEN
+          codes[r] := 1;
+          details[r] := (k - wf)::text || ' ' || v::text;
+          EXIT;
+        END IF;
+      END LOOP;
+      CONTINUE WHEN codes[r] <> 0;
+      BEGIN
+        FOR k IN wf .. w - 1 LOOP
+          bases[k] := cur[p_w_lock[k]];
+          IF p_w_counts[k] > 0 THEN
+            UPDATE streams SET version = bases[k] + p_w_counts[k] WHERE stream_id = p_locks[p_w_lock[k]];
+          END IF;
+        END LOOP;
+        WITH inserted AS (
+          INSERT INTO events (event_id, stream_id, stream_version, event_type, payload,
+                              correlation_id, causation_id, user_id, metadata)
+          SELECT e.id, p_locks[p_w_lock[e.ew]], bases[e.ew] + e.o, e.t, e.p, e.c, e.ca, e.u, e.m
+            FROM unnest(p_event_ids, p_event_writes, p_event_offsets, p_types, p_payloads,
+                        p_correlation_ids, p_causation_ids, p_user_ids, p_metadata)
+                 WITH ORDINALITY AS e(id, ew, o, t, p, c, ca, u, m, n)
+           WHERE e.ew BETWEEN wf AND w - 1
+           ORDER BY e.n
+          RETURNING events.position)
+        SELECT coalesce(array_agg(inserted.position ORDER BY inserted.position), '{}')
+          INTO req_pos FROM inserted;
+        pos := pos || req_pos;
+        FOR k IN wf .. w - 1 LOOP
+          cur[p_w_lock[k]] := bases[k] + p_w_counts[k];
+        END LOOP;
+      EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS c_name = CONSTRAINT_NAME, c_detail = PG_EXCEPTION_DETAIL;
+        IF c_name IS DISTINCT FROM 'events_event_id_key' THEN RAISE; END IF;
+        codes[r] := 2;
+        details[r] := c_detail;
+      END;
+    END LOOP;
+  END IF;
+
+  FOR r IN 1 .. n_req LOOP
+    any_ok := any_ok OR codes[r] = 0;
+  END LOOP;
+  IF any_ok AND p_channel IS NOT NULL THEN
+    PERFORM pg_notify(p_channel, '');
+  END IF;
+  r_tx := CASE WHEN any_ok THEN pg_current_xact_id() END;
+
+  -- One row per request: accepted events' positions are in request order.
+  w := 1;
+  pix := 1;
+  FOR r IN 1 .. n_req LOOP
+    wf := w;
+    cnt := 0;
+    r_versions := '{}';
+    WHILE w <= n_w AND p_w_req[w] = r LOOP
+      cnt := cnt + p_w_counts[w];
+      r_versions := r_versions || (bases[w] + p_w_counts[w]);
+      w := w + 1;
+    END LOOP;
+    r_code := codes[r];
+    r_detail := details[r];
+    IF r_code = 0 THEN
+      r_positions := pos[pix : pix + cnt - 1];
+      pix := pix + cnt;
+    ELSE
+      r_versions := NULL;
+      r_positions := NULL;
+    END IF;
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+)SQL"},
 };
 
 std::string trim(std::string s) {

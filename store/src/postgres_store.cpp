@@ -65,6 +65,10 @@ std::string append_one_sql(bool upsert, bool notify) {
   if (notify) sql += ", (SELECT count(*) FROM n)";
   return sql;
 }
+constexpr const char* append_batch_statement = "eventcore_append_batch";
+const std::string append_batch_sql =
+    "SELECT r_code, r_detail, r_versions, r_positions, r_tx FROM eventcore_append_batch("
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 constexpr const char* append_one_update_statement = "eventcore_append_one_update";
 constexpr const char* append_one_upsert_statement = "eventcore_append_one_upsert";
 constexpr std::int64_t max_version = std::numeric_limits<std::int64_t>::max();
@@ -105,6 +109,7 @@ Status prepare_statements(PGconn* conn, bool notify) {
   const std::string append_one_upsert_sql = append_one_sql(true, notify);
   const std::pair<const char*, const std::string*> statements[] = {
       {append_statement, &append_sql},
+      {append_batch_statement, &append_batch_sql},
       {append_one_update_statement, &append_one_update_sql},
       {append_one_upsert_statement, &append_one_upsert_sql},
       {read_stream_statement, &read_stream_sql},
@@ -178,6 +183,19 @@ Error conflict_error(const StreamWrite& write, std::uint64_t actual) {
   return Error{ErrorCode::conflict, "stream '" + write.stream.str() + "' is at version " +
                                         std::to_string(actual) + ", expected " +
                                         to_string(write.expected)};
+}
+
+// duplicate_event from a unique violation's DETAIL, "Key (event_id)=(<id>) already exists."
+Error duplicate_error(const char* detail) {
+  std::string id = "an event id of this append";
+  if (detail) {
+    const std::string_view d = detail;
+    const auto open = d.find("=(");
+    const auto close = d.find(')', open == std::string_view::npos ? 0 : open + 2);
+    if (open != std::string_view::npos && close != std::string_view::npos)
+      id = "event " + std::string(d.substr(open + 2, close - open - 2));
+  }
+  return Error{ErrorCode::duplicate_event, id + " already exists in the store"};
 }
 
 // The kinds of check eventcore_append knows (see postgres_migrations.cpp).
@@ -486,6 +504,197 @@ Result<AppendResult> PostgresStore::append(const AppendRequest& request) {
   for (std::size_t k = 0; k < event_count; ++k)
     out.positions[k] = GlobalPosition{transaction, static_cast<std::uint64_t>(positions[k])};
   return out;
+}
+
+std::vector<Result<AppendResult>> PostgresStore::append_batch(const std::vector<AppendRequest>& requests) {
+  std::vector<std::optional<Result<AppendResult>>> answers(requests.size());
+  std::vector<std::size_t> valid;  // indexes of the requests that go to the database
+  valid.reserve(requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (auto status = validate_append(requests[i], impl_->config.limits); !status) answers[i].emplace(status.error());
+    else valid.push_back(i);
+  }
+  auto finish = [&] {
+    std::vector<Result<AppendResult>> out;
+    out.reserve(requests.size());
+    for (auto& a : answers) out.push_back(std::move(*a));
+    return out;
+  };
+  // Nothing to group: the single-append paths (a one-event fast path among them).
+  if (valid.size() <= 1) {
+    for (std::size_t i : valid) answers[i].emplace(append(requests[i]));
+    return finish();
+  }
+
+  // Every distinct stream of the batch, sorted like append sorts the streams
+  // of one request: the lock order all writers share (no deadlock).
+  struct Lock {
+    const StreamId* stream;
+    bool create;  // some write may create it (no-stream or any): lock a placeholder row
+  };
+  std::vector<Lock> locks;
+  for (std::size_t i : valid)
+    for (const auto& write : requests[i].streams) {
+      const int kind = kind_code(write.expected);
+      locks.push_back({&write.stream, kind == 1 || kind == 3});
+    }
+  std::sort(locks.begin(), locks.end(), [](const Lock& a, const Lock& b) { return *a.stream < *b.stream; });
+  {
+    std::size_t out = 0;
+    for (std::size_t k = 0; k < locks.size(); ++k) {
+      if (out > 0 && *locks[out - 1].stream == *locks[k].stream) locks[out - 1].create |= locks[k].create;
+      else locks[out++] = locks[k];
+    }
+    locks.resize(out);
+  }
+  auto lock_index = [&](const StreamId& stream) {  // 1-based
+    auto it = std::lower_bound(locks.begin(), locks.end(), stream,
+                               [](const Lock& l, const StreamId& s) { return *l.stream < s; });
+    return static_cast<std::int32_t>(it - locks.begin()) + 1;
+  };
+
+  thread_local pg::Params params;
+  thread_local std::string json;
+  params.clear();
+  {
+    pg::ArrayWriter a(params.begin(), pg::oid_text);
+    for (const auto& l : locks) a.element(l.stream->str());
+    a.finish();
+    params.end();
+  }
+  {
+    pg::ArrayWriter a(params.begin(), 16 /* bool */);
+    for (const auto& l : locks) {
+      const char b = l.create ? 1 : 0;
+      a.element(&b, 1);
+    }
+    a.finish();
+    params.end();
+  }
+  // Per write, requests in order and each request's writes in its order.
+  auto per_write = [&](unsigned int oid, auto&& put) {
+    pg::ArrayWriter a(params.begin(), oid);
+    std::int32_t number = 0;
+    for (std::size_t i : valid) {
+      ++number;
+      for (const auto& write : requests[i].streams) put(a, number, write);
+    }
+    a.finish();
+    params.end();
+  };
+  per_write(pg::oid_int4, [](auto& a, std::int32_t number, const StreamWrite&) { a.element_int4(number); });
+  per_write(pg::oid_int4, [&](auto& a, std::int32_t, const StreamWrite& w) { a.element_int4(lock_index(w.stream)); });
+  per_write(pg::oid_int4, [](auto& a, std::int32_t, const StreamWrite& w) { a.element_int4(kind_code(w.expected)); });
+  per_write(pg::oid_int8, [](auto& a, std::int32_t, const StreamWrite& w) {
+    a.element_int8(static_cast<std::int64_t>(w.expected.version().value));
+  });
+  per_write(pg::oid_int4, [](auto& a, std::int32_t, const StreamWrite& w) {
+    a.element_int4(static_cast<std::int32_t>(w.events.size()));
+  });
+  // Per event, in request order: positions are drawn in that order.
+  auto per_event = [&](unsigned int oid, auto&& put) {
+    pg::ArrayWriter a(params.begin(), oid);
+    std::int32_t write_number = 0;
+    for (std::size_t i : valid)
+      for (const auto& write : requests[i].streams) {
+        ++write_number;
+        for (std::size_t e = 0; e < write.events.size(); ++e) put(a, write_number, e, write.events[e]);
+      }
+    a.finish();
+    params.end();
+  };
+  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.id.bytes().data(), 16); });
+  per_event(pg::oid_int4, [](auto& a, std::int32_t w, auto, const auto&) { a.element_int4(w); });
+  per_event(pg::oid_int4, [](auto& a, auto, std::size_t e, const auto&) { a.element_int4(static_cast<std::int32_t>(e + 1)); });
+  per_event(pg::oid_text, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.type); });
+  per_event(pg::oid_bytea, [](auto& a, auto, auto, const EventToWrite& ev) {
+    a.element(ev.payload.data(), ev.payload.size());
+  });
+  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) {
+    if (ev.metadata.correlation_id) a.element(ev.metadata.correlation_id->bytes().data(), 16);
+    else a.null_element();
+  });
+  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) {
+    if (ev.metadata.causation_id) a.element(ev.metadata.causation_id->bytes().data(), 16);
+    else a.null_element();
+  });
+  per_event(pg::oid_text, [](auto& a, auto, auto, const EventToWrite& ev) {
+    if (ev.metadata.user_id) a.element(*ev.metadata.user_id);
+    else a.null_element();
+  });
+  per_event(pg::oid_jsonb, [&](auto& a, auto, auto, const EventToWrite& ev) {
+    if (ev.metadata.extra.empty()) return a.null_element();
+    json.assign(1, '\x01');  // jsonb binary format version
+    json += pg::encode_extra(ev.metadata.extra);
+    a.element(json);
+  });
+  if (impl_->config.notify == NotifyMode::per_append) params.add_bytes(impl_->config.notify_channel);
+  else params.add_null();
+  params.finish();
+
+  auto fail_all = [&](const Error& error) {
+    for (std::size_t i : valid) answers[i].emplace(error);
+    return finish();
+  };
+  pg::ResultPtr result;
+  for (int attempt = 0;; ++attempt) {
+    auto lease = impl_->pool->acquire();
+    if (!lease) return fail_all(lease.error());
+    PGconn* conn = lease->get();
+    result.reset(PQexecPrepared(conn, append_batch_statement, params.count(), params.values(), params.lengths(),
+                                params.formats(), 1));
+    if (PQresultStatus(result.get()) == PGRES_TUPLES_OK) break;
+    // A deadlock (only possible between batches carrying the same event ids)
+    // or a serialization failure rolled the whole batch back: run it again.
+    const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+    const std::string_view sqlstate = state ? state : "";
+    if (attempt < 3 && (sqlstate == "40P01" || sqlstate == "40001")) continue;
+    return fail_all(append_error(conn, result.get(), {}, {}, impl_->pool->settings().target));
+  }
+
+  const PGresult* r = result.get();
+  if (PQntuples(r) != static_cast<int>(valid.size()))
+    return fail_all(Error{ErrorCode::failed, "append_batch: unexpected result from eventcore_append_batch"});
+  std::vector<std::int64_t> versions, positions;
+  for (std::size_t row = 0; row < valid.size(); ++row) {
+    const int rr = static_cast<int>(row);
+    const AppendRequest& request = requests[valid[row]];
+    auto& answer = answers[valid[row]];
+    const std::int32_t code =
+        PQgetlength(r, rr, 0) == 4 ? static_cast<std::int32_t>(pg::get_u32(PQgetvalue(r, rr, 0))) : -1;
+    const char* detail = PQgetisnull(r, rr, 1) ? nullptr : PQgetvalue(r, rr, 1);
+    if (code == 1) {
+      std::size_t index = 0;
+      unsigned long long actual = 0;
+      if (detail && std::sscanf(detail, "%zu %llu", &index, &actual) == 2 && index < request.streams.size())
+        answer.emplace(conflict_error(request.streams[index], actual));
+      else
+        answer.emplace(Error{ErrorCode::conflict, std::string("version conflict: ") + (detail ? detail : "")});
+      continue;
+    }
+    if (code == 2) {
+      answer.emplace(duplicate_error(detail));
+      continue;
+    }
+    std::size_t events = 0;
+    for (const auto& write : request.streams) events += write.events.size();
+    if (code != 0 || PQgetlength(r, rr, 4) != 8 ||
+        !pg::read_int8_array(PQgetvalue(r, rr, 2), PQgetlength(r, rr, 2), versions) ||
+        !pg::read_int8_array(PQgetvalue(r, rr, 3), PQgetlength(r, rr, 3), positions) ||
+        versions.size() != request.streams.size() || positions.size() != events) {
+      answer.emplace(Error{ErrorCode::failed, "append_batch: unexpected result from eventcore_append_batch"});
+      continue;
+    }
+    const std::uint64_t transaction = u64_field(r, rr, 4);
+    AppendResult out;
+    out.streams.reserve(request.streams.size());
+    for (std::size_t k = 0; k < request.streams.size(); ++k)
+      out.streams.push_back({request.streams[k].stream, StreamVersion{static_cast<std::uint64_t>(versions[k])}});
+    out.positions.reserve(events);
+    for (auto p : positions) out.positions.push_back(GlobalPosition{transaction, static_cast<std::uint64_t>(p)});
+    answer.emplace(std::move(out));
+  }
+  return finish();
 }
 
 Result<std::vector<StoredEvent>> PostgresStore::read_stream(const StreamId& stream, StreamVersion from,

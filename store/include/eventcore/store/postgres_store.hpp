@@ -46,6 +46,11 @@ class PostgresStore final : public EventStore {
   ~PostgresStore() override;
 
   Result<AppendResult> append(const AppendRequest& request) override;
+  // One round trip and one transaction for the whole batch (group commit):
+  // stream rows are locked in one global order first, then each request is
+  // checked and applied on its own; see eventcore_append_batch in
+  // postgres_migrations.cpp. A batch of one valid request is append().
+  std::vector<Result<AppendResult>> append_batch(const std::vector<AppendRequest>& requests) override;
   Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
                                                std::size_t max_count) override;
   Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count,
