@@ -37,9 +37,19 @@ build() {
   if [[ ! -f "${dir}/build.ninja" ]]; then
     cmake -S "${EVENTCORE_ROOT}" -B "${dir}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   fi
-  log "building in ${dir#"${EVENTCORE_ROOT}/"}"
-  cmake --build "${dir}" -- -j"$(nproc)" | grep -vE '^\[[0-9]+/[0-9]+\] ' || true
-  [[ ${PIPESTATUS[0]} -eq 0 ]]
+  log "building in ${dir#"${EVENTCORE_ROOT}/"} (log: ${dir#"${EVENTCORE_ROOT}/"}/build.log)"
+  # Every 25th progress line, all warnings and errors; the full output is in the log.
+  local status=0
+  set +e
+  cmake --build "${dir}" -- -j"$(nproc)" 2>&1 | tee "${dir}/build.log" |
+    awk '/^\[[0-9]+\/[0-9]+\] / { if (++n % 25 == 0) { print "  " $1; fflush() } next }
+         /^ninja: / { next } { print; fflush() }' >&2
+  status=${PIPESTATUS[0]}
+  set -e
+  if ((status != 0)); then
+    log "build failed (exit ${status})"
+    return "$status"
+  fi
 }
 
 # Runs a PostgreSQL tool as the postgres user when we are root (initdb and

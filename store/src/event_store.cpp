@@ -1,7 +1,7 @@
 #include "eventcore/store/event_store.hpp"
 
 #include <algorithm>
-#include <unordered_set>
+#include <vector>
 
 namespace eventcore {
 
@@ -19,15 +19,38 @@ std::vector<Result<AppendResult>> EventStore::append_batch(const std::vector<App
   return results;
 }
 
+namespace {
+// The first value that occurs twice in `values`, or nullptr. Appends are
+// small: a sort of pointers beats building a hash set on every call.
+template <class T>
+const T* first_repeat(std::vector<const T*>& values) {
+  if (values.size() < 2) return nullptr;
+  if (values.size() <= 8) {
+    for (std::size_t i = 1; i < values.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        if (*values[i] == *values[j]) return values[i];
+    return nullptr;
+  }
+  // Ids from EventId::generate arrive strictly increasing: no repeat, no sort.
+  auto less = [](const T* a, const T* b) { return *a < *b; };
+  if (std::adjacent_find(values.begin(), values.end(), [](const T* a, const T* b) { return !(*a < *b); }) ==
+      values.end())
+    return nullptr;
+  std::sort(values.begin(), values.end(), less);
+  auto it = std::adjacent_find(values.begin(), values.end(), [](const T* a, const T* b) { return *a == *b; });
+  return it == values.end() ? nullptr : *it;
+}
+}  // namespace
+
 Status validate_append(const AppendRequest& request, const StoreLimits& limits) {
   if (request.streams.empty())
     return Error{ErrorCode::invalid_argument, "append names no stream"};
-  std::unordered_set<StreamId> streams;
-  std::unordered_set<EventId> ids;
+  thread_local std::vector<const StreamId*> streams;
+  thread_local std::vector<const EventId*> ids;
+  streams.clear();
+  ids.clear();
   for (const auto& write : request.streams) {
-    if (!streams.insert(write.stream).second)
-      return Error{ErrorCode::invalid_argument,
-                   "stream '" + write.stream.str() + "' appears twice in one append"};
+    streams.push_back(&write.stream);
     for (const auto& event : write.events) {
       if (event.type.empty())
         return Error{ErrorCode::invalid_argument,
@@ -43,11 +66,13 @@ Status validate_append(const AppendRequest& request, const StoreLimits& limits) 
                          write.stream.str() + "' has a payload of " +
                          std::to_string(event.payload.size()) + " bytes, the limit is " +
                          std::to_string(limits.max_payload_bytes)};
-      if (!ids.insert(event.id).second)
-        return Error{ErrorCode::invalid_argument,
-                     "event id " + event.id.str() + " appears twice in one append"};
+      ids.push_back(&event.id);
     }
   }
+  if (const StreamId* twice = first_repeat(streams))
+    return Error{ErrorCode::invalid_argument, "stream '" + twice->str() + "' appears twice in one append"};
+  if (const EventId* twice = first_repeat(ids))
+    return Error{ErrorCode::invalid_argument, "event id " + twice->str() + " appears twice in one append"};
   return {};
 }
 

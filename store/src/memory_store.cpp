@@ -1,12 +1,13 @@
 #include "eventcore/store/memory_store.hpp"
 
+#include "event_id_set.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace eventcore {
 
@@ -14,7 +15,7 @@ struct MemoryStore::State {
   mutable std::shared_mutex mutex;
   std::deque<StoredEvent> log;  // in global order; index = sequence - 1
   std::unordered_map<StreamId, std::vector<std::size_t>> streams;  // log indexes per stream
-  std::unordered_set<EventId> ids;
+  EventIdSet ids;
   std::uint64_t appends = 0;
 };
 
@@ -44,15 +45,18 @@ Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
   const std::uint64_t transaction = ++state_->appends;
   AppendResult result;
   result.streams.reserve(request.streams.size());
+  std::size_t total = 0;
+  for (const auto& write : request.streams) total += write.events.size();
+  result.positions.reserve(total);
   for (const auto& write : request.streams) {
     auto& indexes = state_->streams[write.stream];
     for (const auto& event : write.events) {
       const std::uint64_t sequence = state_->log.size() + 1;
       indexes.push_back(state_->log.size());
       state_->ids.insert(event.id);
-      state_->log.push_back(StoredEvent{event.id, write.stream, StreamVersion{indexes.size()},
-                                        GlobalPosition{transaction, sequence}, event.type,
-                                        event.payload, event.metadata, now});
+      state_->log.emplace_back(event.id, write.stream, StreamVersion{indexes.size()},
+                               GlobalPosition{transaction, sequence}, event.type, event.payload,
+                               event.metadata, now);
       result.positions.push_back(GlobalPosition{transaction, sequence});
     }
     result.streams.push_back({write.stream, StreamVersion{indexes.size()}});
