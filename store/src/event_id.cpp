@@ -16,7 +16,18 @@ EventId EventId::from_parts(std::uint64_t unix_ms, std::uint16_t counter, std::u
   return EventId(b);
 }
 
+namespace {
+thread_local std::function<EventId()>* current_generator = nullptr;
+}  // namespace
+
+EventId::ScopedGenerator::ScopedGenerator(std::function<EventId()> generator)
+    : generator_(std::move(generator)), previous_(current_generator) {
+  current_generator = &generator_;
+}
+EventId::ScopedGenerator::~ScopedGenerator() { current_generator = previous_; }
+
 EventId EventId::generate() {
+  if (current_generator) return (*current_generator)();
   // 48-bit milliseconds and a 12-bit counter form one 60-bit value that only
   // grows: when more than 4096 ids are made in one millisecond the counter
   // borrows from the next millisecond rather than going backwards.

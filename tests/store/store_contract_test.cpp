@@ -18,6 +18,7 @@
 #include "eventcore/store/event_store.hpp"
 #include "eventcore/store/memory_store.hpp"
 #include "eventcore/store/postgres_store.hpp"
+#include "eventcore/store/simulated_store.hpp"
 #include "eventcore/testing/test_database.hpp"
 
 // Readable values in failure messages.
@@ -60,6 +61,17 @@ struct MemoryStoreFactory {
   }
 };
 
+// The simulation's store, with its faults off: it must mean what MemoryStore means.
+struct SimulatedStoreFactory {
+  SimulatedStoreFactory() { last_acknowledged = {}; }
+  bool available() const { return true; }
+  std::unique_ptr<EventStore> make(StoreLimits limits = {}) {
+    SimulatedStoreOptions options;
+    options.limits = limits;
+    return std::make_unique<SimulatedStore>(std::move(options));
+  }
+};
+
 struct PostgresStoreFactory {
   PostgresStoreFactory() { last_acknowledged = {}; }
   bool available() const {
@@ -83,7 +95,7 @@ struct PostgresStoreFactory {
   std::vector<std::unique_ptr<testing::ScopedSchema>> schemas;
 };
 
-#define CONTRACT_STORES MemoryStoreFactory, PostgresStoreFactory
+#define CONTRACT_STORES MemoryStoreFactory, SimulatedStoreFactory, PostgresStoreFactory
 
 // Declares `factory` and a fresh store named `store` (made with the optional
 // StoreLimits), or ends the test case early when the store is unavailable.

@@ -4,6 +4,7 @@
 #include <compare>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,20 @@ class EventId {
   explicit EventId(const Bytes& bytes) : bytes_(bytes) {}
 
   static EventId generate();
+  // Makes generate() on this thread call `generator` instead of reading the
+  // system clock and a random device, until the guard is destroyed (guards
+  // nest). For deterministic simulations, which run every actor on one thread.
+  class ScopedGenerator {
+   public:
+    explicit ScopedGenerator(std::function<EventId()> generator);
+    ~ScopedGenerator();
+    ScopedGenerator(const ScopedGenerator&) = delete;
+    ScopedGenerator& operator=(const ScopedGenerator&) = delete;
+
+   private:
+    std::function<EventId()> generator_;
+    std::function<EventId()>* previous_;
+  };
   // Deterministic form for simulations and tests: the caller supplies the
   // millisecond clock and the random bits.
   static EventId from_parts(std::uint64_t unix_ms, std::uint16_t counter, std::uint64_t random);

@@ -1,0 +1,18 @@
+#pragma once
+
+#include "eventcore/simulation/workload.hpp"
+
+namespace eventcore::simulation::detail {
+
+// Fills every record's transactions/events_in_log from the log.
+void attribute_log(const std::vector<StoredEvent>& log, std::vector<CommandRecord>& commands);
+
+// The invariants every run must keep, whatever the domain.
+void check_generic(const RunView& run, SimulatedStore& store, Checker& check);
+
+// A projection fed through read_all pages during the run against a fresh
+// one fed from the streams at the end.
+void check_projection(const RunView& run, SimulatedStore& store, const Workload& workload,
+                      const Projection* incremental, Checker& check);
+
+}  // namespace eventcore::simulation::detail
