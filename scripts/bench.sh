@@ -9,11 +9,13 @@
 # --cases pg_append,mem, --reps 5, --clients 8, ...).
 #
 #   --quick   a smoke run: EVENTCORE_BENCH_SECONDS=1, 50,000 catch-up events, 1 repetition
+# Afterwards runtime_bench (the command runtime) runs with the default options.
 #
 # Environment: EVENTCORE_BENCH_SECONDS (seconds per timed run, default 5),
 # EVENTCORE_BENCH_EVENTS (catch-up log size, default 1,000,000),
 # EVENTCORE_DATABASE_URL (use this server instead of starting one),
-# EVENTCORE_BENCH_PGPORT (default 54331).
+# EVENTCORE_BENCH_PGPORT (default 54331), EVENTCORE_BENCH_SKIP_RUNTIME=1 (run
+# store_bench only, not runtime_bench).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -30,9 +32,24 @@ fi
 
 install_packages
 build_dir="${EVENTCORE_ROOT}/build-bench"
-# -O2: GCC 12 at -O3 reports a false -Wrestrict in libstdc++ (store/src/event_id.cpp) under -Werror.
-build "$build_dir" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" \
-  -DEVENTCORE_BUILD_TESTS=OFF -DEVENTCORE_BUILD_BENCH=ON
+export CCACHE_DIR="${CCACHE_DIR:-${EVENTCORE_STATE}/ccache}"
+if [[ ! -f "${build_dir}/build.ninja" ]]; then
+  # -O2: GCC 12 at -O3 reports a false -Wrestrict in libstdc++ (store/src/event_id.cpp) under -Werror.
+  cmake -S "${EVENTCORE_ROOT}" -B "${build_dir}" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" -DEVENTCORE_BUILD_TESTS=OFF -DEVENTCORE_BUILD_BENCH=ON >&2
+fi
+# Only the benches this script runs and what they link, not the apps and tests.
+# stdout carries only the JSON lines: the build's output goes to a log.
+mkdir -p "${EVENTCORE_STATE}/bench"
+build_log="${EVENTCORE_STATE}/bench/build.log"
+targets=(store_bench)
+if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then targets+=(runtime_bench); fi
+log "building ${targets[*]} in ${build_dir#"${EVENTCORE_ROOT}/"}"
+if ! cmake --build "${build_dir}" --target "${targets[@]}" -- -j"$(nproc)" >"${build_log}" 2>&1; then
+  grep -vE '^\[[0-9]+/[0-9]+\] ' "${build_log}" >&2 || true
+  log "build failed (full log: ${build_log#"${EVENTCORE_ROOT}/"})"
+  exit 1
+fi
 bench="${build_dir}/bench/store_bench"
 
 pgdata="${EVENTCORE_STATE}/bench-pgdata"
@@ -45,6 +62,12 @@ if [[ -z ${EVENTCORE_DATABASE_URL:-} ]]; then
   export EVENTCORE_DATABASE_URL
 fi
 
-mkdir -p "${EVENTCORE_STATE}/bench"
 log "running store_bench ${args[*]:-}"
 "$bench" "${args[@]}" | tee "${EVENTCORE_STATE}/bench/last.jsonl"
+# The command runtime (bench/runtime_bench.cpp); EVENTCORE_BENCH_SKIP_RUNTIME=1 skips it.
+if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then
+  log "running runtime_bench"
+  runtime_args=()
+  if ((quick)); then runtime_args=(--reps 1); fi
+  "${build_dir}/bench/runtime_bench" "${runtime_args[@]}" | tee -a "${EVENTCORE_STATE}/bench/last.jsonl"
+fi

@@ -18,6 +18,7 @@ struct CommandExecutor::Builder::Parts {
   RandomSource random;
   MonotonicClock clock;
   std::function<Timestamp()> wall_clock;
+  std::shared_ptr<RuntimeMetrics> metrics;
 };
 
 struct CommandExecutor::Runtime {
@@ -90,6 +91,11 @@ Builder& Builder::with_wall_clock(std::function<Timestamp()> clock) {
   return *this;
 }
 
+Builder& Builder::with_metrics(std::shared_ptr<RuntimeMetrics> metrics) {
+  parts_->metrics = std::move(metrics);
+  return *this;
+}
+
 Result<CommandExecutor> Builder::build() {
   auto& p = *parts_;
   if (!p.store) return Error{ErrorCode::invalid_argument, "CommandExecutor needs a store (with_store)"};
@@ -101,6 +107,7 @@ Result<CommandExecutor> Builder::build() {
     runtime->system = p.system;
   } else {
     runtime->own_config = std::make_unique<caf::actor_system_config>();
+    if (p.config.scheduler_threads > 0) runtime->own_config->set("scheduler.max-threads", p.config.scheduler_threads);
     runtime->own_system = std::make_unique<caf::actor_system>(*runtime->own_config);
     runtime->system = runtime->own_system.get();
   }
@@ -112,6 +119,7 @@ Result<CommandExecutor> Builder::build() {
   context->wall_clock = p.wall_clock ? p.wall_clock : std::function<Timestamp()>([] {
     return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
   });
+  context->metrics = p.metrics ? p.metrics : std::make_shared<RuntimeMetrics>();
   context->random = p.random ? p.random : seeded_random(std::random_device{}());
   for (std::size_t i = 0; i < p.config.io_actors; ++i)
     context->io.push_back(detail::spawn_store_io(*runtime->system, p.store, p.config.io_mode, p.config.read_page_size));
@@ -136,6 +144,7 @@ ExecuteResult CommandExecutor::run(CommandJobPtr job) const {
 
 caf::actor CommandExecutor::gateway() const { return runtime_->gateway; }
 caf::actor CommandExecutor::registry() const { return runtime_->context->registry; }
+const std::shared_ptr<RuntimeMetrics>& CommandExecutor::metrics() const { return runtime_->context->metrics; }
 void CommandExecutor::shutdown() const { runtime_->shutdown(); }
 
 }  // namespace eventcore

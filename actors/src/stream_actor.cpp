@@ -125,7 +125,11 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
     std::erase_if(st.queue, [&](const Waiter& w) { return w.who == msg.source; });
+#ifdef EVENTCORE_PLANTED_BUG_no_release_on_crash  // simulation test build only
+    if (false)
+#else
     if (st.holder && st.holder->who == msg.source)
+#endif
       release_holder(self, true);
     else
       notify_if_idle(self);

@@ -21,6 +21,7 @@
 #include "eventcore/actors/detail/actors.hpp"
 #include "eventcore/actors/detail/idempotency_record.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
+#include "eventcore/actors/logging.hpp"
 
 namespace eventcore::detail {
 namespace {
@@ -62,10 +63,28 @@ Clock::time_point now(Coordinator* self) { return self->state.context->clock(); 
 
 // ---- outcome ----------------------------------------------------------------
 
+// Counts the outcome and writes the command's one log line.
+void observe(Coordinator* self, const ExecuteResult& outcome) {
+  auto& st = self->state;
+  PhaseTimings timings = outcome.ok() ? outcome.value().timings : st.timings;
+  if (!outcome.ok()) timings.total = now(self) - st.started_at;
+  const std::string_view name =
+      outcome.ok() ? std::string_view(outcome.value().replayed ? "replayed" : "ok") : to_string(outcome.error().code);
+  const std::size_t events = outcome.ok() && !outcome.value().replayed ? outcome.value().events_written : 0;
+  st.context->metrics->record_command(st.job->name, name, timings, events);
+  const bool routine = outcome.ok() || outcome.error().code == CommandErrorCode::validation_failed;
+  const LogLevel level = routine ? LogLevel::debug : LogLevel::info;
+  if (!detail::log_enabled(level)) return;
+  detail::log_command(level, {st.job->name, name, outcome.ok() ? outcome.value().attempts : outcome.error().attempts,
+                              events, timings.prepare, timings.reconstruct, timings.handle, timings.write,
+                              timings.total, outcome.ok() ? std::string_view() : outcome.error().message});
+}
+
 void finish(Coordinator* self, ExecuteResult outcome) {
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
+  observe(self, outcome);
   if (st.done) st.done(outcome);
   if (st.reply && st.reply->pending()) st.reply->deliver(std::move(outcome));
   self->quit();
@@ -89,6 +108,7 @@ void retry_or_fail(Coordinator* self, RetryReason reason, Error cause) {
   auto& st = self->state;
   const auto& policy = st.context->retry;
   if (policy.should_retry(reason, st.attempt)) {
+    st.context->metrics->record_retry(reason);
     st.last_cause = std::move(cause);
     auto delay = policy.delay_after(st.attempt, st.context->random_bits());
     if (delay.count() <= 0)
@@ -262,6 +282,9 @@ void commit(Coordinator* self, JobDecision decision) {
         if (e.stream == snap.stream) write.events.push_back(e.event);
       record.stream_versions.emplace_back(snap.stream.str(), snap.version.value + write.events.size());
       versions_after.push_back({snap.stream, StreamVersion{snap.version.value + write.events.size()}});
+#ifdef EVENTCORE_PLANTED_BUG_readonly_unchecked  // simulation test build only
+      if (write.events.empty()) write.expected = ExpectedVersion::any();
+#endif
     }
     request->streams.push_back(std::move(write));
   }
@@ -287,6 +310,9 @@ void commit(Coordinator* self, JobDecision decision) {
                                 Error{ErrorCode::unavailable, "the store writer failed: " + self->system().render(err)}};
               on_appended(self, *request, reply);
             });
+#ifdef EVENTCORE_PLANTED_BUG_early_release  // simulation test build only
+  for (auto& grant : st.held) self->send(grant.stream_actor, release_atom::value, self->id(), false);
+#endif
 }
 
 void on_appended(Coordinator* self, const AppendRequest& request, AppendReply& reply) {
@@ -297,6 +323,9 @@ void on_appended(Coordinator* self, const AppendRequest& request, AppendReply& r
     // unavailable store perhaps our own): every stream reloads.
     release_all(self, true);
     const Error& error = *reply.error;
+#ifdef EVENTCORE_PLANTED_BUG_ambiguous_retry_unchecked  // simulation test build only
+    if (error.transient()) st.idempotency.reset();
+#endif
     if (error.code == ErrorCode::conflict)
       retry_or_fail(self, RetryReason::conflict, error);
     else if (error.transient())

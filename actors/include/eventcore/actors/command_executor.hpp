@@ -7,6 +7,7 @@
 
 #include "eventcore/actors/command.hpp"
 #include "eventcore/actors/command_result.hpp"
+#include "eventcore/actors/metrics.hpp"
 #include "eventcore/actors/retry_policy.hpp"
 #include "eventcore/actors/runtime_config.hpp"
 #include "eventcore/store/event_store.hpp"
@@ -45,6 +46,9 @@ class CommandExecutor {
     Builder& with_clock(MonotonicClock clock);
     // The clock that stamps events cached after a commit (default: system_clock).
     Builder& with_wall_clock(std::function<Timestamp()> clock);
+    // Where the runtime counts commands, events and retries (default: a
+    // registry of its own, see metrics()). Several executors may share one.
+    Builder& with_metrics(std::shared_ptr<RuntimeMetrics> metrics);
     // Errors: invalid_argument when no store was given or the config is unusable.
     Result<CommandExecutor> build();
 
@@ -82,6 +86,9 @@ class CommandExecutor {
   // The stream registry (answers live_count_atom with the number of live
   // stream actors); for tests and metrics.
   caf::actor registry() const;
+
+  // The runtime's counters and histograms (render_prometheus() for /metrics).
+  const std::shared_ptr<RuntimeMetrics>& metrics() const;
 
   // Stops the runtime's actors; commands still running fail.
   void shutdown() const;

@@ -10,6 +10,7 @@
 #include <caf/actor.hpp>
 
 #include "eventcore/actors/command_job.hpp"
+#include "eventcore/actors/metrics.hpp"
 #include "eventcore/actors/retry_policy.hpp"
 #include "eventcore/actors/runtime_config.hpp"
 #include "eventcore/store/event_store.hpp"
@@ -26,6 +27,7 @@ struct RuntimeContext {
   std::function<Timestamp()> wall_clock;
   caf::actor registry;
   std::vector<caf::actor> io;
+  std::shared_ptr<RuntimeMetrics> metrics;  // never null
 
   caf::actor pick_io() {
     return io[next_io.fetch_add(1, std::memory_order_relaxed) % io.size()];

@@ -1,0 +1,417 @@
+// runtime_bench: commands through the actor runtime (CommandExecutor) against
+// the same appends made straight to the store, in the JSON line format of
+// report.hpp. Cases (--cases picks some, --list shows them):
+//
+//   mem_single      single-stream commands, in-memory store; baseline: MemoryStore::append, no actors
+//   mem_transfer    2-stream commands (one event per stream), same baseline with 2 streams
+//   pg_single_cN    single-stream commands, PostgreSQL (durable), N = 1, 16, 64 commands in flight;
+//                   baseline: raw libpq single-statement INSERT per command on N connections
+//   pg_transfer_cN  2-stream commands, same baseline with a 2-row INSERT
+//
+// Each command folds its streams before deciding. So that the numbers
+// measure the runtime and not the length of the streams (folding is
+// O(events in the stream) per command), each client moves to fresh streams
+// every kStreamLength commands; the baseline writes the same stream pattern.
+// Commands are submitted asynchronously: a client is a chain that submits
+// its next command from the previous one's callback.
+//
+// Tuning experiments (RuntimeConfig of the subject): RUNTIME_BENCH_THREADS
+// (scheduler_threads), RUNTIME_BENCH_IO (io_actors), RUNTIME_BENCH_TIMEOUT_MS
+// (command_timeout, 0 = none); RUNTIME_BENCH_MODERATE_POLLS and
+// RUNTIME_BENCH_MODERATE_SLEEP_US (CAF's work-stealing polling).
+#include <unistd.h>
+
+#include <time.h>
+
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "eventcore/actors/command_executor.hpp"
+#include "eventcore/store/memory_store.hpp"
+#include "eventcore/store/postgres_store.hpp"
+#include "harness.hpp"
+#include "raw_pg.hpp"
+#include "report.hpp"
+
+namespace eventcore::bench {
+namespace {
+
+constexpr std::uint64_t kStreamLength = 16;
+
+struct Recorded {
+  static constexpr std::string_view event_type = "Recorded";
+  std::int64_t value = 0;
+  template <class Archive> void serialize(Archive& ar) { ar(value); }
+};
+using BenchEvent = std::variant<Recorded>;
+
+struct Counts {
+  std::uint64_t events = 0;
+  void apply(const StreamId&, const BenchEvent&) { ++events; }
+};
+
+// Appends one event to each of its streams (one stream or two).
+struct Record {
+  using Event = BenchEvent;
+  using State = Counts;
+  static constexpr std::string_view command_type = "Record";
+  std::vector<StreamId> targets;
+  std::vector<StreamId> streams() const { return targets; }
+  Decision<Event> handle(const State& state) const {
+    std::vector<Emit<Event>> out;
+    for (const auto& s : targets) out.push_back({s, Recorded{static_cast<std::int64_t>(state.events)}});
+    return out;
+  }
+};
+
+StreamId sid(const std::string& s) { return StreamId::try_new(s).value(); }
+
+// The streams of client `c`'s n-th command.
+std::vector<StreamId> streams_for(const std::string& run, int c, std::uint64_t n, int width) {
+  std::vector<StreamId> out;
+  const std::string base = "rb-" + run + "-" + std::to_string(c) + "-" + std::to_string(n / kStreamLength);
+  out.push_back(sid(base + "-a"));
+  if (width == 2) out.push_back(sid(base + "-b"));
+  return out;
+}
+
+struct Config {
+  double seconds = 5;
+  int reps = 3;
+  double warmup_seconds = 0.3;
+  std::string database_url;
+  IoMode memory_io = IoMode::detached;
+};
+
+// CPU time (user + system) of the whole process so far: the runtime's work
+// spreads over many threads, so commands per process-CPU-second is the
+// figure that other load on the machine does not distort.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+std::string unique_run() { return EventId::generate().str().substr(24); }
+
+// Runs `clients` chains of commands on `executor` for the window; only
+// commands finishing inside it count.
+RunStats run_chains(const CommandExecutor& executor, int clients, int width, const Config& cfg) {
+  struct Chain {
+    int id = 0;
+    std::uint64_t n = 0, ops = 0, errors = 0;
+    Clock::time_point started;
+    std::vector<float> latencies;
+    std::string first_error;
+  };
+  const std::string run = unique_run();
+  const auto t0 = Clock::now();
+  const auto window_start = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg.warmup_seconds));
+  const auto window_end = window_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg.seconds));
+  std::vector<Chain> chains(static_cast<std::size_t>(clients));
+  std::mutex mutex;
+  std::condition_variable all_done;
+  int running = clients;
+
+  std::function<void(Chain&)> submit = [&](Chain& chain) {
+    chain.started = Clock::now();
+    executor.submit(make_job(Record{streams_for(run, chain.id, chain.n++, width)}), [&](const ExecuteResult& r) {
+      const auto now = Clock::now();
+      if (chain.started >= window_start && now <= window_end) {
+        if (r.ok()) {
+          ++chain.ops;
+          chain.latencies.push_back(std::chrono::duration<float, std::micro>(now - chain.started).count());
+        } else {
+          ++chain.errors;
+          if (chain.first_error.empty()) chain.first_error = to_string(r.error());
+        }
+      }
+      if (now < window_end) {
+        submit(chain);
+        return;
+      }
+      std::lock_guard lock(mutex);
+      if (--running == 0) all_done.notify_all();
+    });
+  };
+  for (int c = 0; c < clients; ++c) {
+    chains[static_cast<std::size_t>(c)].id = c;
+    chains[static_cast<std::size_t>(c)].latencies.reserve(1 << 16);
+  }
+  for (auto& chain : chains) submit(chain);
+  std::this_thread::sleep_until(window_start);
+  const double cpu_start = process_cpu_seconds();
+  std::this_thread::sleep_until(window_end);
+  const double cpu_end = process_cpu_seconds();
+  {
+    std::unique_lock lock(mutex);
+    all_done.wait(lock, [&] { return running == 0; });
+  }
+  RunStats stats;
+  stats.seconds = cfg.seconds;
+  stats.cpu_seconds = cpu_end - cpu_start;
+  std::vector<float> all;
+  for (auto& chain : chains) {
+    stats.ops += chain.ops;
+    stats.units += chain.ops * static_cast<std::uint64_t>(width);
+    stats.errors += chain.errors;
+    if (stats.first_error.empty()) stats.first_error = chain.first_error;
+    all.insert(all.end(), chain.latencies.begin(), chain.latencies.end());
+  }
+  if (!all.empty()) {
+    stats.p50_us = percentile(all, 0.5);
+    stats.p99_us = percentile(all, 0.99);
+  }
+  return stats;
+}
+
+// RUNTIME_BENCH_MODERATE_POLLS / RUNTIME_BENCH_MODERATE_SLEEP_US: CAF's
+// work-stealing polling (defaults 500 polls, 50 us apart), for experiments.
+std::unique_ptr<caf::actor_system> tuned_system() {
+  const char* polls = std::getenv("RUNTIME_BENCH_MODERATE_POLLS");
+  const char* sleep_us = std::getenv("RUNTIME_BENCH_MODERATE_SLEEP_US");
+  if (!polls && !sleep_us) return nullptr;
+  static caf::actor_system_config cfg;
+  if (polls) cfg.set("work-stealing.moderate-poll-attempts", static_cast<std::size_t>(std::atoi(polls)));
+  if (sleep_us) cfg.set("work-stealing.moderate-sleep-duration", caf::timespan(std::chrono::microseconds(std::atoi(sleep_us))));
+  return std::make_unique<caf::actor_system>(cfg);
+}
+
+CommandExecutor make_executor(std::shared_ptr<EventStore> store, IoMode io) {
+  RuntimeConfig config;
+  config.io_mode = io;
+  if (const char* v = std::getenv("RUNTIME_BENCH_THREADS")) config.scheduler_threads = std::atoi(v);
+  if (const char* v = std::getenv("RUNTIME_BENCH_IO")) config.io_actors = std::atoi(v);
+  if (const char* v = std::getenv("RUNTIME_BENCH_TIMEOUT_MS")) config.command_timeout = std::chrono::milliseconds(std::atoi(v));
+  static std::unique_ptr<caf::actor_system> system = tuned_system();
+  auto builder = CommandExecutor::builder();
+  if (system) builder.with_system(*system);
+  return builder.with_store(std::move(store)).with_config(config).build().value();
+}
+
+// ---- in-memory ------------------------------------------------------------
+
+// The baseline: the appends a command would make, on one thread, no actors.
+class MemoryAppendClient final : public Client {
+ public:
+  MemoryAppendClient(MemoryStore& store, int width) : store_(store), width_(width), run_(unique_run()) {}
+  std::uint64_t op(std::string& error) override {
+    AppendRequest request;
+    for (const auto& s : streams_for(run_, 0, n_, width_))
+      request.streams.push_back(
+          {s, ExpectedVersion::exact(StreamVersion{n_ % kStreamLength}),
+           {EventCodec<BenchEvent>::encode(Recorded{static_cast<std::int64_t>(n_)}, {})}});
+    ++n_;
+    auto r = store_.append(request);
+    if (!r) error = to_string(r.error());
+    return static_cast<std::uint64_t>(width_);
+  }
+
+ private:
+  MemoryStore& store_;
+  int width_;
+  std::string run_;
+  std::uint64_t n_ = 0;
+};
+
+void memory_case(const std::string& name, int width, int clients, const Config& cfg, double target) {
+  Side baseline{"memory_store_append", [&] {
+                  auto store = std::make_shared<MemoryStore>();
+                  std::vector<std::unique_ptr<Client>> cs;
+                  cs.push_back(std::make_unique<MemoryAppendClient>(*store, width));
+                  const double cpu0 = process_cpu_seconds();
+                  auto stats = run_clients(cs, cfg.seconds, 100);
+                  stats.cpu_seconds = process_cpu_seconds() - cpu0;
+                  return stats;
+                }};
+  Side subject{"runtime", [&] {
+                 auto executor = make_executor(std::make_shared<MemoryStore>(), cfg.memory_io);
+                 auto stats = run_chains(executor, clients, width, cfg);
+                 executor.shutdown();
+                 return stats;
+               }};
+  auto c = alternate(name, cfg.reps, baseline, subject, false, "commands/s");
+  CaseReport report{name, width == 1 ? "single_stream_commands" : "two_stream_transfers", "commands/s", clients,
+                    "MemoryStore::append on one thread, no actors (ratio = 1 / actor overhead)"};
+  if (target > 0) report.target_value = target;
+  report.extra["stream_length"] = kStreamLength;
+  report.extra["io_mode"] = cfg.memory_io == IoMode::detached ? "detached" : "cooperative";
+  emit(report, c);
+}
+
+// ---- PostgreSQL -----------------------------------------------------------
+
+std::string raw_table_sql(const std::string& schema) {
+  // The columns, keys and indexes of the store's events table.
+  return "DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " + schema + "; CREATE TABLE " + schema +
+         ".events (position bigint GENERATED ALWAYS AS IDENTITY, tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(),"
+         " event_id uuid NOT NULL UNIQUE, stream_id text NOT NULL, stream_version bigint NOT NULL,"
+         " event_type text NOT NULL, payload bytea NOT NULL, correlation_id uuid, causation_id uuid, user_id text,"
+         " metadata jsonb, recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (stream_id, stream_version));"
+         " CREATE INDEX ON " + schema + ".events (tx_id, position)";
+}
+
+// One autocommit INSERT of `width` rows per command: the irreducible cost of
+// a durable commit of the command's events.
+class RawCommandClient final : public Client {
+ public:
+  RawCommandClient(const std::string& url, const std::string& schema, int id, int width)
+      : conn_(url), id_(id), width_(width), run_(unique_run()) {
+    std::string sql = "INSERT INTO " + schema + ".events (event_id, stream_id, stream_version, event_type, payload) VALUES ";
+    for (int r = 0; r < width; ++r) {
+      const int n = r * 5;
+      sql += std::string(r ? ", " : "") + "($" + std::to_string(n + 1) + "::uuid, $" + std::to_string(n + 2) +
+             "::text, $" + std::to_string(n + 3) + "::bigint, $" + std::to_string(n + 4) + "::text, $" +
+             std::to_string(n + 5) + "::bytea)";
+    }
+    conn_.prepare("append", sql);
+  }
+  std::uint64_t op(std::string& error) override {
+    params_.clear();
+    ids_.clear();
+    const auto streams = streams_for(run_, id_, n_, width_);
+    const auto event = EventCodec<BenchEvent>::encode(Recorded{static_cast<std::int64_t>(n_)}, {});
+    for (const auto& s : streams) {
+      ids_.push_back(EventId::generate());
+      params_.binary(ids_.back().bytes().data(), 16);
+      params_.text(s.str());
+      params_.int8(static_cast<std::int64_t>(n_ % kStreamLength + 1));
+      params_.text(event.type);
+      params_.binary(event.payload.data(), event.payload.size());
+    }
+    ++n_;
+    payload_keepalive_ = event.payload;
+    if (!conn_.run("append", params_, false, error)) return 0;
+    return static_cast<std::uint64_t>(width_);
+  }
+
+ private:
+  RawConnection conn_;
+  int id_, width_;
+  std::string run_;
+  std::uint64_t n_ = 0;
+  ParamList params_;
+  std::vector<EventId> ids_;
+  Payload payload_keepalive_;
+};
+
+void postgres_case(const std::string& name, int width, int clients, const Config& cfg) {
+  const std::string pid = std::to_string(::getpid());
+  const std::string raw_schema = "rbench_raw_" + pid, store_schema = "rbench_rt_" + pid;
+  exec_once(cfg.database_url, raw_table_sql(raw_schema));
+  exec_once(cfg.database_url, "DROP SCHEMA IF EXISTS " + store_schema + " CASCADE", true);
+  auto opened = PostgresStore::open({.conninfo = cfg.database_url, .schema = store_schema,
+                                     .pool_size = 8, .notify = NotifyMode::none});
+  if (!opened) throw std::runtime_error("store unavailable: " + opened.error().message);
+  std::shared_ptr<EventStore> store(std::move(opened).value());
+
+  Side baseline{"raw_libpq_insert", [&] {
+                  std::vector<std::unique_ptr<Client>> cs;
+                  for (int c = 0; c < clients; ++c)
+                    cs.push_back(std::make_unique<RawCommandClient>(cfg.database_url, raw_schema, c, width));
+                  return run_clients(cs, cfg.seconds, 3);
+                }};
+  Side subject{"runtime", [&] {
+                 auto executor = make_executor(store, IoMode::detached);
+                 auto stats = run_chains(executor, clients, width, cfg);
+                 executor.shutdown();
+                 stats.cpu_seconds = -1;  // the work is in the server: no per-CPU figure
+                 return stats;
+               }};
+  auto c = alternate(name, cfg.reps, baseline, subject, false, "commands/s");
+  CaseReport report{name, width == 1 ? "single_stream_commands" : "two_stream_transfers", "commands/s", clients,
+                    "raw libpq autocommit INSERT of the command's rows, one per command, same concurrency"};
+  if (width == 1 && clients == 64) report.target_ratio = 1.0;
+  if (width == 2 && clients == 64) report.target_value = 8000;
+  if (clients == 1) {
+    // Latency target: the runtime's median at most twice the raw INSERT's.
+    auto p50 = [](const std::vector<RunStats>& runs) {
+      std::vector<double> v;
+      for (const auto& r : runs) v.push_back(r.p50_us);
+      return median(v);
+    };
+    const double ratio = p50(c.baseline) > 0 ? p50(c.subject) / p50(c.baseline) : 0;
+    report.extra["p50_ratio"] = std::round(ratio * 1000) / 1000;
+    report.extra["p50_target"] = "<= 2x baseline p50";
+    report.extra["p50_target_met"] = ratio <= 2.0;
+  }
+  report.extra["stream_length"] = kStreamLength;
+  report.extra["durable"] = true;
+  emit(report, c);
+  store.reset();
+  exec_once(cfg.database_url, "DROP SCHEMA IF EXISTS " + raw_schema + " CASCADE; DROP SCHEMA IF EXISTS " +
+                                  store_schema + " CASCADE", true);
+}
+
+}  // namespace
+}  // namespace eventcore::bench
+
+int main(int argc, char** argv) {
+  using namespace eventcore::bench;
+  Config cfg;
+  if (const char* v = std::getenv("EVENTCORE_BENCH_SECONDS"); v && *v) cfg.seconds = std::atof(v);
+  if (const char* v = std::getenv("EVENTCORE_DATABASE_URL")) cfg.database_url = v;
+  std::string cases = "mem,pg";
+  bool list = false, cooperative = false;
+  CLI::App app{"EventCore command runtime benchmarks (JSON lines on stdout)"};
+  app.add_option("--cases", cases, "comma-separated case names or prefixes (default: mem,pg)");
+  app.add_option("--seconds", cfg.seconds, "seconds per timed run (default: $EVENTCORE_BENCH_SECONDS or 5)");
+  app.add_option("--reps", cfg.reps, "runs of each side, alternating; medians are reported")->check(CLI::PositiveNumber);
+  app.add_option("--database-url", cfg.database_url, "PostgreSQL (default: $EVENTCORE_DATABASE_URL)");
+  app.add_flag("--memory-cooperative-io", cooperative, "in-memory cases: store calls on the scheduler, not detached actors");
+  app.add_flag("--list", list, "list the cases");
+  CLI11_PARSE(app, argc, argv);
+  if (cooperative) cfg.memory_io = eventcore::IoMode::cooperative;
+
+  struct Entry {
+    std::string name;
+    std::function<void()> run;
+    bool pg;
+  };
+  std::vector<Entry> all = {
+      {"mem_single", [&] { memory_case("mem_single", 1, 64, cfg, 400'000); }, false},
+      {"mem_transfer", [&] { memory_case("mem_transfer", 2, 64, cfg, 0); }, false},
+  };
+  for (int width : {1, 2})
+    for (int clients : {1, 16, 64}) {
+      std::string name = std::string(width == 1 ? "pg_single_c" : "pg_transfer_c") + std::to_string(clients);
+      all.push_back({name, [&, name, width, clients] { postgres_case(name, width, clients, cfg); }, true});
+    }
+  if (list) {
+    for (const auto& e : all) std::cout << e.name << "\n";
+    return 0;
+  }
+  std::vector<std::string> wanted;
+  for (std::size_t start = 0; start <= cases.size();) {
+    auto comma = cases.find(',', start);
+    if (comma == std::string::npos) comma = cases.size();
+    if (comma > start) wanted.push_back(cases.substr(start, comma - start));
+    start = comma + 1;
+  }
+  int failures = 0;
+  for (const auto& e : all) {
+    bool selected = false;
+    for (const auto& w : wanted) selected = selected || e.name.rfind(w, 0) == 0;
+    if (!selected) continue;
+    if (e.pg && cfg.database_url.empty()) {
+      std::cerr << "[bench] " << e.name << " skipped: no EVENTCORE_DATABASE_URL" << std::endl;
+      continue;
+    }
+    try {
+      e.run();
+    } catch (const std::exception& ex) {
+      std::cerr << "[bench] " << e.name << " failed: " << ex.what() << std::endl;
+      ++failures;
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}
