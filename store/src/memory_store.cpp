@@ -19,13 +19,16 @@ struct MemoryStore::State {
   std::uint64_t appends = 0;
 };
 
-MemoryStore::MemoryStore(StoreLimits limits) : state_(std::make_unique<State>()), limits_(limits) {}
+MemoryStore::MemoryStore(StoreLimits limits, std::function<Timestamp()> clock)
+    : state_(std::make_unique<State>()), limits_(limits), clock_(std::move(clock)) {
+  if (!clock_)
+    clock_ = [] { return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()); };
+}
 MemoryStore::~MemoryStore() = default;
 
 Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
   if (auto status = validate_append(request, limits_); !status) return status.error();
-  const auto now = std::chrono::time_point_cast<std::chrono::microseconds>(
-      std::chrono::system_clock::now());
+  const Timestamp now = clock_();
 
   std::unique_lock lock(state_->mutex);
   // Check everything first: the append either passes every check or writes nothing.

@@ -1,92 +1,69 @@
 #include "eventcore/store/simulated_store.hpp"
 
-#include <algorithm>
-#include <chrono>
+#include "eventcore/store/memory_store.hpp"
+
 #include <mutex>
-#include <unordered_map>
 #include <unordered_set>
 
 namespace eventcore {
 
 struct SimulatedStore::State {
   SimulatedStoreOptions options;
+  MemoryStore inner;  // the semantics; this class only adds faults and bookkeeping
   bool faults_on = true;
-  mutable std::mutex mutex;
-  std::vector<StoredEvent> log;  // in global order; index = sequence - 1
-  std::unordered_map<StreamId, std::vector<std::size_t>> streams;
-  std::unordered_set<EventId> ids;
+  mutable std::mutex mutex;  // makes check-then-fault sequences atomic
   std::unordered_set<EventId> foreign;
-  std::uint64_t transactions = 0;
   Stats stats;
   std::string first_unexplained;
+
+  explicit State(SimulatedStoreOptions opts)
+      : options(std::move(opts)), inner(options.limits, options.clock) {}
 
   bool draw(double p) {
     if (!faults_on || p <= 0 || !options.random) return false;
     // 53 random bits as a double in [0, 1).
     return static_cast<double>(options.random() >> 11) * (1.0 / 9007199254740992.0) < p;
   }
-  Timestamp now() const {
-    if (options.clock) return options.clock();
-    return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-  }
-  StreamVersion version(const StreamId& stream) const {
-    auto it = streams.find(stream);
-    return StreamVersion{it == streams.end() ? 0 : it->second.size()};
-  }
   void observe(SimulatedStoreOp::Kind kind, std::string detail) {
     if (options.observer) options.observer(SimulatedStoreOp{kind, std::move(detail)});
   }
+  std::vector<StoredEvent> events_of(const StreamId& stream, StreamVersion from = {1}) {
+    std::vector<StoredEvent> events;
+    for (;;) {
+      auto page = inner.read_stream(stream, from, options.limits.max_page_size);
+      if (!page || page->empty()) return events;
+      from = StreamVersion{page->back().version.value + 1};
+      events.insert(events.end(), page->begin(), page->end());
+    }
+  }
 
   // Whether a foreign write moved `stream` past `expected` (versions after it).
-  bool explained(const StreamId& stream, const ExpectedVersion& expected, StreamVersion actual) const {
+  bool explained(const StreamId& stream, const ExpectedVersion& expected) {
     std::uint64_t from = expected.kind() == ExpectedVersion::Kind::exact ? expected.version().value : 0;
-    if (actual.value <= from) return false;
-    const auto& indexes = streams.at(stream);
-    for (std::uint64_t v = from + 1; v <= actual.value; ++v)
-      if (foreign.contains(log[indexes[v - 1]].id)) return true;
+    for (const auto& event : events_of(stream, StreamVersion{from + 1}))
+      if (foreign.contains(event.id)) return true;
     return false;
   }
 
   Result<AppendResult> append_locked(const AppendRequest& request, bool is_foreign) {
-    if (auto status = validate_append(request, options.limits); !status) return status.error();
-    for (const auto& write : request.streams) {
-      const StreamVersion actual = version(write.stream);
-      if (!write.expected.accepts(actual)) {
-        if (!is_foreign) {
-          ++stats.conflicts;
-          if (!explained(write.stream, write.expected, actual)) {
-            ++stats.unexplained_conflicts;
-            if (first_unexplained.empty())
-              first_unexplained = "stream '" + write.stream.str() + "' is at version " +
-                                  std::to_string(actual.value) + ", expected " + to_string(write.expected) +
-                                  ", and no foreign write moved it";
-          }
-        }
-        return Error{ErrorCode::conflict, "stream '" + write.stream.str() + "' is at version " +
-                                              std::to_string(actual.value) + ", expected " +
-                                              to_string(write.expected)};
-      }
-      for (const auto& event : write.events)
-        if (ids.contains(event.id))
-          return Error{ErrorCode::duplicate_event, "event " + event.id.str() + " already exists in the store"};
+    auto result = inner.append(request);
+    if (result) {
+      if (is_foreign)
+        for (const auto& write : request.streams)
+          for (const auto& event : write.events) foreign.insert(event.id);
+      return result;
     }
-    const auto stamp = now();
-    const std::uint64_t transaction = ++transactions;
-    AppendResult result;
-    result.streams.reserve(request.streams.size());
-    for (const auto& write : request.streams) {
-      auto& indexes = streams[write.stream];
-      for (const auto& event : write.events) {
-        const std::uint64_t sequence = log.size() + 1;
-        indexes.push_back(log.size());
-        ids.insert(event.id);
-        if (is_foreign) foreign.insert(event.id);
-        log.push_back(StoredEvent{event.id, write.stream, StreamVersion{indexes.size()},
-                                  GlobalPosition{transaction, sequence}, event.type, event.payload, event.metadata,
-                                  stamp});
-        result.positions.push_back(GlobalPosition{transaction, sequence});
+    if (!is_foreign && result.error().code == ErrorCode::conflict) {
+      ++stats.conflicts;
+      for (const auto& write : request.streams) {
+        const StreamVersion actual = inner.stream_version(write.stream).value();
+        if (write.expected.accepts(actual) || explained(write.stream, write.expected)) continue;
+        ++stats.unexplained_conflicts;
+        if (first_unexplained.empty())
+          first_unexplained = "stream '" + write.stream.str() + "' is at version " + std::to_string(actual.value) +
+                              ", expected " + to_string(write.expected) + ", and no foreign write moved it";
+        break;
       }
-      result.streams.push_back({write.stream, StreamVersion{indexes.size()}});
     }
     return result;
   }
@@ -94,12 +71,9 @@ struct SimulatedStore::State {
   void maybe_foreign_write(const AppendRequest& request) {
     if (!options.foreign_writer || request.streams.empty() || !draw(options.faults.foreign)) return;
     const auto& target = request.streams[options.random() % request.streams.size()].stream;
-    std::vector<StoredEvent> events;
-    if (auto it = streams.find(target); it != streams.end())
-      for (auto i : it->second) events.push_back(log[i]);
-    auto event = options.foreign_writer(target, events);
+    auto event = options.foreign_writer(target, events_of(target));
     if (!event) return;
-    const auto before = version(target);
+    const auto before = inner.stream_version(target).value();
     AppendRequest foreign_request{{StreamWrite{target, ExpectedVersion::exact(before), {std::move(*event)}}}};
     if (append_locked(foreign_request, true).ok()) {
       ++stats.foreign_writes;
@@ -119,9 +93,8 @@ std::string describe(const AppendRequest& request) {
 }
 }  // namespace
 
-SimulatedStore::SimulatedStore(SimulatedStoreOptions options) : state_(std::make_unique<State>()) {
-  state_->options = std::move(options);
-}
+SimulatedStore::SimulatedStore(SimulatedStoreOptions options)
+    : state_(std::make_unique<State>(std::move(options))) {}
 SimulatedStore::~SimulatedStore() = default;
 
 Result<AppendResult> SimulatedStore::append(const AppendRequest& request) {
@@ -160,35 +133,17 @@ Result<std::vector<StoredEvent>> SimulatedStore::read_stream(const StreamId& str
     st.observe(SimulatedStoreOp::Kind::transient_read, stream.str());
     return Error{ErrorCode::unavailable, "simulated: the connection failed while reading '" + stream.str() + "'"};
   }
-  max_count = std::min(max_count, st.options.limits.max_page_size);
-  std::vector<StoredEvent> events;
-  auto it = st.streams.find(stream);
-  if (it == st.streams.end()) return events;
-  const auto& indexes = it->second;
-  for (std::size_t i = from.value == 0 ? 0 : from.value - 1; i < indexes.size() && events.size() < max_count; ++i)
-    events.push_back(st.log[indexes[i]]);
-  return events;
+  return st.inner.read_stream(stream, from, max_count);
 }
 
 Result<ReadAllPage> SimulatedStore::read_all(GlobalPosition after, std::size_t max_count, const EventFilter& filter) {
   std::lock_guard lock(state_->mutex);
-  auto& st = *state_;
-  max_count = std::min(max_count, st.options.limits.max_page_size);
-  ReadAllPage page{{}, after};
-  // Sequences are dense and assigned in commit order: `after.sequence` is
-  // also the index of the first event after it.
-  for (std::size_t i = after.sequence; i < st.log.size() && page.events.size() < max_count; ++i) {
-    if (filter.matches(st.log[i])) {
-      page.events.push_back(st.log[i]);
-      page.next = st.log[i].position;
-    }
-  }
-  return page;
+  return state_->inner.read_all(after, max_count, filter);
 }
 
 Result<StreamVersion> SimulatedStore::stream_version(const StreamId& stream) {
   std::lock_guard lock(state_->mutex);
-  return state_->version(stream);
+  return state_->inner.stream_version(stream);
 }
 
 void SimulatedStore::set_faults_enabled(bool on) {
@@ -205,7 +160,14 @@ Result<AppendResult> SimulatedStore::foreign_append(const AppendRequest& request
 
 std::vector<StoredEvent> SimulatedStore::log() const {
   std::lock_guard lock(state_->mutex);
-  return state_->log;
+  std::vector<StoredEvent> events;
+  GlobalPosition after{};
+  for (;;) {
+    auto page = state_->inner.read_all(after, state_->options.limits.max_page_size);
+    if (!page || page->events.empty()) return events;
+    after = page->next;
+    events.insert(events.end(), page->events.begin(), page->events.end());
+  }
 }
 
 bool SimulatedStore::is_foreign(const EventId& id) const {

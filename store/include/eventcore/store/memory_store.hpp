@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "eventcore/store/event_store.hpp"
@@ -11,7 +12,9 @@ namespace eventcore {
 // the process. Global positions are {append number, event number}.
 class MemoryStore final : public EventStore {
  public:
-  explicit MemoryStore(StoreLimits limits = {});
+  // `clock` stamps recorded_at (default: the system clock); a simulation
+  // passes its simulated clock.
+  explicit MemoryStore(StoreLimits limits = {}, std::function<Timestamp()> clock = {});
   ~MemoryStore() override;
 
   Result<AppendResult> append(const AppendRequest& request) override;
@@ -25,6 +28,7 @@ class MemoryStore final : public EventStore {
   struct State;
   std::unique_ptr<State> state_;
   StoreLimits limits_;
+  std::function<Timestamp()> clock_;
 };
 
 }  // namespace eventcore
