@@ -73,6 +73,15 @@ void drop_schema(const Options& o, const std::string& schema) {
 // the previous run does not land inside this one.
 void checkpoint(const Options& o) { exec_once(o.database_url, "CHECKPOINT", true); }
 
+const char* notify_name(NotifyMode mode) {
+  switch (mode) {
+    case NotifyMode::coalesced: return "coalesced";
+    case NotifyMode::per_append: return "per_append";
+    case NotifyMode::none: return "none";
+  }
+  return "?";
+}
+
 std::unique_ptr<PostgresStore> open_store(const Options& o, const std::string& schema, std::size_t pool,
                                           NotifyMode notify) {
   PostgresStoreConfig config;
@@ -276,16 +285,18 @@ void run_write_case(const Options& o, const WriteCase& w) {
   r.target_ratio = w.target_ratio;
   r.extra["streams_per_append"] = w.streams;
   r.extra["events_per_stream"] = w.events;
-  r.extra["notify"] = o.notify == NotifyMode::none ? "none" : "per_append";
+  r.extra["notify"] = notify_name(o.notify);
   r.extra["payload_bytes"] = o.payload_bytes;
   emit(r, c);
 }
 
+// The subject: --notify, or per_append when that is none.
 void run_notify_case(const Options& o, int clients) {
+  const NotifyMode mode = o.notify == NotifyMode::none ? NotifyMode::per_append : o.notify;
   Side baseline{"PostgresStore notify=none",
                 [&] { return run_store_append(o, clients, 1, 1, NotifyMode::none); }};
-  Side subject{"PostgresStore notify=per_append",
-               [&] { return run_store_append(o, clients, 1, 1, NotifyMode::per_append); }};
+  Side subject{std::string("PostgresStore notify=") + notify_name(mode),
+               [&] { return run_store_append(o, clients, 1, 1, mode); }};
   const std::string name = "pg_append_single_notify_c" + std::to_string(clients);
   auto c = alternate(name, o.reps, baseline, subject, false, "tx/s");
   CaseReport r;
@@ -294,7 +305,8 @@ void run_notify_case(const Options& o, int clients) {
   r.unit = "tx/s";
   r.clients = clients;
   r.baseline = "postgres_store_notify_none";
-  r.extra["notify"] = "per_append";
+  if (mode == NotifyMode::coalesced) r.target_ratio = 0.9;
+  r.extra["notify"] = notify_name(mode);
   r.extra["payload_bytes"] = o.payload_bytes;
   emit(r, c);
 }
@@ -566,7 +578,7 @@ std::vector<Case> postgres_cases() {
   write({"pg_append_batch10", "10 events to one stream per append", 0, 1, 10, true, std::nullopt});
   write({"pg_append_multi2", "one event to each of 2 streams, atomically", 0, 2, 1, false, std::nullopt});
   write({"pg_append_multi3", "one event to each of 3 streams, atomically", 0, 3, 1, false, std::nullopt});
-  cases.push_back({"pg_append_single_notify_c16", "notify per_append vs none, single append, 16 connections", true,
+  cases.push_back({"pg_append_single_notify_c16", "notify per_append (or --notify) vs none, single append, 16 connections", true,
                    [](const Options& o) { run_notify_case(o, 16); }});
   cases.push_back({"pg_read_stream100", "read one stream of 100 events", true, run_read_stream_case});
   cases.push_back({"pg_read_all_catchup", "read_all catch-up over the whole log (EVENTCORE_BENCH_EVENTS)", true,

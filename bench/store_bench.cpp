@@ -47,10 +47,14 @@ int main(int argc, char** argv) {
   app.add_option("--page-size", opts.page_size, "read_all page size")->check(CLI::PositiveNumber);
   app.add_option("--payload-bytes", opts.payload_bytes, "bytes of payload per event");
   app.add_option("--memory-max-events", opts.memory_max_events, "cap on the events of one in-memory run (bounds RAM)");
-  app.add_option("--notify", notify, "notify mode of the PostgreSQL subject store")
-      ->check(CLI::IsMember({"none", "per_append"}));
+  app.add_option("--notify", notify,
+                 "notify mode of the PostgreSQL subject store (pg_append_single_notify_*: the subject's mode, "
+                 "per_append when none)")
+      ->check(CLI::IsMember({"none", "per_append", "coalesced"}));
   CLI11_PARSE(app, argc, argv);
-  opts.notify = notify == "per_append" ? eventcore::NotifyMode::per_append : eventcore::NotifyMode::none;
+  opts.notify = notify == "per_append" ? eventcore::NotifyMode::per_append
+                : notify == "coalesced" ? eventcore::NotifyMode::coalesced
+                                        : eventcore::NotifyMode::none;
 
   if (list) {
     for (const auto& c : cases) std::cout << c.name << "\t" << c.description << "\n";

@@ -33,7 +33,8 @@ void ignore_notice(void*, const char*) {}
 
 }  // namespace
 
-Result<ConnectionSettings> make_connection_settings(const PostgresStoreConfig& config) {
+Result<ConnectionSettings> make_connection_settings(const PostgresStoreConfig& config,
+                                                    const std::string& application_name) {
   char* parse_error = nullptr;
   PQconninfoOption* parsed = PQconninfoParse(config.conninfo.c_str(), &parse_error);
   if (!parsed) {
@@ -77,7 +78,7 @@ Result<ConnectionSettings> make_connection_settings(const PostgresStoreConfig& c
   add_default("keepalives_interval", "5");
   add_default("keepalives_count", "3");
   add_default("tcp_user_timeout", "30000");
-  add_default("application_name", "eventcore");
+  add_default("application_name", application_name);
   add("dbname", config.conninfo);  // expanded by PQconnectdbParams (expand_dbname = 1)
   // The schema is set per session, so no statement ever names it.
   add("options", (options.empty() ? "" : options + " ") + "-c search_path=" + config.schema);

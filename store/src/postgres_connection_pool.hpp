@@ -31,8 +31,10 @@ struct ConnectionSettings {
   std::string target;  // "host H port P database D", for messages
 };
 
+// `application_name` applies unless the connection string sets one.
 // Errors: invalid_argument when the connection string does not parse.
-Result<ConnectionSettings> make_connection_settings(const PostgresStoreConfig& config);
+Result<ConnectionSettings> make_connection_settings(const PostgresStoreConfig& config,
+                                                    const std::string& application_name = "eventcore");
 
 // Opens one connection; unavailable with the target in the message on failure.
 Result<PGconn*> connect(const ConnectionSettings& settings);

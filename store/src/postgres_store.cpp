@@ -11,6 +11,7 @@
 
 #include "postgres_connection_pool.hpp"
 #include "postgres_migrations.hpp"
+#include "postgres_notifier.hpp"
 #include "postgres_wire.hpp"
 
 namespace eventcore {
@@ -264,6 +265,14 @@ Error append_error(PGconn* conn, const PGresult* result, const std::vector<Strea
 struct PostgresStore::Impl {
   PostgresStoreConfig config;
   std::unique_ptr<pg::ConnectionPool> pool;
+  std::unique_ptr<pg::Notifier> notifier;  // NotifyMode::coalesced only
+
+  // After an append that wrote something: wake listeners (coalesced mode).
+  void appended() noexcept {
+    if (notifier) notifier->signal();
+  }
+
+  Result<AppendResult> append(const AppendRequest& request);
 
   // One event to one stream: append_one_sql, one round trip like the rest.
   Result<AppendResult> append_one(const AppendRequest& request, AppendScratch& scratch) {
@@ -358,19 +367,28 @@ PostgresStore::~PostgresStore() = default;
 
 const PostgresStoreConfig& PostgresStore::config() const noexcept { return impl_->config; }
 
+std::uint64_t PostgresStore::notifications_sent() const noexcept {
+  return impl_->notifier ? impl_->notifier->sent() : 0;
+}
+
 Result<std::unique_ptr<PostgresStore>> PostgresStore::open(PostgresStoreConfig config) {
   if (!valid_schema_name(config.schema))
     return Error{ErrorCode::invalid_argument,
                  "schema name '" + config.schema +
                      "' is not a plain identifier (lower-case letters, digits and _, at most 63)"};
-  if (config.notify == NotifyMode::per_append &&
+  if (config.notify != NotifyMode::none &&
       (config.notify_channel.empty() || config.notify_channel.size() > 63))
     return Error{ErrorCode::invalid_argument,
                  "notify channel '" + config.notify_channel + "' must be 1 to 63 bytes"};
   if (config.pool_size == 0)
     return Error{ErrorCode::invalid_argument, "pool_size must be at least 1"};
+  if (config.notify_interval.count() < 0)
+    return Error{ErrorCode::invalid_argument, "notify_interval must not be negative"};
   auto settings = pg::make_connection_settings(config);
   if (!settings) return std::move(settings).error();
+  // The notifier connects like the pool (same keepalives and timeouts) under a name of its own.
+  auto notifier_settings = pg::make_connection_settings(config, "eventcore-notifier");
+  if (!notifier_settings) return std::move(notifier_settings).error();
 
   auto impl = std::make_unique<Impl>();
   const bool notify = config.notify == NotifyMode::per_append;
@@ -384,14 +402,23 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(PostgresStoreConfig c
     if (auto status = pg::apply_migrations(lease->get(), impl->config.schema); !status)
       return status.error();
   }
+  if (impl->config.notify == NotifyMode::coalesced)
+    impl->notifier = std::make_unique<pg::Notifier>(std::move(notifier_settings).value(),
+                                                    impl->config.notify_channel, impl->config.notify_interval);
   return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(impl)));
 }
 
 Result<AppendResult> PostgresStore::append(const AppendRequest& request) {
-  if (auto status = validate_append(request, impl_->config.limits); !status) return status.error();
+  auto result = impl_->append(request);
+  if (result) impl_->appended();
+  return result;
+}
+
+Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
+  if (auto status = validate_append(request, config.limits); !status) return status.error();
   thread_local AppendScratch scratch;
   if (request.streams.size() == 1 && request.streams[0].events.size() == 1)
-    return impl_->append_one(request, scratch);
+    return append_one(request, scratch);
   const auto& streams = request.streams;
   const std::size_t n = streams.size();
 
@@ -472,17 +499,17 @@ Result<AppendResult> PostgresStore::append(const AppendRequest& request) {
     scratch.json += pg::encode_extra(ev.metadata.extra);
     a.element(scratch.json);
   });
-  if (impl_->config.notify == NotifyMode::per_append) params.add_bytes(impl_->config.notify_channel);
+  if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
   else params.add_null();
   params.finish();
 
-  auto lease = impl_->pool->acquire();
+  auto lease = pool->acquire();
   if (!lease) return std::move(lease).error();
   PGconn* conn = lease->get();
   pg::ResultPtr result(PQexecPrepared(conn, append_statement, params.count(), params.values(),
                                       params.lengths(), params.formats(), 1));
   if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
-    return append_error(conn, result.get(), streams, order, impl_->pool->settings().target);
+    return append_error(conn, result.get(), streams, order, pool->settings().target);
 
   const PGresult* r = result.get();
   auto& versions = scratch.versions;
@@ -517,12 +544,17 @@ std::vector<Result<AppendResult>> PostgresStore::append_batch(const std::vector<
   auto finish = [&] {
     std::vector<Result<AppendResult>> out;
     out.reserve(requests.size());
-    for (auto& a : answers) out.push_back(std::move(*a));
+    bool wrote = false;
+    for (auto& a : answers) {
+      wrote = wrote || a->ok();
+      out.push_back(std::move(*a));
+    }
+    if (wrote) impl_->appended();
     return out;
   };
   // Nothing to group: the single-append paths (a one-event fast path among them).
   if (valid.size() <= 1) {
-    for (std::size_t i : valid) answers[i].emplace(append(requests[i]));
+    for (std::size_t i : valid) answers[i].emplace(impl_->append(requests[i]));
     return finish();
   }
 

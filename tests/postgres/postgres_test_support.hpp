@@ -4,7 +4,9 @@
 
 #include <catch2/catch.hpp>
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -74,5 +76,23 @@ struct RawConnection {
     return value;
   }
 };
+
+// Waits up to `timeout` for a notification on `channel` (the connection
+// LISTENs on it), consuming the notifications up to that one.
+inline bool notified(RawConnection& listener, const std::string& channel, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    PQconsumeInput(listener.conn);
+    while (PGnotify* n = PQnotifies(listener.conn)) {
+      const bool match = channel == n->relname;
+      PQfreemem(n);
+      if (match) return true;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd fd{PQsocket(listener.conn), POLLIN, 0};
+    ::poll(&fd, 1, static_cast<int>(left.count()));
+  }
+}
 
 }  // namespace eventcore::testing

@@ -51,3 +51,38 @@ TEST_CASE("while the database is stopped appends fail fast with unavailable, and
   CHECK(appended->streams[0].version.value == 2);
   CHECK(store->stream_version(id)->value == 2);
 }
+
+TEST_CASE("the coalesced notifier survives a restart: appends after it are notified again") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  if (!can_control_server()) {
+    WARN("EVENTCORE_TEST_PGDATA/EVENTCORE_TEST_PGPORT not set: skipped");
+    return;
+  }
+  ScopedSchema schema("restart_notify");
+  auto config = store_config(schema);
+  config.notify_channel = "ect_restart_notify";
+  auto store = open_store(config);
+  REQUIRE(config.notify == NotifyMode::coalesced);
+  {
+    RawConnection listener;
+    listener.exec("LISTEN " + config.notify_channel);
+    REQUIRE(store->append(one_event(stream("n"), ExpectedVersion::any())).ok());
+    REQUIRE(notified(listener, config.notify_channel, std::chrono::seconds(5)));
+  }
+  const auto sent_before = store->notifications_sent();
+  {
+    stop_server();
+    struct Restart {
+      ~Restart() { start_server(); }
+    } restart;
+    // The notifier's connection is gone; appends fail fast and never wait for it.
+    const auto start = std::chrono::steady_clock::now();
+    CHECK_FALSE(store->append(one_event(stream("n"), ExpectedVersion::any())).ok());
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  }
+  RawConnection listener;
+  listener.exec("LISTEN " + config.notify_channel);
+  REQUIRE(store->append(one_event(stream("n"), ExpectedVersion::any())).ok());
+  CHECK(notified(listener, config.notify_channel, std::chrono::seconds(5)));
+  CHECK(store->notifications_sent() == sent_before + 1);
+}

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -9,10 +10,27 @@
 
 namespace eventcore {
 
-// How appends wake readers that LISTEN on the notify channel.
+// How appends wake readers that LISTEN on notify_channel (projections). A
+// notification is a wake-up, never data: listeners read with read_all.
 enum class NotifyMode {
-  per_append,  // pg_notify(channel, '') inside every append transaction
-  none,        // appends send nothing; a coalescing notifier (projections/) sends wake-ups
+  // The default. Every successful append (and append_batch with at least one
+  // success) signals the store's notifier: a thread with a connection of its
+  // own that sends `pg_notify(channel, '')` at most once per notify_interval,
+  // merging the signals in between, always with a trailing send. Guarantee:
+  // every append that returns success is followed, within about
+  // notify_interval plus one round trip, by a notification sent after its
+  // commit, so a listener woken by it can read it. Appends never wait for the
+  // notifier; it connects on the first signal and, while the database is
+  // unreachable, retries every 100 ms (signals are merged, never lost). Each
+  // process notifies for its own appends only.
+  coalesced,
+  // pg_notify(channel, '') inside every append transaction. Slow: PostgreSQL
+  // holds its notify lock through the commit's WAL flush, so notifying
+  // commits serialize (0.07-0.13x of the append throughput without it at
+  // 16 clients, docs/PERFORMANCE.md). For tests and benchmarks.
+  per_append,
+  // Appends send nothing; listeners rely on their poll.
+  none,
 };
 
 struct PostgresStoreConfig {
@@ -20,7 +38,10 @@ struct PostgresStoreConfig {
   std::string schema = "eventcore";    // every table lives in this schema (a plain identifier)
   std::size_t pool_size = 8;           // connections held open for appends and reads
   std::string notify_channel = "eventcore_events";
-  NotifyMode notify = NotifyMode::per_append;
+  NotifyMode notify = NotifyMode::coalesced;
+  // coalesced: the least time between two notifications (0: send as soon as
+  // the previous send is done).
+  std::chrono::microseconds notify_interval{1000};
   StoreLimits limits;
   std::chrono::seconds connect_timeout{5};
 };
@@ -35,14 +56,18 @@ struct PostgresStoreConfig {
 // progress (pg_snapshot_xmin), ordered by (transaction id, position); see
 // docs/ARCHITECTURE.md. Every method is thread-safe; calls block on a pooled
 // connection. A lost connection is re-established on the next call; while the
-// database is down, calls fail fast with ErrorCode::unavailable.
+// database is down, calls fail fast with ErrorCode::unavailable. Wake-ups
+// for listeners: see NotifyMode (by default coalesced, one extra connection).
 class PostgresStore final : public EventStore {
  public:
   // Connects, applies pending schema migrations (safe when several processes
   // start at once) and returns a ready store. Errors: invalid_argument (bad
   // schema name, malformed connection string), unavailable (cannot connect:
-  // the message names host, port and database, never a password).
+  // the message names host, port and database, never a password). With
+  // NotifyMode::coalesced it also starts the notifier's thread.
   static Result<std::unique_ptr<PostgresStore>> open(PostgresStoreConfig config);
+  // With NotifyMode::coalesced: makes one last attempt at a pending
+  // notification (at most connect_timeout when the database is unreachable).
   ~PostgresStore() override;
 
   Result<AppendResult> append(const AppendRequest& request) override;
@@ -58,6 +83,10 @@ class PostgresStore final : public EventStore {
   Result<StreamVersion> stream_version(const StreamId& stream) override;
 
   const PostgresStoreConfig& config() const noexcept;
+
+  // Notifications the coalesced notifier has sent so far (0 in the other
+  // modes), for tests and benchmarks.
+  std::uint64_t notifications_sent() const noexcept;
 
  private:
   struct Impl;

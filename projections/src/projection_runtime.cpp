@@ -1,0 +1,256 @@
+// The facade: spawns the listener and one actor per projection, and answers
+// the user's questions by asking the actors.
+
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "actors.hpp"
+
+namespace eventcore::projections {
+
+using namespace detail;
+
+std::string_view to_string(ProjectionState state) noexcept {
+  switch (state) {
+    case ProjectionState::starting: return "starting";
+    case ProjectionState::standby: return "standby";
+    case ProjectionState::catching_up: return "catching_up";
+    case ProjectionState::running: return "running";
+    case ProjectionState::stopped_with_error: return "stopped_with_error";
+    case ProjectionState::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+namespace {
+class SystemClock final : public Clock {
+ public:
+  std::chrono::steady_clock::time_point now() override { return std::chrono::steady_clock::now(); }
+  std::chrono::system_clock::time_point wall_now() override { return std::chrono::system_clock::now(); }
+  void sleep_for(std::chrono::nanoseconds d) override { std::this_thread::sleep_for(d); }
+};
+
+bool valid_name(const std::string& name) {
+  static const std::regex pattern("^[a-z0-9_]{1,60}$");
+  return std::regex_match(name, pattern);
+}
+
+std::string default_owner() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
+}  // namespace
+
+std::shared_ptr<Clock> Clock::system() {
+  static auto clock = std::make_shared<SystemClock>();
+  return clock;
+}
+
+struct ProjectionRuntime::Impl {
+  struct Entry {
+    ProjectionOptions options;
+    ProjectionFactory memory_factory;
+    PostgresProjectionFactory pg_factory;
+    caf::actor actor;
+    std::shared_ptr<InstanceSlot> slot = std::make_shared<InstanceSlot>();
+    std::shared_ptr<ProgressCell> progress = std::make_shared<ProgressCell>();
+    caf::actor rebuild;
+  };
+
+  caf::actor_system& system;
+  std::shared_ptr<EventStore> store;
+  RuntimeConfig config;
+  caf::actor listener;
+  mutable std::mutex mutex;
+  std::map<std::string, Entry> entries;
+  bool stopped = false;
+
+  Impl(caf::actor_system& sys, std::shared_ptr<EventStore> s, RuntimeConfig c)
+      : system(sys), store(std::move(s)), config(std::move(c)) {}
+
+  ActorTimings timings() const { return {config.standby_interval, config.retry_interval}; }
+
+  EngineConfig engine_config(const ProjectionOptions& options) const {
+    EngineConfig ec;
+    ec.options = options;
+    ec.conninfo = config.conninfo;
+    ec.schema = config.schema;
+    ec.owner = config.owner;
+    ec.clock = config.clock;
+    return ec;
+  }
+
+  Status add(ProjectionOptions options, ProjectionFactory memory, PostgresProjectionFactory pg) {
+    if (!valid_name(options.name))
+      return Error{ErrorCode::invalid_argument,
+                   "projection name '" + options.name + "' must be 1 to 60 bytes of [a-z0-9_]"};
+    if (options.page_size == 0) return Error{ErrorCode::invalid_argument, "page_size must be at least 1"};
+    std::lock_guard lock(mutex);
+    if (stopped) return Error{ErrorCode::invalid_argument, "the projection runtime is stopped"};
+    if (entries.count(options.name))
+      return Error{ErrorCode::invalid_argument, "projection '" + options.name + "' is already running"};
+    Entry entry;
+    entry.options = options;
+    entry.memory_factory = std::move(memory);
+    entry.pg_factory = std::move(pg);
+    auto engine = std::make_unique<Engine>(engine_config(options), store, entry.memory_factory, entry.pg_factory,
+                                           entry.slot);
+    entry.actor = spawn_projection_actor(system, std::move(engine), timings());
+    caf::anon_send(listener, subscribe_atom::value, entry.actor);
+    entries.emplace(options.name, std::move(entry));
+    return {};
+  }
+
+  // Stops one actor and waits (bounded) until it has.
+  void stop_actor(const caf::actor& actor) {
+    if (!actor) return;
+    caf::scoped_actor self{system};
+    self->monitor(actor);
+    self->send_exit(actor, caf::exit_reason::user_shutdown);
+    self->receive([](const caf::down_msg&) {}, caf::after(std::chrono::seconds(10)) >> [] {});
+  }
+};
+
+ProjectionRuntime::ProjectionRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ProjectionRuntime::~ProjectionRuntime() { stop(); }
+
+Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::start(caf::actor_system& system,
+                                                                  std::shared_ptr<EventStore> store,
+                                                                  RuntimeConfig config) {
+  static const std::regex schema_pattern("^[a-z_][a-z0-9_]{0,62}$");
+  if (!store) return Error{ErrorCode::invalid_argument, "the projection runtime needs a store"};
+  if (!std::regex_match(config.schema, schema_pattern))
+    return Error{ErrorCode::invalid_argument, "schema name '" + config.schema + "' is not a plain identifier"};
+  if (config.notify_channel.empty() || config.notify_channel.size() > 63)
+    return Error{ErrorCode::invalid_argument, "notify channel must be 1 to 63 bytes"};
+  if (config.poll_interval.count() <= 0 || config.keepalive_interval.count() <= 0)
+    return Error{ErrorCode::invalid_argument, "poll and keepalive intervals must be positive"};
+  if (!config.clock) config.clock = Clock::system();
+  if (config.owner.empty()) config.owner = default_owner();
+  {
+    Session session;
+    if (auto s = session.connect(config.conninfo, config.schema, "eventcore-projections-setup"); !s)
+      return s.error();
+    if (auto s = ensure_projection_schema(session); !s) return s.error();
+  }
+  auto impl = std::make_unique<Impl>(system, std::move(store), config);
+  impl->listener = spawn_notify_listener(
+      system, ListenerConfig{config.conninfo, config.schema, config.notify_channel, config.poll_interval,
+                             config.keepalive_interval, config.clock});
+  return std::unique_ptr<ProjectionRuntime>(new ProjectionRuntime(std::move(impl)));
+}
+
+Status ProjectionRuntime::add(ProjectionOptions options, ProjectionFactory factory) {
+  if (!factory) return Error{ErrorCode::invalid_argument, "a projection needs a factory"};
+  return impl_->add(std::move(options), std::move(factory), nullptr);
+}
+
+Status ProjectionRuntime::add(ProjectionOptions options, PostgresProjectionFactory factory) {
+  if (!factory) return Error{ErrorCode::invalid_argument, "a projection needs a factory"};
+  return impl_->add(std::move(options), nullptr, std::move(factory));
+}
+
+std::shared_ptr<Projection> ProjectionRuntime::instance(const std::string& name) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->entries.find(name);
+  return it == impl_->entries.end() ? nullptr : it->second.slot->get();
+}
+
+Result<ProjectionStatus> ProjectionRuntime::status(const std::string& name, std::chrono::milliseconds timeout) {
+  caf::actor actor;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->entries.find(name);
+    if (it == impl_->entries.end()) return Error{ErrorCode::invalid_argument, "no projection '" + name + "'"};
+    actor = it->second.actor;
+  }
+  std::optional<ProjectionStatus> result;
+  std::string failure;
+  caf::scoped_actor self{impl_->system};
+  self->request(actor, timeout, status_atom::value)
+      .receive([&](const ProjectionStatus& s) { result = s; },
+               [&](const caf::error& e) { failure = impl_->system.render(e); });
+  if (!result) return Error{ErrorCode::timeout, "status of projection '" + name + "': " + failure};
+  return *result;
+}
+
+Status ProjectionRuntime::rebuild(const std::string& name, GlobalPosition from) {
+  caf::actor live;
+  ProjectionOptions options;
+  ProjectionFactory memory;
+  PostgresProjectionFactory pg;
+  std::shared_ptr<ProgressCell> progress;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->entries.find(name);
+    if (it == impl_->entries.end()) return Error{ErrorCode::invalid_argument, "no projection '" + name + "'"};
+    std::lock_guard plock(it->second.progress->mutex);
+    if (it->second.progress->progress.active)
+      return Error{ErrorCode::invalid_argument, "projection '" + name + "' is already being rebuilt"};
+    live = it->second.actor;
+    options = it->second.options;
+    memory = it->second.memory_factory;
+    pg = it->second.pg_factory;
+    progress = it->second.progress;
+  }
+  int generation = 0;
+  std::optional<ProjectionState> state;
+  {
+    caf::scoped_actor self{impl_->system};
+    self->request(live, std::chrono::seconds(10), generation_atom::value)
+        .receive([&](int g) { generation = g; }, [](const caf::error&) {});
+    auto s = status(name);
+    if (s) state = s->state;
+  }
+  if (!state || *state == ProjectionState::standby || *state == ProjectionState::starting)
+    return Error{ErrorCode::invalid_argument,
+                 "projection '" + name + "' is not active in this process (standby or not started): rebuild it where it runs"};
+  auto ec = impl_->engine_config(options);
+  ec.rebuild = true;
+  ec.rebuild_generation = generation + 1;
+  ec.rebuild_from = from;
+  {
+    std::lock_guard plock(progress->mutex);
+    progress->progress = RebuildProgress{};
+    progress->progress.active = true;
+    progress->progress.position = from;
+  }
+  auto engine = std::make_unique<Engine>(ec, impl_->store, memory, pg, nullptr);
+  auto actor = spawn_rebuild_actor(impl_->system, std::move(engine), live, progress, impl_->timings(),
+                                   impl_->config.clock);
+  std::lock_guard lock(impl_->mutex);
+  impl_->entries[name].rebuild = actor;
+  return {};
+}
+
+RebuildProgress ProjectionRuntime::rebuild_progress(const std::string& name) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->entries.find(name);
+  if (it == impl_->entries.end()) return {};
+  std::lock_guard plock(it->second.progress->mutex);
+  return it->second.progress->progress;
+}
+
+void ProjectionRuntime::stop() {
+  std::vector<caf::actor> actors;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    for (auto& [name, entry] : impl_->entries) {
+      if (entry.rebuild) actors.push_back(entry.rebuild);
+      actors.push_back(entry.actor);
+    }
+    actors.push_back(impl_->listener);
+  }
+  for (auto& a : actors) impl_->stop_actor(a);
+}
+
+}  // namespace eventcore::projections
