@@ -17,7 +17,8 @@
 //
 // Tuning experiments (RuntimeConfig of the subject): RUNTIME_BENCH_THREADS
 // (scheduler_threads), RUNTIME_BENCH_IO (io_actors), RUNTIME_BENCH_TIMEOUT_MS
-// (command_timeout, 0 = none); RUNTIME_BENCH_MODERATE_POLLS and
+// (command_timeout, 0 = none); RUNTIME_BENCH_STREAM_LENGTH (commands per
+// stream, default 16); RUNTIME_BENCH_MODERATE_POLLS and
 // RUNTIME_BENCH_MODERATE_SLEEP_US (CAF's work-stealing polling).
 #include <unistd.h>
 
@@ -45,7 +46,12 @@
 namespace eventcore::bench {
 namespace {
 
-constexpr std::uint64_t kStreamLength = 16;
+// Commands per stream before a client moves on; RUNTIME_BENCH_STREAM_LENGTH
+// changes it (long streams show what the fold costs).
+const std::uint64_t kStreamLength = [] {
+  const char* v = std::getenv("RUNTIME_BENCH_STREAM_LENGTH");
+  return v && std::atoll(v) > 0 ? static_cast<std::uint64_t>(std::atoll(v)) : std::uint64_t{16};
+}();
 
 struct Recorded {
   static constexpr std::string_view event_type = "Recorded";
@@ -89,7 +95,7 @@ struct Config {
   int reps = 3;
   double warmup_seconds = 0.3;
   std::string database_url;
-  IoMode memory_io = IoMode::detached;
+  IoMode memory_io = IoMode::automatic;  // MemoryStore: cooperative
 };
 
 // CPU time (user + system) of the whole process so far: the runtime's work
@@ -244,7 +250,7 @@ void memory_case(const std::string& name, int width, int clients, const Config& 
                     "MemoryStore::append on one thread, no actors (ratio = 1 / actor overhead)"};
   if (target > 0) report.target_value = target;
   report.extra["stream_length"] = kStreamLength;
-  report.extra["io_mode"] = cfg.memory_io == IoMode::detached ? "detached" : "cooperative";
+  report.extra["io_mode"] = cfg.memory_io == IoMode::detached ? "detached" : "cooperative";  // automatic: cooperative
   emit(report, c);
 }
 
@@ -367,10 +373,13 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", cfg.seconds, "seconds per timed run (default: $EVENTCORE_BENCH_SECONDS or 5)");
   app.add_option("--reps", cfg.reps, "runs of each side, alternating; medians are reported")->check(CLI::PositiveNumber);
   app.add_option("--database-url", cfg.database_url, "PostgreSQL (default: $EVENTCORE_DATABASE_URL)");
-  app.add_flag("--memory-cooperative-io", cooperative, "in-memory cases: store calls on the scheduler, not detached actors");
+  bool detached = false;
+  app.add_flag("--memory-cooperative-io", cooperative, "in-memory cases: store calls on the scheduler (the default for MemoryStore)");
+  app.add_flag("--memory-detached-io", detached, "in-memory cases: store calls on detached actors (the default before)");
   app.add_flag("--list", list, "list the cases");
   CLI11_PARSE(app, argc, argv);
   if (cooperative) cfg.memory_io = eventcore::IoMode::cooperative;
+  if (detached) cfg.memory_io = eventcore::IoMode::detached;
 
   struct Entry {
     std::string name;

@@ -121,8 +121,10 @@ Result<CommandExecutor> Builder::build() {
   });
   context->metrics = p.metrics ? p.metrics : std::make_shared<RuntimeMetrics>();
   context->random = p.random ? p.random : seeded_random(std::random_device{}());
+  IoMode io_mode = p.config.io_mode;
+  if (io_mode == IoMode::automatic) io_mode = p.store->blocking() ? IoMode::detached : IoMode::cooperative;
   for (std::size_t i = 0; i < p.config.io_actors; ++i)
-    context->io.push_back(detail::spawn_store_io(*runtime->system, p.store, p.config.io_mode, p.config.read_page_size));
+    context->io.push_back(detail::spawn_store_io(*runtime->system, p.store, io_mode, p.config.read_page_size));
   context->registry = detail::spawn_stream_registry(*runtime->system, context);
   runtime->gateway = runtime->system->spawn(gateway_actor, context);
   runtime->context = std::move(context);

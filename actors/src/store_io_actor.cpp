@@ -80,7 +80,7 @@ caf::behavior store_io(IoActor* self, std::shared_ptr<EventStore> store, std::si
 
 caf::actor spawn_store_io(caf::actor_system& system, std::shared_ptr<EventStore> store, IoMode mode,
                           std::size_t read_page_size) {
-  if (mode == IoMode::detached) return system.spawn<caf::detached>(store_io, std::move(store), read_page_size);
+  if (mode != IoMode::cooperative) return system.spawn<caf::detached>(store_io, std::move(store), read_page_size);
   return system.spawn(store_io, std::move(store), read_page_size);
 }
 

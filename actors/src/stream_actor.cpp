@@ -26,9 +26,31 @@ struct StreamActorState {
   bool loaded = false;
   bool loading = false;
   std::shared_ptr<std::vector<StoredEvent>> events;  // valid when loaded
+  std::shared_ptr<FoldCache> folds;                  // folds of `events`, valid when loaded
   std::optional<Waiter> holder;
   std::deque<Waiter> queue;
   std::uint64_t acquires_seen = 0;  // lets the registry tell "idle" from "idle, but more is coming"
+
+  StreamActorState() = default;
+  StreamActorState(const StreamActorState&) = delete;
+  StreamActorState& operator=(const StreamActorState&) = delete;
+  // Runs when the actor exits, also when it is killed. CAF 0.17 drops the
+  // response promises of a dead actor without answering them (no
+  // broken_promise before 0.18), and coordinators acquire with
+  // caf::infinite: answer every pending acquire here, or the commands queued
+  // on a crashed stream actor would wait for their timeout. The promise
+  // carries its own strong reference to this actor and the requester, so
+  // delivering from the destructor (stateful_actor::on_exit) is fine. A
+  // passivated actor is idle: nothing is pending then.
+  ~StreamActorState() {
+    if (!stream) return;
+    const Error error{ErrorCode::unavailable, "the actor of stream '" + stream->str() + "' stopped"};
+    auto answer = [&](Waiter& waiter) {
+      if (waiter.promise.pending()) waiter.promise.deliver(StreamGrant{std::nullopt, caf::actor{}, error});
+    };
+    if (holder) answer(*holder);
+    for (auto& waiter : queue) answer(waiter);
+  }
 };
 
 using StreamActor = caf::stateful_actor<StreamActorState>;
@@ -65,6 +87,7 @@ void start_load(StreamActor* self) {
               return;
             }
             st.events = std::move(reply.events);
+            st.folds = std::make_shared<FoldCache>();
             st.loaded = true;
             grant_next(self);
           },
@@ -85,7 +108,7 @@ void grant_next(StreamActor* self) {
   }
   st.holder = std::move(st.queue.front());
   st.queue.pop_front();
-  StreamSnapshot snapshot{*st.stream, StreamVersion{st.events->size()}, st.events};
+  StreamSnapshot snapshot{*st.stream, StreamVersion{st.events->size()}, st.events, st.folds};
   st.holder->promise.deliver(StreamGrant{std::move(snapshot), caf::actor_cast<caf::actor>(self), std::nullopt});
 }
 
@@ -98,6 +121,7 @@ void release_holder(StreamActor* self, bool invalidate) {
     // whose outcome we never learnt): reload on next use.
     st.loaded = false;
     st.events.reset();
+    st.folds.reset();
   }
   grant_next(self);
   notify_if_idle(self);
@@ -112,6 +136,7 @@ void apply_commit(StreamActor* self, const CommittedEvents& committed) {
     if (event.version.value != st.events->size() + 1) {  // not contiguous: trust the store instead
       st.loaded = false;
       st.events.reset();
+      st.folds.reset();
       return;
     }
     st.events->push_back(event);

@@ -140,3 +140,106 @@ TEST_CASE("idle stream actors are passivated after the sweep interval") {
   REQUIRE(again.ok());
   CHECK(again->stream_versions.at(0).version.value == 2);
 }
+
+namespace {
+
+// Acquires a stream through the registry and hands the grant's stream actor
+// to the test (so that the test can kill it).
+caf::behavior grabber(caf::event_based_actor* self, caf::actor registry, std::shared_ptr<caf::actor> granted) {
+  return {
+      [=](hold_atom, const StreamId& stream) {
+        self->request(registry, caf::infinite, acquire_atom::value, stream).then([=](StreamGrant& grant) {
+          REQUIRE(grant.snapshot);
+          *granted = grant.stream_actor;
+        });
+      },
+  };
+}
+
+// Counts every event its State folds, across commands.
+std::size_t folded_events = 0;
+struct CountingTotals : Totals {
+  void apply(const StreamId& stream, const TestEvent& event) {
+    ++folded_events;
+    Totals::apply(stream, event);
+  }
+};
+struct CountedAdd {
+  using Event = TestEvent;
+  using State = CountingTotals;
+  static constexpr std::string_view command_type = "CountedAdd";
+  std::vector<StreamId> targets;
+  std::int64_t expected_total = 0;  // what the fold must see before this command (-1: anything)
+  std::vector<StreamId> streams() const { return targets; }
+  Decision<Event> handle(const State& state) const {
+    std::int64_t sum = 0;
+    for (const auto& t : targets) sum += state.total(t);
+    if (expected_total >= 0 && sum != expected_total) return reject("folded " + std::to_string(sum) + ", expected " + std::to_string(expected_total));
+    std::vector<Emit<Event>> out;
+    for (const auto& t : targets) out.push_back({t, Added{1}});
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a stream actor that dies answers the commands queued on it (no wait for the timeout)") {
+  const bool retry_transient = GENERATE(false, true);
+  Simulation sim(simulation_config(), RetryPolicy::fixed(std::chrono::milliseconds(0), 5).retry_transient(retry_transient));
+  auto granted = std::make_shared<caf::actor>();
+  auto grab = sim.system->spawn(grabber, sim.executor->registry(), granted);
+  caf::anon_send(grab, hold_atom::value, sid("s"));
+  sim.sched->run();
+  REQUIRE(*granted);
+
+  auto waiting = sim.start(AddTo{{sid("s")}, 1});
+  sim.sched->run();
+  CHECK_FALSE(waiting->has_value());  // queued behind the grabber, which never lets go
+
+  caf::anon_send_exit(*granted, caf::exit_reason::kill);
+  sim.sched->run();  // no timer fires: the answer comes from the dying actor
+  REQUIRE(waiting->has_value());
+  if (retry_transient) {
+    // The acquire failed as unavailable; the retry went to a fresh actor.
+    INFO(((*waiting)->ok() ? std::string("ok") : to_string((*waiting)->error())));
+    REQUIRE((*waiting)->ok());
+    CHECK((*waiting)->value().attempts >= 2);
+    CHECK(sim.total(sid("s")) == 1);
+  } else {
+    REQUIRE_FALSE((*waiting)->ok());
+    CHECK((*waiting)->error().code == CommandErrorCode::store_unavailable);  // the caller may resubmit
+    REQUIRE(sim.run(AddTo{{sid("s")}, 1}).ok());  // the registry spawns a fresh actor
+    CHECK(sim.total(sid("s")) == 1);
+  }
+  caf::anon_send_exit(grab, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a single-stream command folds only the events after the stream actor's cached fold") {
+  Simulation sim;
+  folded_events = 0;
+  for (std::int64_t i = 0; i < 10; ++i) REQUIRE(sim.run(CountedAdd{{sid("c")}, i}).ok());
+  CHECK(folded_events == 9);  // each event once (not 0 + 1 + ... + 9 = 45)
+
+  // A rejected command leaves the cache right (it folds committed events only).
+  auto rejected = sim.run(CountedAdd{{sid("c")}, 99});
+  REQUIRE_FALSE(rejected.ok());
+  CHECK(rejected.error().code == CommandErrorCode::validation_failed);
+  REQUIRE(sim.run(CountedAdd{{sid("c")}, 10}).ok());
+  CHECK(folded_events == 10);
+
+  // A foreign write (another process) makes the append conflict; the stream
+  // reloads and the retry folds from scratch, seeing the foreign event.
+  REQUIRE(sim.store->inner.append(AppendRequest{{StreamWrite{sid("c"), ExpectedVersion::exact(StreamVersion{11}), {added(5)}}}}).ok());
+  folded_events = 0;
+  auto after_foreign = sim.run(CountedAdd{{sid("c")}, -1});
+  REQUIRE(after_foreign.ok());
+  CHECK(after_foreign.value().attempts == 2);
+  CHECK(folded_events == 1 + 12);  // the cached fold's one new event, then all 12 after the reload
+  REQUIRE(sim.run(CountedAdd{{sid("c")}, 17}).ok());  // 11 + 5 + 1: the reloaded fold is right
+  CHECK(folded_events == 14);                          // and it is kept: one new event
+
+  // Multi-stream commands fold from scratch, in global order.
+  folded_events = 0;
+  REQUIRE(sim.run(CountedAdd{{sid("c"), sid("d")}, 18}).ok());
+  CHECK(folded_events == 14);
+}

@@ -20,7 +20,7 @@ FaultRates FaultRates::defaults() {
   f.foreign = 0.05;
   f.latency = 0.3;
   f.max_latency = std::chrono::milliseconds(20);
-  f.crash_stream = 0;  // off by default: see docs/SIMULATION.md, "Findings"
+  f.crash_stream = 0.002;
   f.crash_coordinator = 0.002;
   return f;
 }

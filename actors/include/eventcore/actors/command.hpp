@@ -33,9 +33,11 @@
 //   (else the C++ type name is used in errors), and
 //   `std::optional<std::string> idempotency_key() const`.
 
+#include <algorithm>
 #include <chrono>
 #include <concepts>
 #include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -112,6 +114,10 @@ std::string command_name() {
     return demangle(typeid(C).name());
 }
 
+// The FoldCache key of a (State, Event) pair: the address of this variable.
+template <class State, class Event>
+inline constexpr char fold_key = 0;
+
 // Events of all snapshots in global order (a multi-stream fold sees them as
 // they were committed).
 std::vector<const StoredEvent*> in_global_order(std::span<const StreamSnapshot> snapshots);
@@ -134,23 +140,60 @@ CommandJobPtr make_job(C command, ExecuteOptions options = {}) {
                     std::span<const StreamSnapshot> snapshots, const MonotonicClock& now) {
     JobDecision out;
     const auto t0 = now();
-    State state{};
-    if constexpr (requires(const StreamId& id) { state.stream_read(id); })
-      for (const auto& snapshot : snapshots) state.stream_read(snapshot.stream);
-    for (const StoredEvent* stored : detail::in_global_order(snapshots)) {
-      auto event = Codec::decode(*stored);
+    auto apply = [&](State& state, const StoredEvent& stored) -> bool {
+      auto event = Codec::decode(stored);
       if (!event) {
         out.kind = JobDecision::Kind::failed;
         out.error = std::move(event).error();
-        return out;
+        return false;
       }
-      if constexpr (requires { state.apply(*stored, *event); })
-        state.apply(*stored, *event);
+      if constexpr (requires { state.apply(stored, *event); })
+        state.apply(stored, *event);
       else
-        state.apply(stored->stream, *event);
+        state.apply(stored.stream, *event);
+      return true;
+    };
+    auto fresh = [&](std::span<const StreamSnapshot> read) {
+      auto state = std::make_shared<State>();
+      if constexpr (requires(const StreamId& id) { state->stream_read(id); })
+        for (const auto& snapshot : read) state->stream_read(snapshot.stream);
+      return state;
+    };
+    std::shared_ptr<State> state;
+    if (snapshots.size() == 1 && snapshots[0].folds && snapshots[0].events) {
+      // One stream: continue the stream actor's cached fold of this State
+      // from its version (events are only ever appended to a cached stream).
+      const auto& snapshot = snapshots[0];
+      auto& entries = snapshot.folds->entries;
+      const void* key = &detail::fold_key<State, Event>;
+      auto it = std::find_if(entries.begin(), entries.end(), [&](const FoldCache::Entry& e) { return e.key == key; });
+      if (it == entries.end()) {
+        entries.push_back(FoldCache::Entry{key, nullptr, 0});
+        it = std::prev(entries.end());
+      }
+      if (!it->state || it->version > snapshot.version.value) {
+        it->state = fresh(snapshots);
+        it->version = 0;
+      }
+      // Out of the cache while it changes: an apply that fails (or throws)
+      // leaves no partly applied state behind.
+      state = std::static_pointer_cast<State>(std::move(it->state));
+      const auto& events = *snapshot.events;
+      auto version = it->version;
+      for (; version < snapshot.version.value && version < events.size(); ++version)
+        if (!apply(*state, events[version])) {
+          entries.erase(it);
+          return out;
+        }
+      it->state = state;
+      it->version = version;
+    } else {
+      state = fresh(snapshots);
+      for (const StoredEvent* stored : detail::in_global_order(snapshots))
+        if (!apply(*state, *stored)) return out;
     }
     const auto t1 = now();
-    Decision<Event> decision = command.handle(std::as_const(state));
+    Decision<Event> decision = command.handle(std::as_const(*state));
     out.reconstruct = t1 - t0;
     out.handle = now() - t1;
     if (auto* rejected = decision.rejected()) {

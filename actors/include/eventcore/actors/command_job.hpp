@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -13,12 +14,29 @@
 
 namespace eventcore {
 
+// Folded states of one stream, kept by its stream actor across commands so
+// that a single-stream command folds only the events after the cached
+// version (not the whole stream). One entry per (State, Event) type pair.
+// Only the command holding the stream reads or changes it (the stream actor
+// hands it over with the grant; holding serializes its users); the stream
+// actor itself only drops it (replaces the pointer) when its events are
+// reloaded, so a cached state always folds a prefix of `events`.
+struct FoldCache {
+  struct Entry {
+    const void* key = nullptr;     // identifies the State and Event types
+    std::shared_ptr<void> state;   // a State folded from events [0, version)
+    std::uint64_t version = 0;
+  };
+  std::vector<Entry> entries;
+};
+
 // What the runtime knows of one stream when a command runs: its version and
 // every event in it. Shared, immutable: the stream actor copies on write.
 struct StreamSnapshot {
   StreamId stream;
   StreamVersion version;
   std::shared_ptr<const std::vector<StoredEvent>> events;  // events->size() == version.value
+  std::shared_ptr<FoldCache> folds;  // may be null (then the job folds from scratch)
 };
 
 // An encoded event and the stream it targets.

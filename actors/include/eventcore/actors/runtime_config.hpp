@@ -7,12 +7,16 @@ namespace eventcore {
 
 // Where the runtime runs blocking store calls.
 enum class IoMode {
+  // detached for a store whose calls may block (EventStore::blocking()),
+  // cooperative for one that never does (MemoryStore). The default.
+  automatic,
   // Detached actors, each on a thread of its own: a slow store never stalls
-  // the cooperative scheduler's workers. Production.
+  // the cooperative scheduler's workers. Production with PostgreSQL.
   detached,
-  // Ordinary actors on the scheduler. Only for an in-memory store under the
-  // deterministic test scheduler, where a detached actor (which gets its own
-  // thread even there) would break determinism.
+  // Ordinary actors on the scheduler: no thread hand-off per store call.
+  // Only for a store that never blocks (in memory); also what the
+  // deterministic test scheduler needs (a detached actor gets its own thread
+  // even there).
   cooperative,
 };
 
@@ -29,7 +33,7 @@ struct RuntimeConfig {
   // A command still running after this fails with timeout and releases its
   // streams; zero means no limit.
   std::chrono::milliseconds command_timeout{30'000};
-  IoMode io_mode = IoMode::detached;
+  IoMode io_mode = IoMode::automatic;
   // Store I/O actors (one store call at a time each; appends queued while a
   // call runs go to the store together as one append_batch).
   std::size_t io_actors = 4;

@@ -17,6 +17,8 @@ class MemoryStore final : public EventStore {
   explicit MemoryStore(StoreLimits limits = {}, std::function<Timestamp()> clock = {});
   ~MemoryStore() override;
 
+  bool blocking() const override { return false; }  // never waits on I/O
+
   Result<AppendResult> append(const AppendRequest& request) override;
   Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
                                                std::size_t max_count) override;
