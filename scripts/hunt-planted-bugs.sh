@@ -27,7 +27,7 @@ for bug in "${bugs[@]}"; do
   summary="$(echo "$out" | grep -m1 '^seeds ' || true)"
   if [ -n "$fail_line" ]; then
     seed="$(echo "$fail_line" | sed -E 's/^FAIL seed=([0-9]+).*/\1/')"
-    invariant="$(echo "$fail_line" | sed -E "s/^[^']*'([^']*)'.*/\1/")"
+    invariant="$(echo "$fail_line" | sed -E "s/^[^']*'(.*)' broken.*/\1/")"
     taken="$(echo "$summary" | sed -E 's/.*\(after ([0-9]+) seeds\).*/\1/')"
     printf '%-28s found at seed %-6s after %5s seed(s) (%.1f s): %s\n' "$bug" "$seed" "$taken" "$secs" "$invariant"
   else
