@@ -101,7 +101,14 @@ TEST_CASE("a rebuild of a large log runs in bounded memory and reports its progr
   auto rebuilt = std::dynamic_pointer_cast<CountByType>(f.runtime->instance("counts"));
   WARN("rebuild of " << n << " events: " << seconds << " s, RSS before " << before << " MiB, peak " << peak
                      << " MiB (+" << (peak - before) << "), " << progress.events_per_s << " events/s");
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed memory in its quarantine (256 MiB by default), so RSS
+  // says nothing about the rebuild's own footprint: the bound is checked in
+  // the normal build.
+  WARN("AddressSanitizer build: RSS bound not checked");
+#else
   CHECK(peak - before <= 48.0);
+#endif
   CHECK(progress.finished);
   CHECK(progress.events_done == static_cast<std::uint64_t>(n));
   CHECK(progress.position == progress.head);

@@ -70,10 +70,13 @@ struct Simulation {
 
   std::size_t live_stream_actors() {
     auto count = std::make_shared<std::size_t>(~std::size_t{0});
-    auto registry = executor->registry();
-    system->spawn([=](caf::event_based_actor* self) {
-      self->request(registry, caf::infinite, live_count_atom::value).then([=](std::size_t n) { *count = n; });
-    });
+    // Arguments, not captures: CAF 0.17 dereferences a null tuple pointer
+    // when a function actor is spawned with no arguments (UBSan flags it).
+    system->spawn(
+        [](caf::event_based_actor* self, caf::actor registry, std::shared_ptr<std::size_t> out) {
+          self->request(registry, caf::infinite, live_count_atom::value).then([=](std::size_t n) { *out = n; });
+        },
+        executor->registry(), count);
     sched->run();
     return *count;
   }
