@@ -186,6 +186,36 @@ Error conflict_error(const StreamWrite& write, std::uint64_t actual) {
                                         to_string(write.expected)};
 }
 
+// The columns every event carries after its id, stream and offset, in the
+// order eventcore_append and eventcore_append_batch take them: type,
+// payload, correlation id, causation id, user id, metadata. `per_event`
+// writes one array parameter from a function of each event.
+template <class PerEvent>
+void add_event_columns(PerEvent& per_event, std::string& json) {
+  per_event(pg::oid_text, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.type); });
+  per_event(pg::oid_bytea, [](auto& a, auto, auto, const EventToWrite& ev) {
+    a.element(ev.payload.data(), ev.payload.size());
+  });
+  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) {
+    if (ev.metadata.correlation_id) a.element(ev.metadata.correlation_id->bytes().data(), 16);
+    else a.null_element();
+  });
+  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) {
+    if (ev.metadata.causation_id) a.element(ev.metadata.causation_id->bytes().data(), 16);
+    else a.null_element();
+  });
+  per_event(pg::oid_text, [](auto& a, auto, auto, const EventToWrite& ev) {
+    if (ev.metadata.user_id) a.element(*ev.metadata.user_id);
+    else a.null_element();
+  });
+  per_event(pg::oid_jsonb, [&](auto& a, auto, auto, const EventToWrite& ev) {
+    if (ev.metadata.extra.empty()) return a.null_element();
+    json.assign(1, '\x01');  // jsonb binary format version
+    json += pg::encode_extra(ev.metadata.extra);
+    a.element(json);
+  });
+}
+
 // duplicate_event from a unique violation's DETAIL, "Key (event_id)=(<id>) already exists."
 Error duplicate_error(const char* detail) {
   std::string id = "an event id of this append";
@@ -477,28 +507,7 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.id.bytes().data(), 16); });
   per_event(pg::oid_int4, [](auto& a, std::size_t j, auto, const auto&) { a.element_int4(static_cast<std::int32_t>(j + 1)); });
   per_event(pg::oid_int4, [](auto& a, auto, std::size_t e, const auto&) { a.element_int4(static_cast<std::int32_t>(e + 1)); });
-  per_event(pg::oid_text, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.type); });
-  per_event(pg::oid_bytea, [](auto& a, auto, auto, const EventToWrite& ev) {
-    a.element(ev.payload.data(), ev.payload.size());
-  });
-  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) {
-    if (ev.metadata.correlation_id) a.element(ev.metadata.correlation_id->bytes().data(), 16);
-    else a.null_element();
-  });
-  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) {
-    if (ev.metadata.causation_id) a.element(ev.metadata.causation_id->bytes().data(), 16);
-    else a.null_element();
-  });
-  per_event(pg::oid_text, [](auto& a, auto, auto, const EventToWrite& ev) {
-    if (ev.metadata.user_id) a.element(*ev.metadata.user_id);
-    else a.null_element();
-  });
-  per_event(pg::oid_jsonb, [&](auto& a, auto, auto, const EventToWrite& ev) {
-    if (ev.metadata.extra.empty()) return a.null_element();
-    scratch.json.assign(1, '\x01');  // jsonb binary format version
-    scratch.json += pg::encode_extra(ev.metadata.extra);
-    a.element(scratch.json);
-  });
+  add_event_columns(per_event, scratch.json);
   if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
   else params.add_null();
   params.finish();
@@ -638,28 +647,7 @@ std::vector<Result<AppendResult>> PostgresStore::append_batch(const std::vector<
   per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.id.bytes().data(), 16); });
   per_event(pg::oid_int4, [](auto& a, std::int32_t w, auto, const auto&) { a.element_int4(w); });
   per_event(pg::oid_int4, [](auto& a, auto, std::size_t e, const auto&) { a.element_int4(static_cast<std::int32_t>(e + 1)); });
-  per_event(pg::oid_text, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.type); });
-  per_event(pg::oid_bytea, [](auto& a, auto, auto, const EventToWrite& ev) {
-    a.element(ev.payload.data(), ev.payload.size());
-  });
-  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) {
-    if (ev.metadata.correlation_id) a.element(ev.metadata.correlation_id->bytes().data(), 16);
-    else a.null_element();
-  });
-  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) {
-    if (ev.metadata.causation_id) a.element(ev.metadata.causation_id->bytes().data(), 16);
-    else a.null_element();
-  });
-  per_event(pg::oid_text, [](auto& a, auto, auto, const EventToWrite& ev) {
-    if (ev.metadata.user_id) a.element(*ev.metadata.user_id);
-    else a.null_element();
-  });
-  per_event(pg::oid_jsonb, [&](auto& a, auto, auto, const EventToWrite& ev) {
-    if (ev.metadata.extra.empty()) return a.null_element();
-    json.assign(1, '\x01');  // jsonb binary format version
-    json += pg::encode_extra(ev.metadata.extra);
-    a.element(json);
-  });
+  add_event_columns(per_event, json);
   if (impl_->config.notify == NotifyMode::per_append) params.add_bytes(impl_->config.notify_channel);
   else params.add_null();
   params.finish();
