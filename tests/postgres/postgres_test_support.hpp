@@ -11,19 +11,10 @@
 #include <string>
 
 #include "eventcore/store/postgres_store.hpp"
+#include "eventcore/testing/require_postgres.hpp"
 #include "eventcore/testing/test_database.hpp"
 
 namespace eventcore::testing {
-
-// Skips the running test (with a warning) when the PostgreSQL tests are
-// switched off; fails it when no database is configured.
-#define EVENTCORE_REQUIRE_POSTGRES()                                                   \
-  do {                                                                                 \
-    if (!::eventcore::testing::postgres_available()) {                                 \
-      WARN("EVENTCORE_SKIP_POSTGRES_TESTS=1: skipped");                                \
-      return;                                                                          \
-    }                                                                                  \
-  } while (false)
 
 inline PostgresStoreConfig store_config(const ScopedSchema& schema) {
   PostgresStoreConfig config;

@@ -22,17 +22,10 @@
 
 #include "eventcore/projections/projection.hpp"
 #include "eventcore/store/postgres_store.hpp"
+#include "eventcore/testing/require_postgres.hpp"
 #include "eventcore/testing/test_database.hpp"
 
 namespace eventcore::testing {
-
-#define EVENTCORE_REQUIRE_POSTGRES()                                \
-  do {                                                              \
-    if (!::eventcore::testing::postgres_available()) {              \
-      WARN("EVENTCORE_SKIP_POSTGRES_TESTS=1: skipped");             \
-      return;                                                       \
-    }                                                               \
-  } while (false)
 
 using namespace std::chrono_literals;
 
