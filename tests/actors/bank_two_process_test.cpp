@@ -13,12 +13,13 @@
 #include "eventcore/actors/command_executor.hpp"
 #include "eventcore/bank/commands.hpp"
 #include "eventcore/store/postgres_store.hpp"
+#include "eventcore/testing/require_postgres.hpp"
 #include "eventcore/testing/test_database.hpp"
 
 using namespace eventcore;
 
 TEST_CASE("two processes transferring among 20 accounts conserve money and write each acknowledged command once") {
-  if (!testing::postgres_available()) return;
+  EVENTCORE_REQUIRE_POSTGRES();
   testing::ScopedSchema schema("bank2p");
   PostgresStoreConfig config;
   config.conninfo = testing::test_database_url();

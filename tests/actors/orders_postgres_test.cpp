@@ -11,6 +11,7 @@
 #include "eventcore/actors/command_executor.hpp"
 #include "eventcore/orders/orders.hpp"
 #include "eventcore/store/postgres_store.hpp"
+#include "eventcore/testing/require_postgres.hpp"
 #include "eventcore/testing/test_database.hpp"
 
 using namespace eventcore;
@@ -30,7 +31,7 @@ StreamVersion version_of(EventStore& store, const StreamId& stream) { return sto
 }  // namespace
 
 TEST_CASE("on PostgreSQL, ApproveOrder writes order and discovered inventories atomically and checks the approver") {
-  if (!testing::postgres_available()) return;
+  EVENTCORE_REQUIRE_POSTGRES();
   testing::ScopedSchema schema("orders");
   auto store = open_store(schema);
   auto executor = CommandExecutor::builder().with_store(store).build().value();
@@ -69,7 +70,7 @@ TEST_CASE("on PostgreSQL, ApproveOrder writes order and discovered inventories a
 }
 
 TEST_CASE("on PostgreSQL, two runtimes approving orders for the last unit of stock: exactly one wins") {
-  if (!testing::postgres_available()) return;
+  EVENTCORE_REQUIRE_POSTGRES();
   testing::ScopedSchema schema("orders_race");
   auto setup_store = open_store(schema);
   {
