@@ -1,6 +1,7 @@
 #include "eventcore/actors/metrics.hpp"
 
 #include <cstdio>
+#include <mutex>
 
 namespace eventcore {
 
@@ -27,11 +28,18 @@ std::uint64_t LatencyHistogram::count() const noexcept { return cumulative().bac
 
 void RuntimeMetrics::record_command(std::string_view type, std::string_view outcome, const PhaseTimings& timings,
                                     std::size_t events_written) {
+  const std::pair<std::string_view, std::string_view> key(type, outcome);
+  bool counted = false;
   {
-    std::lock_guard lock(mutex_);
-    auto it = commands_.find(std::pair<std::string_view, std::string_view>(type, outcome));
-    if (it == commands_.end()) it = commands_.emplace(std::pair(std::string(type), std::string(outcome)), 0).first;
-    ++it->second;
+    std::shared_lock lock(mutex_);
+    if (auto it = commands_.find(key); it != commands_.end()) {
+      it->second.fetch_add(1, std::memory_order_relaxed);
+      counted = true;
+    }
+  }
+  if (!counted) {
+    std::unique_lock lock(mutex_);
+    commands_.try_emplace(std::pair(std::string(type), std::string(outcome)), 0).first->second.fetch_add(1, std::memory_order_relaxed);
   }
   events_written_.fetch_add(events_written, std::memory_order_relaxed);
   total_.observe(timings.total);
@@ -46,15 +54,15 @@ void RuntimeMetrics::record_retry(RetryReason reason) noexcept {
 }
 
 std::uint64_t RuntimeMetrics::commands(std::string_view type, std::string_view outcome) const {
-  std::lock_guard lock(mutex_);
+  std::shared_lock lock(mutex_);
   auto it = commands_.find(std::pair<std::string_view, std::string_view>(type, outcome));
-  return it == commands_.end() ? 0 : it->second;
+  return it == commands_.end() ? 0 : it->second.load(std::memory_order_relaxed);
 }
 
 std::uint64_t RuntimeMetrics::commands_total() const {
-  std::lock_guard lock(mutex_);
+  std::shared_lock lock(mutex_);
   std::uint64_t n = 0;
-  for (const auto& [key, count] : commands_) n += count;
+  for (const auto& [key, count] : commands_) n += count.load(std::memory_order_relaxed);
   return n;
 }
 
@@ -103,10 +111,10 @@ std::string RuntimeMetrics::render_prometheus() const {
   out += "# HELP eventcore_commands_total Commands finished, by command type and outcome.\n";
   out += "# TYPE eventcore_commands_total counter\n";
   {
-    std::lock_guard lock(mutex_);
+    std::shared_lock lock(mutex_);
     for (const auto& [key, count] : commands_)
       out += "eventcore_commands_total{type=\"" + label(key.first) + "\",outcome=\"" + label(key.second) + "\"} " +
-             std::to_string(count) + "\n";
+             std::to_string(count.load(std::memory_order_relaxed)) + "\n";
   }
   out += "# HELP eventcore_events_written_total Events written by commands (idempotency records excluded).\n";
   out += "# TYPE eventcore_events_written_total counter\n";

@@ -3,14 +3,14 @@
 // The runtime's counters and histograms, rendered in the Prometheus text
 // format (an app serves render_prometheus() at /metrics). One RuntimeMetrics
 // per executor (CommandExecutor::metrics()); every method is thread-safe and
-// cheap enough for the command path (atomics, one short lock per command).
+// cheap enough for the command path (atomics and a shared lock).
 
 #include <array>
 #include <chrono>
 #include <atomic>
 #include <cstdint>
 #include <map>
-#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -68,8 +68,10 @@ class RuntimeMetrics {
              std::pair<std::string_view, std::string_view>(b.first, b.second);
     }
   };
-  mutable std::mutex mutex_;
-  std::map<std::pair<std::string, std::string>, std::uint64_t, KeyLess> commands_;
+  // Written (a new key) under the unique lock, counted under the shared one:
+  // map nodes do not move.
+  mutable std::shared_mutex mutex_;
+  std::map<std::pair<std::string, std::string>, std::atomic<std::uint64_t>, KeyLess> commands_;
   std::atomic<std::uint64_t> events_written_{0};
   std::array<std::atomic<std::uint64_t>, 2> retries_{};
   LatencyHistogram total_;
