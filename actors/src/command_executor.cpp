@@ -1,6 +1,8 @@
 #include "eventcore/actors/command_executor.hpp"
 
+#include <algorithm>
 #include <future>
+#include <unordered_map>
 #include <random>
 
 #include <caf/all.hpp>
@@ -32,6 +34,7 @@ struct CommandExecutor::Runtime {
   void shutdown() {
     std::call_once(stopped, [this] {
       caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
+      context->directory->stop(caf::exit_reason::user_shutdown);
       caf::anon_send_exit(context->registry, caf::exit_reason::user_shutdown);
       for (auto& io : context->io) caf::anon_send_exit(io, caf::exit_reason::user_shutdown);
     });
@@ -45,11 +48,56 @@ struct CommandExecutor::Runtime {
 };
 
 namespace {
-caf::behavior gateway_actor(caf::event_based_actor* self, detail::ContextPtr context) {
+
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+
+// Starts a command: single-stream commands without an idempotency key go
+// straight to their stream actor (the fast path, detail/protocol.hpp);
+// everything else gets a write coordinator.
+void start_command(caf::actor_system& system, const detail::ContextPtr& context, CommandJobPtr job,
+                   CommandExecutor::Callback done) {
+  const auto& streams = job->streams;
+  const bool one_stream = !streams.empty() && std::all_of(streams.begin(), streams.end(),
+                                                          [&](const StreamId& s) { return s == streams.front(); });
+  if (one_stream && !job->idempotency_key) {
+    // Once the runtime is stopped the directory sends nothing; the command,
+    // dropped unanswered, then answers itself (~LocalCommand).
+    const StreamId stream = job->streams.front();
+    auto command = std::make_shared<detail::LocalCommand>(std::move(job), std::move(done), context->clock(), context);
+    context->directory->with_actor(stream, [&](const caf::actor& actor) {
+      caf::anon_send(actor, execute_atom::value, std::move(command));
+    });
+    return;
+  }
+  detail::spawn_write_coordinator(system, context, std::move(job), std::move(done));
+}
+
+// Answers (execute_atom, CommandJobPtr) requests from actors. The outcome
+// comes back as a message, so that only this actor delivers its promises.
+struct GatewayState {
+  static inline const char* name = "eventcore.gateway";
+  std::uint64_t next = 0;
+  std::unordered_map<std::uint64_t, caf::response_promise> pending;
+};
+
+caf::behavior gateway_actor(caf::stateful_actor<GatewayState>* self, detail::ContextPtr context) {
   return {
-      [=](execute_atom, CommandJobPtr& job) {
-        auto coordinator = detail::spawn_write_coordinator(self->system(), context, std::move(job), {});
-        return self->delegate(coordinator, detail::run_atom::value);
+      [=](execute_atom, CommandJobPtr& job) -> caf::response_promise {
+        auto& st = self->state;
+        const auto key = st.next++;
+        auto rp = self->make_response_promise();
+        st.pending.emplace(key, rp);
+        start_command(self->system(), context, std::move(job),
+                      [gateway = caf::actor_cast<caf::actor>(self), key](const ExecuteResult& result) {
+                        caf::anon_send(gateway, deliver_atom::value, key, result);
+                      });
+        return rp;
+      },
+      [=](deliver_atom, std::uint64_t key, ExecuteResult& result) {
+        auto it = self->state.pending.find(key);
+        if (it == self->state.pending.end()) return;
+        it->second.deliver(std::move(result));
+        self->state.pending.erase(it);
       },
   };
 }
@@ -113,6 +161,7 @@ Result<CommandExecutor> Builder::build() {
   }
   auto context = std::make_shared<detail::RuntimeContext>();
   context->store = p.store;
+  context->system = runtime->system;
   context->config = p.config;
   context->retry = p.retry;
   context->clock = p.clock ? p.clock : MonotonicClock([] { return std::chrono::steady_clock::now(); });
@@ -123,8 +172,13 @@ Result<CommandExecutor> Builder::build() {
   context->random = p.random ? p.random : seeded_random(std::random_device{}());
   IoMode io_mode = p.config.io_mode;
   if (io_mode == IoMode::automatic) io_mode = p.store->blocking() ? IoMode::detached : IoMode::cooperative;
+  context->inline_store_calls = !p.store->blocking();
   for (std::size_t i = 0; i < p.config.io_actors; ++i)
     context->io.push_back(detail::spawn_store_io(*runtime->system, p.store, io_mode, p.config.read_page_size));
+  context->directory = std::make_unique<detail::StreamDirectory>(
+      p.config.max_live_streams, [system = runtime->system, weak = std::weak_ptr(context)](const StreamId& stream) {
+        return detail::spawn_stream_actor(*system, weak.lock(), stream);
+      });
   context->registry = detail::spawn_stream_registry(*runtime->system, context);
   runtime->gateway = runtime->system->spawn(gateway_actor, context);
   runtime->context = std::move(context);
@@ -132,9 +186,7 @@ Result<CommandExecutor> Builder::build() {
 }
 
 void CommandExecutor::submit(CommandJobPtr job, Callback done) const {
-  auto coordinator =
-      detail::spawn_write_coordinator(*runtime_->system, runtime_->context, std::move(job), std::move(done));
-  caf::anon_send(coordinator, detail::run_atom::value);
+  start_command(*runtime_->system, runtime_->context, std::move(job), std::move(done));
 }
 
 ExecuteResult CommandExecutor::run(CommandJobPtr job) const {

@@ -23,20 +23,6 @@ struct IoState {
 
 using IoActor = caf::stateful_actor<IoState>;
 
-LoadReply load_stream(EventStore& store, const StreamId& stream, std::size_t page_size) {
-  auto events = std::make_shared<std::vector<StoredEvent>>();
-  StreamVersion from{1};
-  for (;;) {
-    auto page = store.read_stream(stream, from, page_size);
-    if (!page) return LoadReply{nullptr, std::move(page).error()};
-    const std::size_t n = page->size();
-    for (auto& event : *page) events->push_back(std::move(event));
-    if (n < page_size) break;
-    from = StreamVersion{events->size() + 1};
-  }
-  return LoadReply{std::move(events), std::nullopt};
-}
-
 caf::behavior store_io(IoActor* self, std::shared_ptr<EventStore> store, std::size_t page_size) {
   self->state.store = std::move(store);
   self->state.page_size = page_size == 0 ? 1000 : page_size;
@@ -77,6 +63,21 @@ caf::behavior store_io(IoActor* self, std::shared_ptr<EventStore> store, std::si
 }
 
 }  // namespace
+
+LoadReply load_stream(EventStore& store, const StreamId& stream, std::size_t page_size) {
+  if (page_size == 0) page_size = 1000;
+  auto events = std::make_shared<std::vector<StoredEvent>>();
+  StreamVersion from{1};
+  for (;;) {
+    auto page = store.read_stream(stream, from, page_size);
+    if (!page) return LoadReply{nullptr, std::move(page).error()};
+    const std::size_t n = page->size();
+    for (auto& event : *page) events->push_back(std::move(event));
+    if (n < page_size) break;
+    from = StreamVersion{events->size() + 1};
+  }
+  return LoadReply{std::move(events), std::nullopt};
+}
 
 caf::actor spawn_store_io(caf::actor_system& system, std::shared_ptr<EventStore> store, IoMode mode,
                           std::size_t read_page_size) {

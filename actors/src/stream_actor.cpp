@@ -1,23 +1,61 @@
 // One actor per stream. It holds the stream's events, loaded once from the
 // store, and lets one transaction at a time hold the stream; the others wait
 // in FIFO order. Holding is what makes in-process conflicts impossible.
+//
+// A transaction is either a coordinator's (acquire ... commit/release) or a
+// single-stream command the actor runs itself (the fast path, protocol.hpp):
+// decide on the cached events, append, advance the cache, answer. With a
+// store that never blocks (in memory) the append is a plain call, made on
+// the stream actor's own turn; otherwise it goes to a
+// store I/O actor (group commit) and the stream stays held until it lands.
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 
 #include <caf/all.hpp>
 
 #include "eventcore/actors/detail/actors.hpp"
+#include "eventcore/actors/detail/outcome.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
 
 namespace eventcore::detail {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// The txn of a fast-path command: no coordinator's actor id.
+constexpr TxnId kLocalTxn = ~TxnId{0};
+
 struct Waiter {
-  caf::response_promise promise;
+  caf::response_promise promise;  // an acquire: the grant goes here
   caf::actor_addr who;
   TxnId txn = 0;
+  LocalCommandPtr local;  // or a fast-path command,
+  caf::actor_clock::time_point deadline;  // which times out then (if it has a timeout)
 };
+
+// Answers a fast-path command: counts it, logs it, calls back.
+void answer(RuntimeContext& context, LocalCommand& command, const ExecuteResult& outcome, PhaseTimings timings) {
+  timings.total = context.clock() - command.started_at;
+  observe_outcome(context, *command.job, outcome, timings);
+  auto done = std::move(command.done);
+  command.done = nullptr;
+  done(outcome);
+}
+
+// Gives a fast-path command to a write coordinator: for discovered streams
+// (`failed` empty), or after a first attempt that the retry policy may retry.
+void give_to_coordinator(RuntimeContext& context, LocalCommand& command, std::optional<FailedAttempt> failed) {
+  auto done = std::move(command.done);
+  command.done = nullptr;
+  spawn_write_coordinator(*context.system, context.shared_from_this(), command.job, std::move(done), std::move(failed));
+}
+
+CommandError command_error(const LocalCommand& command, CommandErrorCode code, std::string message,
+                           std::optional<Error> cause = std::nullopt) {
+  return CommandError{code, command.job->name, command.job->streams, std::move(message), std::move(cause), 1};
+}
 
 struct StreamActorState {
   static inline const char* name = "eventcore.stream";
@@ -29,7 +67,9 @@ struct StreamActorState {
   std::shared_ptr<FoldCache> folds;                  // folds of `events`, valid when loaded
   std::optional<Waiter> holder;
   std::deque<Waiter> queue;
-  std::uint64_t acquires_seen = 0;  // lets the registry tell "idle" from "idle, but more is coming"
+  caf::actor_id id = 0;
+  bool passivate_asked = false;  // the directory asked it to leave; it has not been used since
+  bool deadline_armed = false;  // a timeout_atom is on its way (queued fast-path commands)
 
   StreamActorState() = default;
   StreamActorState(const StreamActorState&) = delete;
@@ -40,16 +80,26 @@ struct StreamActorState {
   // caf::infinite: answer every pending acquire here, or the commands queued
   // on a crashed stream actor would wait for their timeout. The promise
   // carries its own strong reference to this actor and the requester, so
-  // delivering from the destructor (stateful_actor::on_exit) is fine. A
-  // passivated actor is idle: nothing is pending then.
+  // delivering from the destructor (stateful_actor::on_exit) is fine. The
+  // fast-path commands still queued answer for themselves (~LocalCommand);
+  // one that was running may have its append in flight: its outcome is
+  // unknown. A passivated actor is idle: nothing is pending then.
   ~StreamActorState() {
     if (!stream) return;
+    context->directory->forget(*stream, id);
     const Error error{ErrorCode::unavailable, "the actor of stream '" + stream->str() + "' stopped"};
-    auto answer = [&](Waiter& waiter) {
-      if (waiter.promise.pending()) waiter.promise.deliver(StreamGrant{std::nullopt, caf::actor{}, error});
+    auto answer_waiter = [&](Waiter& waiter) {
+      if (waiter.local || !waiter.promise.pending()) return;
+      waiter.promise.deliver(StreamGrant{std::nullopt, caf::actor{}, error});
     };
-    if (holder) answer(*holder);
-    for (auto& waiter : queue) answer(waiter);
+    if (holder && holder->local)
+      answer(*context, *holder->local,
+             command_error(*holder->local, CommandErrorCode::store_unavailable,
+                           "the stream's actor stopped while the command's append was in flight", error),
+             {});
+    else if (holder)
+      answer_waiter(*holder);
+    for (auto& waiter : queue) answer_waiter(waiter);
   }
 };
 
@@ -57,10 +107,14 @@ using StreamActor = caf::stateful_actor<StreamActorState>;
 
 void grant_next(StreamActor* self);
 
-void notify_if_idle(StreamActor* self) {
+bool idle(const StreamActorState& st) { return !st.holder && st.queue.empty() && !st.loading; }
+
+// Leaves if the directory asked it to and it is idle, with nothing in its
+// mailbox (checked under the directory's lock: nothing new can arrive).
+void passivate_if_asked(StreamActor* self) {
   auto& st = self->state;
-  if (!st.holder && st.queue.empty() && !st.loading && st.context->registry)
-    self->send(st.context->registry, idle_atom::value, *st.stream, st.acquires_seen);
+  if (!st.passivate_asked || !idle(st)) return;
+  if (st.context->directory->remove_if(*st.stream, st.id, [&] { return self->mailbox().empty(); })) self->quit();
 }
 
 void fail_waiters(StreamActor* self, const Error& error) {
@@ -68,84 +122,295 @@ void fail_waiters(StreamActor* self, const Error& error) {
   while (!st.queue.empty()) {
     auto waiter = std::move(st.queue.front());
     st.queue.pop_front();
+    if (waiter.local) {
+      auto& command = *waiter.local;
+      if (error.transient())
+        give_to_coordinator(*st.context, command, FailedAttempt{RetryReason::transient, error, command.started_at, {}});
+      else
+        answer(*st.context, command,
+               command_error(command, CommandErrorCode::store_failed, "reading a stream failed", error), {});
+      continue;
+    }
     self->demonitor(waiter.who);
     waiter.promise.deliver(StreamGrant{std::nullopt, caf::actor_cast<caf::actor>(self), error});
   }
 }
 
+void loaded(StreamActor* self, LoadReply& reply) {
+  auto& st = self->state;
+  if (reply.error) {
+    fail_waiters(self, *reply.error);
+    return;
+  }
+  st.events = std::move(reply.events);
+  st.folds = std::make_shared<FoldCache>();
+  st.loaded = true;
+}
+
+void grant_next(StreamActor* self);
+
+// Loads the stream: a store that never blocks is read right here; any other
+// through an I/O actor, the waiters waiting meanwhile.
 void start_load(StreamActor* self) {
   auto& st = self->state;
+  if (st.context->inline_store_calls) {
+    auto reply = load_stream(*st.context->store, *st.stream, st.context->config.read_page_size);
+    loaded(self, reply);
+    return;
+  }
   st.loading = true;
   self->request(st.context->pick_io(), caf::infinite, read_atom::value, *st.stream)
       .then(
           [=](LoadReply& reply) {
-            auto& st = self->state;
-            st.loading = false;
-            if (reply.error) {
-              fail_waiters(self, *reply.error);
-              notify_if_idle(self);
-              return;
-            }
-            st.events = std::move(reply.events);
-            st.folds = std::make_shared<FoldCache>();
-            st.loaded = true;
+            self->state.loading = false;
+            loaded(self, reply);
             grant_next(self);
+            passivate_if_asked(self);
           },
           [=](caf::error& err) {
             self->state.loading = false;
             fail_waiters(self, Error{ErrorCode::unavailable, "loading stream '" + self->state.stream->str() +
                                                                  "' failed: " + self->system().render(err)});
-            notify_if_idle(self);
+            passivate_if_asked(self);
           });
 }
 
+void drop_cache(StreamActor* self) {
+  auto& st = self->state;
+  st.loaded = false;
+  st.events.reset();
+  st.folds.reset();
+}
+
+bool run_local(StreamActor* self);
+
 void grant_next(StreamActor* self) {
   auto& st = self->state;
-  if (st.holder || st.queue.empty()) return;
-  if (!st.loaded) {
-    if (!st.loading) start_load(self);
-    return;
+  while (!st.holder && !st.queue.empty()) {
+    if (!st.loaded) {
+      if (!st.loading) start_load(self);
+      if (!st.loaded) return;  // loading, or failed (then the queue was answered)
+    }
+    st.holder = std::move(st.queue.front());
+    st.queue.pop_front();
+    if (st.holder->local) {
+      run_local(self);  // finished: the loop goes on; in flight: the stream stays held
+      continue;
+    }
+    StreamSnapshot snapshot{*st.stream, StreamVersion{st.events->size()}, st.events, st.folds};
+    st.holder->promise.deliver(StreamGrant{std::move(snapshot), caf::actor_cast<caf::actor>(self), std::nullopt});
   }
-  st.holder = std::move(st.queue.front());
-  st.queue.pop_front();
-  StreamSnapshot snapshot{*st.stream, StreamVersion{st.events->size()}, st.events, st.folds};
-  st.holder->promise.deliver(StreamGrant{std::move(snapshot), caf::actor_cast<caf::actor>(self), std::nullopt});
 }
 
 void release_holder(StreamActor* self, bool invalidate) {
   auto& st = self->state;
   self->demonitor(st.holder->who);
   st.holder.reset();
-  if (invalidate) {
-    // The store may hold more than we do (a foreign writer, or an append
-    // whose outcome we never learnt): reload on next use.
-    st.loaded = false;
-    st.events.reset();
-    st.folds.reset();
-  }
+  // The store may hold more than we do (a foreign writer, or an append
+  // whose outcome we never learnt): reload on next use.
+  if (invalidate) drop_cache(self);
   grant_next(self);
-  notify_if_idle(self);
+  passivate_if_asked(self);
 }
 
-void apply_commit(StreamActor* self, const CommittedEvents& committed) {
+void apply_commit(StreamActor* self, std::vector<StoredEvent> committed) {
   auto& st = self->state;
   if (!st.loaded) return;
   // Copy on write: a snapshot handed out earlier may still be read.
   if (st.events.use_count() > 1) st.events = std::make_shared<std::vector<StoredEvent>>(*st.events);
-  for (const auto& event : committed.events) {
+  for (auto& event : committed) {
     if (event.version.value != st.events->size() + 1) {  // not contiguous: trust the store instead
-      st.loaded = false;
-      st.events.reset();
-      st.folds.reset();
+      drop_cache(self);
       return;
     }
-    st.events->push_back(event);
+    st.events->push_back(std::move(event));
+  }
+}
+
+// ---- the fast path ---------------------------------------------------------
+
+// Ends the fast-path command holding the stream with a final answer.
+void finish_local(StreamActor* self, bool invalidate, const ExecuteResult& outcome, const PhaseTimings& timings) {
+  auto& st = self->state;
+  auto command = std::move(st.holder->local);
+  st.holder.reset();
+  if (invalidate) drop_cache(self);
+  answer(*st.context, *command, outcome, timings);
+}
+
+// Gives the fast-path command holding the stream to a write coordinator.
+void hand_over(StreamActor* self, std::optional<FailedAttempt> failed) {
+  auto& st = self->state;
+  auto command = std::move(st.holder->local);
+  st.holder.reset();
+  if (failed) drop_cache(self);  // the store may hold more than we do
+  give_to_coordinator(*st.context, *command, std::move(failed));
+}
+
+// Deadlines are on the actor clock: the deterministic scheduler's in tests.
+bool expired(StreamActor* self, const Waiter& waiter) {
+  return self->state.context->config.command_timeout.count() > 0 && self->clock().now() >= waiter.deadline;
+}
+
+CommandError timed_out(const RuntimeContext& context, const LocalCommand& command) {
+  return command_error(command, CommandErrorCode::timeout,
+                       "the command did not finish within " + std::to_string(context.config.command_timeout.count()) +
+                           " ms");
+}
+
+void on_local_appended(StreamActor* self, const AppendRequest& request, Result<AppendResult> appended,
+                       PhaseTimings timings, Clock::time_point write_started) {
+  auto& st = self->state;
+  auto& command = *st.holder->local;
+  timings.write = st.context->clock() - write_started;
+  if (!appended) {
+    Error error = std::move(appended).error();
+    if (error.code == ErrorCode::conflict)
+      hand_over(self, FailedAttempt{RetryReason::conflict, std::move(error), command.started_at, timings});
+    else if (error.transient())
+      hand_over(self, FailedAttempt{RetryReason::transient, std::move(error), command.started_at, timings});
+    else
+      finish_local(self, true,
+                   command_error(command, CommandErrorCode::store_failed, "the store rejected the append", error),
+                   timings);
+    return;
+  }
+  const auto& write = request.streams.front();
+  std::size_t next_position = 0;
+  auto committed = stored_events(write, appended->streams.front().version.value - write.events.size(),
+                                 appended->positions, next_position, st.context->wall_clock());
+  CommandResult result;
+  result.command = command.job->name;
+  result.attempts = 1;
+  result.events_written = committed.size();
+  result.stream_versions.push_back(appended->streams.front());
+  for (const auto& e : committed) result.positions.push_back(e.position);
+  apply_commit(self, std::move(committed));
+  result.timings = timings;
+  result.timings.total = st.context->clock() - command.started_at;
+  finish_local(self, false, std::move(result), timings);
+}
+
+// Runs the fast-path command that now holds the (loaded) stream. Returns
+// false while its append is in flight; otherwise the stream is free again.
+bool run_local(StreamActor* self) {
+  auto& st = self->state;
+  auto& context = *st.context;
+  auto& command = *st.holder->local;
+  const auto started = context.clock();
+  PhaseTimings timings;
+  timings.prepare = started - command.started_at;
+  if (expired(self, *st.holder)) {
+    finish_local(self, false, timed_out(context, command), timings);
+    return true;
+  }
+  StreamSnapshot snapshot{*st.stream, StreamVersion{st.events->size()}, st.events, st.folds};
+  JobDecision decision = command.job->decide(std::span<const StreamSnapshot>(&snapshot, 1), context.clock);
+  snapshot.events.reset();  // so that the cache can grow in place
+  timings.reconstruct = decision.reconstruct;
+  timings.handle = decision.handle;
+  switch (decision.kind) {
+    case JobDecision::Kind::reject:
+      finish_local(self, false, command_error(command, CommandErrorCode::validation_failed, decision.message), timings);
+      return true;
+    case JobDecision::Kind::failed:
+      finish_local(self, true,
+                   command_error(command, CommandErrorCode::store_failed, "a stored event could not be decoded",
+                                 decision.error),
+                   timings);
+      return true;
+    case JobDecision::Kind::need_streams:
+      hand_over(self, std::nullopt);
+      return true;
+    case JobDecision::Kind::write:
+      break;
+  }
+  for (const auto& e : decision.events)
+    if (e.stream != *st.stream) {
+      auto error = command_error(command, CommandErrorCode::undeclared_stream,
+                                 "handle emitted a '" + e.event.type + "' event for stream '" + e.stream.str() +
+                                     "', which the command did not declare");
+      error.streams = {e.stream};
+      finish_local(self, false, std::move(error), timings);
+      return true;
+    }
+  if (decision.events.empty()) {
+    CommandResult result{command.job->name, 1, 0, {{*st.stream, snapshot.version}}, {}, timings, false};
+    result.timings.total = context.clock() - command.started_at;
+    finish_local(self, false, std::move(result), timings);
+    return true;
+  }
+  auto request = std::make_shared<AppendRequest>();
+  StreamWrite write{*st.stream, ExpectedVersion::exact(snapshot.version), {}};
+  write.events.reserve(decision.events.size());
+  for (auto& e : decision.events) write.events.push_back(std::move(e.event));
+  request->streams.push_back(std::move(write));
+  const auto write_started = context.clock();
+  if (context.inline_store_calls) {
+    on_local_appended(self, *request, context.store->append(*request), timings, write_started);
+    return true;
+  }
+  // A store that may block: its I/O actor appends (batched with other
+  // streams' appends); the stream stays held until the answer.
+  const caf::duration wait =
+      context.config.command_timeout.count() > 0
+          ? caf::duration(std::max<caf::timespan>(st.holder->deadline - self->clock().now(), std::chrono::milliseconds(1)))
+          : caf::infinite;
+  self->request(context.pick_io(), wait, append_atom::value, *request)
+      .then(
+          [=](AppendReply& reply) {
+            if (reply.error)
+              on_local_appended(self, *request, std::move(*reply.error), timings, write_started);
+            else
+              on_local_appended(self, *request, std::move(*reply.result), timings, write_started);
+            grant_next(self);
+            passivate_if_asked(self);
+          },
+          [=](caf::error& err) {
+            auto& st = self->state;
+            // No answer in time: the append may still land, so the cache drops.
+            if (err == caf::sec::request_timeout)
+              finish_local(self, true, timed_out(*st.context, *st.holder->local), timings);
+            else
+              on_local_appended(self, *request,
+                                Error{ErrorCode::unavailable, "the store writer failed: " + self->system().render(err)},
+                                timings, write_started);
+            grant_next(self);
+            passivate_if_asked(self);
+          });
+  return false;
+}
+
+// Fails the queued fast-path commands that ran out of time (a coordinator's
+// own timeout covers its commands; these have no coordinator).
+void expire_queued(StreamActor* self) {
+  auto& st = self->state;
+  st.deadline_armed = false;
+  std::optional<caf::actor_clock::time_point> next;
+  for (auto it = st.queue.begin(); it != st.queue.end();) {
+    if (!it->local) {
+      ++it;
+      continue;
+    }
+    if (expired(self, *it)) {
+      auto command = std::move(it->local);
+      it = st.queue.erase(it);
+      answer(*st.context, *command, timed_out(*st.context, *command), {});
+      continue;
+    }
+    if (!next || it->deadline < *next) next = it->deadline;
+    ++it;
+  }
+  if (next) {
+    st.deadline_armed = true;
+    self->delayed_send(self, *next - self->clock().now(), timeout_atom::value);
   }
 }
 
 caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId stream) {
   self->state.context = std::move(context);
   self->state.stream = std::move(stream);
+  self->state.id = self->id();
   // A holder or waiter that dies never leaves the stream stuck.
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
@@ -157,12 +422,12 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
 #endif
       release_holder(self, true);
     else
-      notify_if_idle(self);
+      passivate_if_asked(self);
   });
   return {
       [=](acquire_atom, const StreamId&) -> caf::response_promise {
         auto& st = self->state;
-        ++st.acquires_seen;
+        st.passivate_asked = false;
         // Read the sender first: make_response_promise moves it out of the
         // current message (CAF 0.17).
         auto sender = self->current_sender();
@@ -173,10 +438,23 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
         grant_next(self);
         return rp;
       },
+      [=](execute_atom, LocalCommandPtr& command) {
+        auto& st = self->state;
+        st.passivate_asked = false;
+        st.queue.push_back(
+            Waiter{{}, {}, kLocalTxn, std::move(command), self->clock().now() + st.context->config.command_timeout});
+        grant_next(self);
+        if (!st.queue.empty() && !st.deadline_armed && st.context->config.command_timeout.count() > 0) {
+          st.deadline_armed = true;
+          self->delayed_send(self, st.context->config.command_timeout, timeout_atom::value);
+        }
+        passivate_if_asked(self);
+      },
+      [=](timeout_atom) { expire_queued(self); },
       [=](commit_atom, TxnId txn, const CommittedEventsPtr& committed) {
         auto& st = self->state;
         if (!st.holder || st.holder->txn != txn) return;  // stale: that holder was released
-        apply_commit(self, *committed);
+        apply_commit(self, committed->events);
         release_holder(self, false);
       },
       [=](release_atom, TxnId txn, bool invalidate) {
@@ -184,11 +462,27 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
         if (!st.holder || st.holder->txn != txn) return;
         release_holder(self, invalidate);
       },
-      [=](passivate_atom) { self->quit(); },
+      [=](passivate_atom) {
+        self->state.passivate_asked = true;
+        passivate_if_asked(self);
+      },
   };
 }
 
 }  // namespace
+
+LocalCommand::~LocalCommand() {
+  if (!done || !context) return;
+  const Error error{ErrorCode::unavailable, "the stream's actor stopped before the command ran"};
+  if (context->directory->stopped()) {
+    CommandError failed{CommandErrorCode::store_unavailable, job->name, job->streams, "the executor was shut down",
+                        error, 0};
+    observe_outcome(*context, *job, failed, {});
+    done(failed);
+    return;
+  }
+  give_to_coordinator(*context, *this, FailedAttempt{RetryReason::transient, error, started_at, {}});
+}
 
 caf::actor spawn_stream_actor(caf::actor_system& system, ContextPtr context, StreamId stream) {
   return system.spawn(stream_actor, std::move(context), std::move(stream));

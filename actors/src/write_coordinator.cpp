@@ -20,6 +20,7 @@
 
 #include "eventcore/actors/detail/actors.hpp"
 #include "eventcore/actors/detail/idempotency_record.hpp"
+#include "eventcore/actors/detail/outcome.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
 #include "eventcore/actors/logging.hpp"
 
@@ -33,7 +34,7 @@ struct CoordinatorState {
   ContextPtr context;
   CommandJobPtr job;
   std::function<void(const ExecuteResult&)> done;
-  std::optional<caf::response_promise> reply;
+  std::optional<FailedAttempt> resumed;      // an attempt a stream actor already made
   bool started = false;
   bool finished = false;
 
@@ -63,30 +64,14 @@ Clock::time_point now(Coordinator* self) { return self->state.context->clock(); 
 
 // ---- outcome ----------------------------------------------------------------
 
-// Counts the outcome and writes the command's one log line.
-void observe(Coordinator* self, const ExecuteResult& outcome) {
-  auto& st = self->state;
-  PhaseTimings timings = outcome.ok() ? outcome.value().timings : st.timings;
-  if (!outcome.ok()) timings.total = now(self) - st.started_at;
-  const std::string_view name =
-      outcome.ok() ? std::string_view(outcome.value().replayed ? "replayed" : "ok") : to_string(outcome.error().code);
-  const std::size_t events = outcome.ok() && !outcome.value().replayed ? outcome.value().events_written : 0;
-  st.context->metrics->record_command(st.job->name, name, timings, events);
-  const bool routine = outcome.ok() || outcome.error().code == CommandErrorCode::validation_failed;
-  const LogLevel level = routine ? LogLevel::debug : LogLevel::info;
-  if (!detail::log_enabled(level)) return;
-  detail::log_command(level, {st.job->name, name, outcome.ok() ? outcome.value().attempts : outcome.error().attempts,
-                              events, timings.prepare, timings.reconstruct, timings.handle, timings.write,
-                              timings.total, outcome.ok() ? std::string_view() : outcome.error().message});
-}
-
 void finish(Coordinator* self, ExecuteResult outcome) {
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
-  observe(self, outcome);
+  PhaseTimings timings = st.timings;
+  timings.total = now(self) - st.started_at;
+  observe_outcome(*st.context, *st.job, outcome, timings);
   if (st.done) st.done(outcome);
-  if (st.reply && st.reply->pending()) st.reply->deliver(std::move(outcome));
   self->quit();
 }
 
@@ -143,26 +128,32 @@ void acquire_next(Coordinator* self) {
     return;
   }
   const StreamId& stream = st.order[st.held.size()];
-  self->request(st.context->registry, caf::infinite, acquire_atom::value, stream)
-      .then(
-          [=](StreamGrant& grant) {
-            if (grant.error) {
+  const bool routed = st.context->directory->with_actor(stream, [&](const caf::actor& actor) {
+    self->request(actor, caf::infinite, acquire_atom::value, stream)
+        .then(
+            [=](StreamGrant& grant) {
+              if (grant.error) {
+                release_all(self, false);
+                auto reason = grant.error->transient() ? RetryReason::transient : RetryReason::conflict;
+                if (grant.error->transient())
+                  retry_or_fail(self, reason, *grant.error);
+                else
+                  fail(self, CommandErrorCode::store_failed, "reading a stream failed", *grant.error);
+                return;
+              }
+              self->state.held.push_back(std::move(grant));
+              acquire_next(self);
+            },
+            [=](caf::error& err) {
               release_all(self, false);
-              auto reason = grant.error->transient() ? RetryReason::transient : RetryReason::conflict;
-              if (grant.error->transient())
-                retry_or_fail(self, reason, *grant.error);
-              else
-                fail(self, CommandErrorCode::store_failed, "reading a stream failed", *grant.error);
-              return;
-            }
-            self->state.held.push_back(std::move(grant));
-            acquire_next(self);
-          },
-          [=](caf::error& err) {
-            release_all(self, false);
-            retry_or_fail(self, RetryReason::transient,
-                          Error{ErrorCode::unavailable, "acquiring a stream failed: " + self->system().render(err)});
-          });
+              retry_or_fail(self, RetryReason::transient,
+                            Error{ErrorCode::unavailable, "acquiring a stream failed: " + self->system().render(err)});
+            });
+  });
+  if (!routed) {
+    release_all(self, false);
+    fail(self, CommandErrorCode::store_unavailable, "the executor was shut down");
+  }
 }
 
 // Acquires every stream not yet held. Streams are taken in sorted order; if
@@ -343,18 +334,13 @@ void on_appended(Coordinator* self, const AppendRequest& request, AppendReply& r
   for (std::size_t i = 0; i < request.streams.size(); ++i) {
     const auto& write = request.streams[i];
     auto committed = std::make_shared<CommittedEvents>();
-    std::uint64_t version = appended.streams[i].version.value - write.events.size();
-    for (const auto& e : write.events) {
-      const GlobalPosition pos = position < appended.positions.size() ? appended.positions[position] : GlobalPosition{};
-      ++position;
-      committed->events.push_back(
-          StoredEvent{e.id, write.stream, StreamVersion{++version}, pos, e.type, e.payload, e.metadata, stamp});
-      if (write.stream != st.idempotency) {
-        result.positions.push_back(pos);
-        ++result.events_written;
-      }
+    committed->events = stored_events(write, appended.streams[i].version.value - write.events.size(),
+                                      appended.positions, position, stamp);
+    if (write.stream != st.idempotency) {
+      for (const auto& e : committed->events) result.positions.push_back(e.position);
+      result.events_written += committed->events.size();
+      result.stream_versions.push_back(appended.streams[i]);
     }
-    if (write.stream != st.idempotency) result.stream_versions.push_back(appended.streams[i]);
     self->send(st.held[i].stream_actor, commit_atom::value, self->id(), CommittedEventsPtr(std::move(committed)));
   }
   st.held.clear();
@@ -379,23 +365,31 @@ void start(Coordinator* self) {
     }
     st.idempotency = std::move(*stream);
   }
+  if (st.resumed) st.started_at = st.resumed->started_at;
   if (auto timeout = st.context->config.command_timeout; timeout.count() > 0)
-    self->delayed_send(self, timeout, timeout_atom::value);
+    self->delayed_send(self, std::max<Clock::duration>(timeout - (now(self) - st.started_at), Clock::duration::zero()),
+                       timeout_atom::value);
+  if (st.resumed) {
+    // The first attempt ran on the stream actor's fast path and failed in a
+    // way the policy may retry: carry on from there.
+    st.attempt = 1;
+    st.streams = st.job->streams;
+    sort_unique(st.streams);
+    st.timings = st.resumed->timings;
+    retry_or_fail(self, st.resumed->reason, st.resumed->cause);
+    return;
+  }
   start_attempt(self);
 }
 
 caf::behavior write_coordinator(Coordinator* self, ContextPtr context, CommandJobPtr job,
-                                std::function<void(const ExecuteResult&)> done) {
+                                std::function<void(const ExecuteResult&)> done, std::optional<FailedAttempt> resumed) {
   self->state.context = std::move(context);
   self->state.job = std::move(job);
   self->state.done = std::move(done);
+  self->state.resumed = std::move(resumed);
   return {
-      [=](run_atom) -> caf::response_promise {
-        auto rp = self->make_response_promise();
-        self->state.reply = rp;
-        start(self);
-        return rp;
-      },
+      [=](run_atom) { start(self); },
       [=](retry_atom) { start_attempt(self); },
       [=](timeout_atom) {
         // Streams still held are released without waiting for a reply that
@@ -412,8 +406,12 @@ caf::behavior write_coordinator(Coordinator* self, ContextPtr context, CommandJo
 }  // namespace
 
 caf::actor spawn_write_coordinator(caf::actor_system& system, ContextPtr context, CommandJobPtr job,
-                                   std::function<void(const ExecuteResult&)> done) {
-  return system.spawn(write_coordinator, std::move(context), std::move(job), std::move(done));
+                                   std::function<void(const ExecuteResult&)> done,
+                                   std::optional<FailedAttempt> resumed) {
+  auto coordinator =
+      system.spawn(write_coordinator, std::move(context), std::move(job), std::move(done), std::move(resumed));
+  caf::anon_send(coordinator, run_atom::value);
+  return coordinator;
 }
 
 }  // namespace eventcore::detail

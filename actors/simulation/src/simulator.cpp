@@ -8,9 +8,13 @@
 // when nothing is ready, simulated time jumps to the next due thing: a
 // delayed actor, a timer (retry backoff, sweeps, timeouts), the client's
 // next command or resubmission. Crashes are kill exits sent to the picked
-// actor. The client submits the workload's commands with idempotency keys,
-// resubmits after ambiguous outcomes and lost coordinators, and records
-// every answer; the invariants are checked at the end with faults off.
+// actor. In half of the runs the client submits every command with an
+// idempotency key; in the other half a random share goes without one (the
+// single-stream ones then take the stream actors' fast path, no
+// coordinator). It resubmits keyed commands after ambiguous outcomes and
+// lost coordinators (never a keyless one: that could write it twice), and
+// records every answer; the invariants are checked at the end with faults
+// off.
 
 #include <cstdio>
 #include <cstring>
@@ -152,6 +156,7 @@ class Run {
   std::multimap<TimePoint, std::pair<std::uint64_t, std::size_t>> wakeups_;  // (id, lost submission or 0)
   std::uint64_t initial_end_ = 0;
   std::size_t open_ = 0, initial_open_ = 0, issued_ = 0, concurrency_ = 1;
+  double keyless_ = 0;  // share of commands submitted without an idempotency key
   std::chrono::microseconds mean_gap_{0};
   TimePoint next_arrival_;
 
@@ -208,8 +213,12 @@ void Run::start_runtime() {
   config.idle_sweep_interval = rng_.chance(0.5) ? milliseconds(0) : milliseconds(rng_.between(5, 200));
   config.command_timeout = std::chrono::seconds(60);  // never reached in a healthy run: a timeout is a hang
   config.read_page_size = static_cast<std::size_t>(rng_.between(1, 16));
+  keyless_ = rng_.chance(0.5) ? 0.2 + 0.6 * rng_.unit() : 0.0;
+  // With keyless commands, transient failures are not retried: an append
+  // reported failed may have landed, and only an idempotency key makes
+  // trying it again safe. They reach the client as store_unavailable.
   auto retry = RetryPolicy::exponential(microseconds(rng_.between(0, 2000)), 2.0, milliseconds(50), 8)
-                   .retry_transient(true);
+                   .retry_transient(keyless_ == 0);
   executor_ = CommandExecutor::builder()
                   .with_system(*system_)
                   .with_store(store_)
@@ -226,7 +235,7 @@ void Run::start_runtime() {
       " io_actors=" + std::to_string(config.io_actors) + " max_live=" + std::to_string(config.max_live_streams) +
       " sweep_ms=" + std::to_string(config.idle_sweep_interval.count()) + " page=" +
       std::to_string(config.read_page_size) + " concurrency=" + std::to_string(concurrency_) +
-      " gap_us=" + std::to_string(mean_gap_.count()));
+      " gap_us=" + std::to_string(mean_gap_.count()) + " keyless=" + std::to_string(keyless_));
 }
 
 std::uint64_t Run::add_command(CommandSpec spec) {
@@ -234,7 +243,7 @@ std::uint64_t Run::add_command(CommandSpec spec) {
   CommandRecord record;
   record.id = id;
   record.description = spec.description;
-  record.key = "sim-" + std::to_string(id);
+  if (!rng_.chance(keyless_)) record.key = "sim-" + std::to_string(id);
   records_.push_back(std::move(record));
   specs_.push_back(std::move(spec));
   return id;
@@ -244,7 +253,7 @@ void Run::submit(std::uint64_t id) {
   auto& record = records_[id];
   const std::size_t submission = ++record.submissions;
   ExecuteOptions options;
-  options.idempotency_key = record.key;
+  if (!record.key.empty()) options.idempotency_key = record.key;
   options.metadata.extra["sim.cmd"] = std::to_string(id);
   auto job = specs_[id].make(std::move(options));
   const std::size_t before = sched_->jobs.size();
@@ -259,7 +268,8 @@ void Run::submit(std::uint64_t id) {
     }
   }
   live_[id] = Live{submission, std::move(coordinator)};
-  log("submit #" + std::to_string(id) + "." + std::to_string(submission) + " " + record.description);
+  log("submit #" + std::to_string(id) + "." + std::to_string(submission) + " " + record.description +
+      (record.key.empty() ? " (no key)" : ""));
 }
 
 void Run::on_result(std::uint64_t id, std::size_t submission, const ExecuteResult& result) {
@@ -271,7 +281,7 @@ void Run::on_result(std::uint64_t id, std::size_t submission, const ExecuteResul
     check_.fail("the run terminates", "command #" + std::to_string(id) + " (" + record.description +
                                           ") timed out after 60 s of simulated time: " + to_string(result.error()));
   const bool ambiguous = !result.ok() && result.error().code == CommandErrorCode::store_unavailable;
-  if (ambiguous && record.submissions < max_submissions) {
+  if (ambiguous && !record.key.empty() && record.submissions < max_submissions) {
     wakeups_.emplace(now() + microseconds(rng_.between(100, 20'000)), std::make_pair(id, std::size_t{0}));
     return;
   }
@@ -287,7 +297,7 @@ void Run::client_tick() {
       if (it == live_.end() || it->second.submission != lost) continue;  // it was answered after all
       live_.erase(it);
       log("client: #" + std::to_string(id) + "." + std::to_string(lost) + " got no answer (its coordinator died)");
-      if (records_[id].submissions >= max_submissions) {
+      if (records_[id].key.empty() || records_[id].submissions >= max_submissions) {
         log("client: gives up on #" + std::to_string(id));
         close(id);
         continue;

@@ -3,11 +3,13 @@
 // Factories of the runtime's actors, one per file in src/. Protocols: protocol.hpp.
 
 #include <functional>
+#include <optional>
 
 #include <caf/fwd.hpp>
 
 #include "eventcore/actors/command_job.hpp"
 #include "eventcore/actors/command_result.hpp"
+#include "eventcore/actors/detail/protocol.hpp"
 #include "eventcore/actors/detail/runtime_context.hpp"
 
 namespace eventcore::detail {
@@ -19,14 +21,18 @@ caf::actor spawn_stream_actor(caf::actor_system& system, ContextPtr context, Str
 // passivating idle ones (bounded by config.max_live_streams).
 caf::actor spawn_stream_registry(caf::actor_system& system, ContextPtr context);
 
+// Reads a whole stream, page by page.
+LoadReply load_stream(EventStore& store, const StreamId& stream, std::size_t page_size);
+
 // Runs blocking EventStore calls; batches appends that queue up (group commit).
 caf::actor spawn_store_io(caf::actor_system& system, std::shared_ptr<EventStore> store, IoMode mode,
                           std::size_t read_page_size);
 
-// Runs one command: prepare, handle, commit, retry. Starts on (run_atom),
-// which it answers with the ExecuteResult; `done` (may be empty) is also
-// called with it.
+// Runs one command (prepare, handle, commit, retry) and calls `done` with its
+// outcome. With `resumed`, the command's first attempt was made elsewhere (a
+// stream actor's fast path) and failed: the retry policy decides what next.
 caf::actor spawn_write_coordinator(caf::actor_system& system, ContextPtr context, CommandJobPtr job,
-                                   std::function<void(const ExecuteResult&)> done);
+                                   std::function<void(const ExecuteResult&)> done,
+                                   std::optional<FailedAttempt> resumed = std::nullopt);
 
 }  // namespace eventcore::detail

@@ -2,19 +2,31 @@
 
 // The runtime's internal messages: who sends what to whom.
 //
-//   coordinator -> registry      (acquire_atom, StreamId)            -> StreamGrant (delegated)
-//   registry    -> stream actor  (acquire_atom, StreamId)            -> StreamGrant, FIFO per stream
+// Messages to stream actors are sent through the StreamDirectory
+// (stream_directory.hpp), which spawns and passivates them.
+//
+//   executor    -> stream actor  (execute_atom, LocalCommandPtr)     : a single-stream command (fast path)
+//   coordinator -> stream actor  (acquire_atom, StreamId)            -> StreamGrant, FIFO per stream
 //   coordinator -> stream actor  (commit_atom, txn, CommittedEvents) : advance cache, release
 //   coordinator -> stream actor  (release_atom, txn, bool invalidate): release (drop cache if set)
-//   stream actor-> registry      (idle_atom, StreamId, acquires seen): the actor may be passivated
-//   registry    -> stream actor  (passivate_atom)                    : quit (only sent when idle)
+//   directory   -> stream actor  (passivate_atom)                    : leave once idle, unless used again
+//   anyone      -> registry      (acquire_atom, StreamId)            -> StreamGrant (delegated to the stream actor)
 //   stream actor-> io actor      (read_atom, StreamId)               -> LoadReply
 //   coordinator -> io actor      (append_atom, AppendRequest)        -> AppendReply (group-committed)
 //
 // A stream actor monitors its holder and everyone queued: a coordinator that
 // dies releases its streams.
+//
+// The fast path: a command that declares one stream and has no idempotency
+// key needs no coordinator. Its stream actor takes it in the same FIFO queue
+// as acquires, holds the stream for it, decides and appends itself, and calls
+// its callback. Anything but success or a final answer (a conflict, a
+// transient failure, discovered streams) hands the command to a write
+// coordinator, which carries on with the retry policy.
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -25,6 +37,7 @@
 
 #include "eventcore/actors/command_job.hpp"
 #include "eventcore/actors/messages.hpp"
+#include "eventcore/actors/retry_policy.hpp"
 #include "eventcore/store/event_store.hpp"
 
 namespace eventcore::detail {
@@ -32,7 +45,6 @@ namespace eventcore::detail {
 using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
-using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
@@ -58,6 +70,37 @@ struct CommittedEvents {
 };
 using CommittedEventsPtr = std::shared_ptr<const CommittedEvents>;
 
+struct RuntimeContext;
+
+// A command on the fast path. Whoever answers it or hands it to a
+// coordinator takes `done`. One that is dropped unanswered (its stream actor
+// died with it still in the mailbox or queue, before it ran) hands itself to
+// a write coordinator from its destructor: nothing of it was written, and the
+// retry policy decides (while the runtime is stopping it fails instead).
+struct LocalCommand {
+  CommandJobPtr job;
+  std::function<void(const ExecuteResult&)> done;
+  std::chrono::steady_clock::time_point started_at;
+  std::shared_ptr<RuntimeContext> context;
+
+  LocalCommand(CommandJobPtr job, std::function<void(const ExecuteResult&)> done,
+               std::chrono::steady_clock::time_point started_at, std::shared_ptr<RuntimeContext> context)
+      : job(std::move(job)), done(std::move(done)), started_at(started_at), context(std::move(context)) {}
+  LocalCommand(const LocalCommand&) = delete;
+  LocalCommand& operator=(const LocalCommand&) = delete;
+  ~LocalCommand();
+};
+using LocalCommandPtr = std::shared_ptr<LocalCommand>;
+
+// A first attempt made on the fast path that failed in a way the retry
+// policy may retry; the coordinator that takes over starts from it.
+struct FailedAttempt {
+  RetryReason reason;
+  Error cause;
+  std::chrono::steady_clock::time_point started_at;
+  PhaseTimings timings;
+};
+
 struct LoadReply {
   std::shared_ptr<std::vector<StoredEvent>> events;  // on success
   std::optional<Error> error;
@@ -75,4 +118,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::AppendRequest)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::StreamGrant)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::CommittedEventsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::LoadReply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::LocalCommandPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::AppendReply)

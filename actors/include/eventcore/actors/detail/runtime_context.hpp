@@ -10,6 +10,7 @@
 #include <caf/actor.hpp>
 
 #include "eventcore/actors/command_job.hpp"
+#include "eventcore/actors/detail/stream_directory.hpp"
 #include "eventcore/actors/metrics.hpp"
 #include "eventcore/actors/retry_policy.hpp"
 #include "eventcore/actors/runtime_config.hpp"
@@ -18,16 +19,22 @@
 namespace eventcore::detail {
 
 // What every actor of one executor shares. Set up before the first command;
-// afterwards only next_io and the random source change (both synchronized).
-struct RuntimeContext {
+// afterwards only next_io, the random source and the directory change (each
+// synchronized).
+struct RuntimeContext : std::enable_shared_from_this<RuntimeContext> {
   std::shared_ptr<EventStore> store;
   RuntimeConfig config;
   RetryPolicy retry;
   MonotonicClock clock;
   std::function<Timestamp()> wall_clock;
-  caf::actor registry;
+  caf::actor_system* system = nullptr;
+  caf::actor registry;                          // sweeps the directory; answers live_count_atom
+  std::unique_ptr<StreamDirectory> directory;   // the stream actors
   std::vector<caf::actor> io;
   std::shared_ptr<RuntimeMetrics> metrics;  // never null
+  // The store never blocks (EventStore::blocking()): stream actors read and
+  // (on the fast path) append directly instead of through an I/O actor.
+  bool inline_store_calls = false;
 
   caf::actor pick_io() {
     return io[next_io.fetch_add(1, std::memory_order_relaxed) % io.size()];

@@ -48,13 +48,14 @@ struct CommandSpec {
 
 // What became of one command. The client submits it with an idempotency key
 // (the same on every submission) and resubmits it after an ambiguous outcome
-// (store_unavailable) or when its coordinator was killed.
+// (store_unavailable) or when its coordinator was killed; or, in some runs,
+// without a key, and then only once.
 struct CommandRecord {
   enum class Outcome { pending, ok, rejected, failed, ambiguous };
 
   std::uint64_t id = 0;
   std::string description;
-  std::string key;                     // its idempotency key
+  std::string key;                     // its idempotency key (empty: submitted without one)
   std::vector<ExecuteResult> results;  // one per submission that was answered
   std::size_t submissions = 0;
   std::size_t killed = 0;              // submissions whose coordinator was killed

@@ -1,0 +1,24 @@
+#pragma once
+
+// What every path that finishes a command does with its outcome (the write
+// coordinator and a stream actor's single-stream fast path).
+
+#include "eventcore/actors/command_job.hpp"
+#include "eventcore/actors/command_result.hpp"
+#include "eventcore/actors/detail/runtime_context.hpp"
+
+namespace eventcore::detail {
+
+// Counts the outcome in the metrics and writes the command's one log line.
+// `timings` are the phases measured so far (used when the outcome is an error).
+void observe_outcome(RuntimeContext& context, const CommandJob& job, const ExecuteResult& outcome,
+                     const PhaseTimings& timings);
+
+// The events an append wrote to one stream, as the store now holds them:
+// `write`'s events at the versions after `version_before`, at `positions`
+// (consumed from `next_position`), stamped `recorded_at`.
+std::vector<StoredEvent> stored_events(const StreamWrite& write, std::uint64_t version_before,
+                                       const std::vector<GlobalPosition>& positions, std::size_t& next_position,
+                                       Timestamp recorded_at);
+
+}  // namespace eventcore::detail

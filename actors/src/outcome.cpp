@@ -1,0 +1,36 @@
+#include "eventcore/actors/detail/outcome.hpp"
+
+#include "eventcore/actors/logging.hpp"
+
+namespace eventcore::detail {
+
+void observe_outcome(RuntimeContext& context, const CommandJob& job, const ExecuteResult& outcome,
+                     const PhaseTimings& timings_so_far) {
+  const PhaseTimings& timings = outcome.ok() ? outcome.value().timings : timings_so_far;
+  const std::string_view name =
+      outcome.ok() ? std::string_view(outcome.value().replayed ? "replayed" : "ok") : to_string(outcome.error().code);
+  const std::size_t events = outcome.ok() && !outcome.value().replayed ? outcome.value().events_written : 0;
+  context.metrics->record_command(job.name, name, timings, events);
+  const bool routine = outcome.ok() || outcome.error().code == CommandErrorCode::validation_failed;
+  const LogLevel level = routine ? LogLevel::debug : LogLevel::info;
+  if (!log_enabled(level)) return;
+  log_command(level, {job.name, name, outcome.ok() ? outcome.value().attempts : outcome.error().attempts, events,
+                      timings.prepare, timings.reconstruct, timings.handle, timings.write, timings.total,
+                      outcome.ok() ? std::string_view() : outcome.error().message});
+}
+
+std::vector<StoredEvent> stored_events(const StreamWrite& write, std::uint64_t version_before,
+                                       const std::vector<GlobalPosition>& positions, std::size_t& next_position,
+                                       Timestamp recorded_at) {
+  std::vector<StoredEvent> out;
+  out.reserve(write.events.size());
+  for (const auto& e : write.events) {
+    const GlobalPosition pos = next_position < positions.size() ? positions[next_position] : GlobalPosition{};
+    ++next_position;
+    out.push_back(StoredEvent{e.id, write.stream, StreamVersion{++version_before}, pos, e.type, e.payload, e.metadata,
+                              recorded_at});
+  }
+  return out;
+}
+
+}  // namespace eventcore::detail

@@ -1,0 +1,221 @@
+// The single-stream fast path: a command that declares one stream and has no
+// idempotency key runs on its stream actor, without a write coordinator. It
+// must keep every guarantee of the coordinator path: FIFO with the
+// coordinators' transactions, timeouts, no command lost when its actor dies,
+// a clear answer after shutdown.
+
+#include <cstring>
+
+#include "support/simulation.hpp"
+
+using namespace eventcore;
+using namespace eventcore::testing;
+using namespace eventcore::detail;
+using namespace std::chrono_literals;
+
+namespace {
+
+using hold_atom = caf::atom_constant<caf::atom("hold")>;
+using let_go_atom = caf::atom_constant<caf::atom("letgo")>;
+
+// Acquires a stream through the registry (as a coordinator would), hands the
+// stream's actor to the test, and releases the stream on (letgo).
+caf::behavior holder(caf::event_based_actor* self, caf::actor registry, std::shared_ptr<caf::actor> granted) {
+  return {
+      [=](hold_atom, const StreamId& stream) {
+        self->request(registry, caf::infinite, acquire_atom::value, stream).then([=](StreamGrant& grant) {
+          REQUIRE(grant.snapshot);
+          *granted = grant.stream_actor;
+        });
+      },
+      [=](let_go_atom) { self->send(*granted, release_atom::value, self->id(), false); },
+  };
+}
+
+std::size_t coordinators_scheduled(Simulation& sim) {
+  std::size_t n = 0;
+  for (auto* job : sim.sched->jobs)
+    if (auto* actor = dynamic_cast<caf::local_actor*>(job))
+      if (std::strcmp(actor->name(), "eventcore.write_coordinator") == 0) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a single-stream command without an idempotency key needs no write coordinator") {
+  Simulation sim;
+  REQUIRE(sim.run(AddTo{{sid("warm")}, 1}).ok());  // the stream's actor exists now
+
+  auto single = sim.start(AddTo{{sid("warm")}, 1});
+  CHECK(coordinators_scheduled(sim) == 0);
+  sim.sched->run();
+  REQUIRE(single->has_value());
+  REQUIRE((*single)->ok());
+  CHECK((**single)->attempts == 1);
+  CHECK((**single)->events_written == 1);
+  CHECK((**single)->stream_versions.at(0).version.value == 2);
+  CHECK((**single)->positions.size() == 1);
+
+  // Two streams, or an idempotency key: a coordinator runs it.
+  auto two = sim.start(AddTo{{sid("warm"), sid("other")}, 1});
+  CHECK(coordinators_scheduled(sim) == 1);
+  sim.sched->run();
+  ExecuteOptions keyed;
+  keyed.idempotency_key = "k-1";
+  auto with_key = sim.start(AddTo{{sid("warm")}, 1}, keyed);
+  CHECK(coordinators_scheduled(sim) == 1);
+  sim.sched->run();
+  REQUIRE((two->has_value() && with_key->has_value()));
+  CHECK(((*two)->ok() && (*with_key)->ok()));
+  CHECK(sim.total(sid("warm")) == 4);
+  CHECK(sim.executor->metrics()->commands("AddTo", "ok") == 4);
+}
+
+TEST_CASE("fast-path commands wait their turn behind a coordinator's transaction, in FIFO order") {
+  Simulation sim;
+  auto granted = std::make_shared<caf::actor>();
+  auto h = sim.system->spawn(holder, sim.executor->registry(), granted);
+  caf::anon_send(h, hold_atom::value, sid("q"));
+  sim.sched->run();
+  REQUIRE(*granted);
+
+  auto first = sim.start(AddTo{{sid("q")}, 5});
+  auto second = sim.start(AddTo{{sid("q")}, -5});  // valid only after the first
+  sim.sched->run();
+  CHECK_FALSE(first->has_value());
+  CHECK_FALSE(second->has_value());
+
+  caf::anon_send(h, let_go_atom::value);
+  sim.sched->run();
+  REQUIRE((first->has_value() && second->has_value()));
+  REQUIRE((*first)->ok());
+  REQUIRE((*second)->ok());
+  CHECK((**first)->stream_versions.at(0).version.value == 1);
+  CHECK((**second)->stream_versions.at(0).version.value == 2);
+  CHECK(sim.total(sid("q")) == 0);
+  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a fast-path command that cannot get its stream in time fails with timeout and writes nothing") {
+  RuntimeConfig config = simulation_config();
+  config.command_timeout = 500ms;
+  Simulation sim(config);
+  auto granted = std::make_shared<caf::actor>();
+  auto h = sim.system->spawn(holder, sim.executor->registry(), granted);
+  caf::anon_send(h, hold_atom::value, sid("t"));
+  sim.sched->run();
+
+  auto waiting = sim.start(AddTo{{sid("t")}, 1});
+  sim.sched->run();
+  CHECK_FALSE(waiting->has_value());
+  sim.sched->advance_time(500ms);
+  sim.sched->run();
+  REQUIRE(waiting->has_value());
+  REQUIRE_FALSE((*waiting)->ok());
+  CHECK((*waiting)->error().code == CommandErrorCode::timeout);
+  CHECK((*waiting)->error().command == "AddTo");
+
+  caf::anon_send(h, let_go_atom::value);
+  sim.sched->run();
+  CHECK(sim.store->appends.empty());  // the timed-out command never ran
+  CHECK(sim.run(AddTo{{sid("t")}, 1}).ok());
+  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a fast-path command still in the mailbox of a stream actor that dies is retried, not lost") {
+  const bool retry_transient = GENERATE(false, true);
+  Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 5).retry_transient(retry_transient));
+  auto granted = std::make_shared<caf::actor>();
+  auto h = sim.system->spawn(holder, sim.executor->registry(), granted);
+  caf::anon_send(h, hold_atom::value, sid("m"));
+  sim.sched->run();
+  caf::anon_send(h, let_go_atom::value);
+  sim.sched->run();
+  REQUIRE(*granted);
+
+  caf::anon_send_exit(*granted, caf::exit_reason::kill);  // the actor dies on its next turn...
+  auto pending = sim.start(AddTo{{sid("m")}, 1});           // ...with this command behind the kill
+  sim.sched->run();
+  REQUIRE(pending->has_value());
+  if (retry_transient) {
+    // Nothing was written: the retry (a coordinator, a fresh stream actor) is safe.
+    REQUIRE((*pending)->ok());
+    CHECK((**pending)->attempts == 2);
+    CHECK(sim.total(sid("m")) == 1);
+  } else {
+    REQUIRE_FALSE((*pending)->ok());
+    CHECK((*pending)->error().code == CommandErrorCode::store_unavailable);
+    CHECK(sim.total(sid("m")) == 0);
+  }
+  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a fast-path command whose append is in flight when its stream actor dies is answered, never retried") {
+  // The store I/O actor has the append; the stream actor dies before the
+  // answer. The append may have landed (here it does): store_unavailable
+  // says the outcome is unknown, and the runtime does not write it again.
+  Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 5).retry_transient(true));
+  auto granted = std::make_shared<caf::actor>();
+  auto h = sim.system->spawn(holder, sim.executor->registry(), granted);
+  caf::anon_send(h, hold_atom::value, sid("f"));
+  sim.sched->run();
+  caf::anon_send(h, let_go_atom::value);
+  sim.sched->run();
+  REQUIRE(*granted);
+
+  auto in_flight = sim.start(AddTo{{sid("f")}, 1});  // runs first: decides, hands its append to the I/O actor
+  caf::anon_send_exit(*granted, caf::exit_reason::kill);
+  sim.sched->run();
+  REQUIRE(in_flight->has_value());
+  REQUIRE_FALSE((*in_flight)->ok());
+  CHECK((*in_flight)->error().code == CommandErrorCode::store_unavailable);
+  CHECK((*in_flight)->error().message.find("in flight") != std::string::npos);
+  CHECK(sim.total(sid("f")) == 1);  // written once, not twice
+  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a conflict on the fast path reloads the stream and retries through a coordinator") {
+  Simulation sim;
+  REQUIRE(sim.run(AddTo{{sid("c")}, 10}).ok());
+  sim.store->foreign_append(sid("c"), added(-10));  // another process empties it
+  auto result = sim.run(AddTo{{sid("c")}, -5});
+  REQUIRE_FALSE(result.ok());  // the retry saw the foreign event
+  CHECK(result.error().code == CommandErrorCode::validation_failed);
+  CHECK(result.error().attempts == 2);
+  CHECK(sim.executor->metrics()->retries(RetryReason::conflict) == 1);
+  CHECK(sim.total(sid("c")) == 0);
+}
+
+TEST_CASE("after shutdown a command is answered with store_unavailable, not dropped") {
+  Simulation sim;
+  REQUIRE(sim.run(AddTo{{sid("s")}, 1}).ok());
+  sim.executor->shutdown();
+  sim.sched->run();
+  for (auto streams : {std::vector<StreamId>{sid("s")}, std::vector<StreamId>{sid("s"), sid("u")}}) {
+    auto late = sim.start(AddTo{streams, 1});
+    sim.drain();
+    REQUIRE(late->has_value());
+    REQUIRE_FALSE((*late)->ok());
+    CHECK((*late)->error().code == CommandErrorCode::store_unavailable);
+  }
+  CHECK(sim.total(sid("s")) == 1);
+}
+
+TEST_CASE("actors reach the runtime through the gateway, on either path") {
+  Simulation sim;
+  auto results = std::make_shared<std::vector<ExecuteResult>>();
+  auto client = sim.system->spawn(
+      [](caf::event_based_actor* self, caf::actor gateway, std::shared_ptr<std::vector<ExecuteResult>> out) {
+        for (auto job : {make_job(AddTo{{sid("g")}, 2}), make_job(AddTo{{sid("g"), sid("h")}, 3})})
+          self->request(gateway, caf::infinite, execute_atom::value, job).then([=](const ExecuteResult& r) {
+            out->push_back(r);
+          });
+      },
+      sim.executor->gateway(), results);
+  sim.sched->run();
+  REQUIRE(results->size() == 2);
+  for (const auto& r : *results) CHECK(r.ok());
+  CHECK(sim.total(sid("g")) == 5);
+  CHECK(sim.total(sid("h")) == 3);
+  caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+}
