@@ -291,6 +291,15 @@ void on_local_appended(StreamActor* self, const AppendRequest& request, Result<A
   finish_local(self, false, std::move(result), timings);
 }
 
+// Makes sure a timeout_atom arrives by `due` (one timer at a time).
+void arm_deadline(StreamActor* self, caf::actor_clock::time_point due) {
+  auto& st = self->state;
+  if (st.deadline_armed || st.context->config.command_timeout.count() <= 0) return;
+  st.deadline_armed = true;
+  self->delayed_send(self, std::max<caf::timespan>(due - self->clock().now(), caf::timespan::zero()),
+                     timeout_atom::value);
+}
+
 // Runs the fast-path command that now holds the (loaded) stream. Returns
 // false while its append is in flight; otherwise the stream is free again.
 bool run_local(StreamActor* self) {
@@ -351,14 +360,15 @@ bool run_local(StreamActor* self) {
     return true;
   }
   // A store that may block: its I/O actor appends (batched with other
-  // streams' appends); the stream stays held until the answer.
-  const caf::duration wait =
-      context.config.command_timeout.count() > 0
-          ? caf::duration(std::max<caf::timespan>(st.holder->deadline - self->clock().now(), std::chrono::milliseconds(1)))
-          : caf::infinite;
-  self->request(context.pick_io(), wait, append_atom::value, *request)
+  // streams' appends); the stream stays held until the answer. No request
+  // timeout (a timer set and cancelled per command costs more than the
+  // command here): the stream actor's deadline tick covers the append too.
+  const LocalCommand* running = st.holder->local.get();
+  self->request(context.pick_io(), caf::infinite, append_atom::value, *request)
       .then(
           [=](AppendReply& reply) {
+            auto& st = self->state;
+            if (!st.holder || st.holder->local.get() != running) return;  // it timed out meanwhile
             if (reply.error)
               on_local_appended(self, *request, std::move(*reply.error), timings, write_started);
             else
@@ -368,25 +378,36 @@ bool run_local(StreamActor* self) {
           },
           [=](caf::error& err) {
             auto& st = self->state;
-            // No answer in time: the append may still land, so the cache drops.
-            if (err == caf::sec::request_timeout)
-              finish_local(self, true, timed_out(*st.context, *st.holder->local), timings);
-            else
-              on_local_appended(self, *request,
-                                Error{ErrorCode::unavailable, "the store writer failed: " + self->system().render(err)},
-                                timings, write_started);
+            if (!st.holder || st.holder->local.get() != running) return;
+            on_local_appended(self, *request,
+                              Error{ErrorCode::unavailable, "the store writer failed: " + self->system().render(err)},
+                              timings, write_started);
             grant_next(self);
             passivate_if_asked(self);
           });
+  arm_deadline(self, st.holder->deadline);
   return false;
 }
 
-// Fails the queued fast-path commands that ran out of time (a coordinator's
-// own timeout covers its commands; these have no coordinator).
-void expire_queued(StreamActor* self) {
+// Fails the fast-path commands that ran out of time, queued or with their
+// append in flight (a coordinator's own timeout covers its commands; these
+// have none). One timer per stream actor at a time, armed only while such a
+// command waits.
+void expire_local(StreamActor* self) {
   auto& st = self->state;
   st.deadline_armed = false;
   std::optional<caf::actor_clock::time_point> next;
+  auto consider = [&](caf::actor_clock::time_point due) {
+    if (!next || due < *next) next = due;
+  };
+  if (st.holder && st.holder->local) {
+    if (expired(self, *st.holder)) {
+      // Its append may still land: the cache drops, the late answer is ignored.
+      finish_local(self, true, timed_out(*st.context, *st.holder->local), {});
+    } else {
+      consider(st.holder->deadline);
+    }
+  }
   for (auto it = st.queue.begin(); it != st.queue.end();) {
     if (!it->local) {
       ++it;
@@ -398,13 +419,12 @@ void expire_queued(StreamActor* self) {
       answer(*st.context, *command, timed_out(*st.context, *command), {});
       continue;
     }
-    if (!next || it->deadline < *next) next = it->deadline;
+    consider(it->deadline);
     ++it;
   }
-  if (next) {
-    st.deadline_armed = true;
-    self->delayed_send(self, *next - self->clock().now(), timeout_atom::value);
-  }
+  if (next) arm_deadline(self, *next);
+  grant_next(self);
+  passivate_if_asked(self);
 }
 
 caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId stream) {
@@ -444,13 +464,10 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
         st.queue.push_back(
             Waiter{{}, {}, kLocalTxn, std::move(command), self->clock().now() + st.context->config.command_timeout});
         grant_next(self);
-        if (!st.queue.empty() && !st.deadline_armed && st.context->config.command_timeout.count() > 0) {
-          st.deadline_armed = true;
-          self->delayed_send(self, st.context->config.command_timeout, timeout_atom::value);
-        }
+        if (!st.queue.empty()) arm_deadline(self, st.queue.back().deadline);
         passivate_if_asked(self);
       },
-      [=](timeout_atom) { expire_queued(self); },
+      [=](timeout_atom) { expire_local(self); },
       [=](commit_atom, TxnId txn, const CommittedEventsPtr& committed) {
         auto& st = self->state;
         if (!st.holder || st.holder->txn != txn) return;  // stale: that holder was released
