@@ -71,7 +71,8 @@ nlohmann::json emit(const CaseReport& report, const Comparison& c) {
       return static_cast<double>(report.per_event ? r.units : r.ops) / r.cpu_seconds;
     };
     line["value_per_cpu_s"] = round_to(median(each(c.subject, per_cpu)), 1);
-    line["baseline_value_per_cpu_s"] = round_to(median(each(c.baseline, per_cpu)), 1);
+    if (!c.baseline.empty() && c.baseline.front().cpu_seconds > 0)
+      line["baseline_value_per_cpu_s"] = round_to(median(each(c.baseline, per_cpu)), 1);
   }
   line["loadavg_1m"] = load_average();
   std::uint64_t errors = 0, baseline_errors = 0;

@@ -2,23 +2,30 @@
 // the same appends made straight to the store, in the JSON line format of
 // report.hpp. Cases (--cases picks some, --list shows them):
 //
-//   mem_single      single-stream commands, in-memory store; baseline: MemoryStore::append, no actors
-//   mem_transfer    2-stream commands (one event per stream), same baseline with 2 streams
+//   mem_single        single-stream commands, in-memory store, each client on a stream of its own
+//                     for 1,000 commands (warm stream actors); baseline: MemoryStore::append, no actors
+//   mem_single_churn  the same with a fresh stream every 16 commands: every 16th command pays for
+//                     spawning a stream actor and loading its stream, and an old one is passivated
+//   mem_transfer      2-stream commands (one event per stream), fresh streams every 16, same baseline
 //   pg_single_cN    single-stream commands, PostgreSQL (durable), N = 1, 16, 64 commands in flight;
 //                   baseline: raw libpq single-statement INSERT per command on N connections
 //   pg_transfer_cN  2-stream commands, same baseline with a 2-row INSERT
 //
-// Each command folds its streams before deciding. So that the numbers
-// measure the runtime and not the length of the streams (folding is
-// O(events in the stream) per command), each client moves to fresh streams
-// every kStreamLength commands; the baseline writes the same stream pattern.
+// Each command folds its streams before deciding: single-stream commands
+// continue their stream actor's cached fold (O(new events)), multi-stream
+// ones fold from scratch. Each client moves to fresh streams every
+// `stream_length` commands (16 unless a case says otherwise), which bounds
+// the multi-stream folds and makes stream actors come and go; the baseline
+// writes the same stream pattern.
 // Commands are submitted asynchronously: a client is a chain that submits
 // its next command from the previous one's callback.
 //
 // Tuning experiments (RuntimeConfig of the subject): RUNTIME_BENCH_THREADS
 // (scheduler_threads), RUNTIME_BENCH_IO (io_actors), RUNTIME_BENCH_TIMEOUT_MS
-// (command_timeout, 0 = none); RUNTIME_BENCH_STREAM_LENGTH (commands per
-// stream, default 16); RUNTIME_BENCH_MODERATE_POLLS and
+// (command_timeout, 0 = none), RUNTIME_BENCH_MAX_LIVE (max_live_streams),
+// RUNTIME_BENCH_POOL (the PostgresStore's pool_size, default 8);
+// RUNTIME_BENCH_STREAM_LENGTH (commands per stream, every case);
+// RUNTIME_BENCH_MODERATE_POLLS and
 // RUNTIME_BENCH_MODERATE_SLEEP_US (CAF's work-stealing polling).
 #include <unistd.h>
 
@@ -46,12 +53,13 @@
 namespace eventcore::bench {
 namespace {
 
-// Commands per stream before a client moves on; RUNTIME_BENCH_STREAM_LENGTH
-// changes it (long streams show what the fold costs).
-const std::uint64_t kStreamLength = [] {
+// Commands per stream before a client moves on: the case's, unless
+// RUNTIME_BENCH_STREAM_LENGTH says otherwise.
+std::uint64_t stream_length(std::uint64_t case_default) {
   const char* v = std::getenv("RUNTIME_BENCH_STREAM_LENGTH");
-  return v && std::atoll(v) > 0 ? static_cast<std::uint64_t>(std::atoll(v)) : std::uint64_t{16};
-}();
+  return v && std::atoll(v) > 0 ? static_cast<std::uint64_t>(std::atoll(v)) : case_default;
+}
+constexpr std::uint64_t kStreamLength = 16;
 
 struct Recorded {
   static constexpr std::string_view event_type = "Recorded";
@@ -82,9 +90,9 @@ struct Record {
 StreamId sid(const std::string& s) { return StreamId::try_new(s).value(); }
 
 // The streams of client `c`'s n-th command.
-std::vector<StreamId> streams_for(const std::string& run, int c, std::uint64_t n, int width) {
+std::vector<StreamId> streams_for(const std::string& run, int c, std::uint64_t n, int width, std::uint64_t length) {
   std::vector<StreamId> out;
-  const std::string base = "rb-" + run + "-" + std::to_string(c) + "-" + std::to_string(n / kStreamLength);
+  const std::string base = "rb-" + run + "-" + std::to_string(c) + "-" + std::to_string(n / length);
   out.push_back(sid(base + "-a"));
   if (width == 2) out.push_back(sid(base + "-b"));
   return out;
@@ -111,7 +119,7 @@ std::string unique_run() { return EventId::generate().str().substr(24); }
 
 // Runs `clients` chains of commands on `executor` for the window; only
 // commands finishing inside it count.
-RunStats run_chains(const CommandExecutor& executor, int clients, int width, const Config& cfg) {
+RunStats run_chains(const CommandExecutor& executor, int clients, int width, std::uint64_t length, const Config& cfg) {
   struct Chain {
     int id = 0;
     std::uint64_t n = 0, ops = 0, errors = 0;
@@ -130,7 +138,7 @@ RunStats run_chains(const CommandExecutor& executor, int clients, int width, con
 
   std::function<void(Chain&)> submit = [&](Chain& chain) {
     chain.started = Clock::now();
-    executor.submit(make_job(Record{streams_for(run, chain.id, chain.n++, width)}), [&](const ExecuteResult& r) {
+    executor.submit(make_job(Record{streams_for(run, chain.id, chain.n++, width, length)}), [&](const ExecuteResult& r) {
       const auto now = Clock::now();
       if (chain.started >= window_start && now <= window_end) {
         if (r.ok()) {
@@ -197,6 +205,7 @@ CommandExecutor make_executor(std::shared_ptr<EventStore> store, IoMode io) {
   config.io_mode = io;
   if (const char* v = std::getenv("RUNTIME_BENCH_THREADS")) config.scheduler_threads = std::atoi(v);
   if (const char* v = std::getenv("RUNTIME_BENCH_IO")) config.io_actors = std::atoi(v);
+  if (const char* v = std::getenv("RUNTIME_BENCH_MAX_LIVE")) config.max_live_streams = std::atoi(v);
   if (const char* v = std::getenv("RUNTIME_BENCH_TIMEOUT_MS")) config.command_timeout = std::chrono::milliseconds(std::atoi(v));
   static std::unique_ptr<caf::actor_system> system = tuned_system();
   auto builder = CommandExecutor::builder();
@@ -209,12 +218,13 @@ CommandExecutor make_executor(std::shared_ptr<EventStore> store, IoMode io) {
 // The baseline: the appends a command would make, on one thread, no actors.
 class MemoryAppendClient final : public Client {
  public:
-  MemoryAppendClient(MemoryStore& store, int width) : store_(store), width_(width), run_(unique_run()) {}
+  MemoryAppendClient(MemoryStore& store, int width, std::uint64_t length)
+      : store_(store), width_(width), length_(length), run_(unique_run()) {}
   std::uint64_t op(std::string& error) override {
     AppendRequest request;
-    for (const auto& s : streams_for(run_, 0, n_, width_))
+    for (const auto& s : streams_for(run_, 0, n_, width_, length_))
       request.streams.push_back(
-          {s, ExpectedVersion::exact(StreamVersion{n_ % kStreamLength}),
+          {s, ExpectedVersion::exact(StreamVersion{n_ % length_}),
            {EventCodec<BenchEvent>::encode(Recorded{static_cast<std::int64_t>(n_)}, {})}});
     ++n_;
     auto r = store_.append(request);
@@ -225,15 +235,17 @@ class MemoryAppendClient final : public Client {
  private:
   MemoryStore& store_;
   int width_;
+  std::uint64_t length_;
   std::string run_;
   std::uint64_t n_ = 0;
 };
 
-void memory_case(const std::string& name, int width, int clients, const Config& cfg, double target) {
+void memory_case(const std::string& name, int width, int clients, std::uint64_t length, const Config& cfg,
+                 double target) {
   Side baseline{"memory_store_append", [&] {
                   auto store = std::make_shared<MemoryStore>();
                   std::vector<std::unique_ptr<Client>> cs;
-                  cs.push_back(std::make_unique<MemoryAppendClient>(*store, width));
+                  cs.push_back(std::make_unique<MemoryAppendClient>(*store, width, length));
                   const double cpu0 = process_cpu_seconds();
                   auto stats = run_clients(cs, cfg.seconds, 100);
                   stats.cpu_seconds = process_cpu_seconds() - cpu0;
@@ -241,7 +253,7 @@ void memory_case(const std::string& name, int width, int clients, const Config& 
                 }};
   Side subject{"runtime", [&] {
                  auto executor = make_executor(std::make_shared<MemoryStore>(), cfg.memory_io);
-                 auto stats = run_chains(executor, clients, width, cfg);
+                 auto stats = run_chains(executor, clients, width, length, cfg);
                  executor.shutdown();
                  return stats;
                }};
@@ -249,7 +261,7 @@ void memory_case(const std::string& name, int width, int clients, const Config& 
   CaseReport report{name, width == 1 ? "single_stream_commands" : "two_stream_transfers", "commands/s", clients,
                     "MemoryStore::append on one thread, no actors (ratio = 1 / actor overhead)"};
   if (target > 0) report.target_value = target;
-  report.extra["stream_length"] = kStreamLength;
+  report.extra["stream_length"] = length;
   report.extra["io_mode"] = cfg.memory_io == IoMode::detached ? "detached" : "cooperative";  // automatic: cooperative
   emit(report, c);
 }
@@ -270,8 +282,8 @@ std::string raw_table_sql(const std::string& schema) {
 // a durable commit of the command's events.
 class RawCommandClient final : public Client {
  public:
-  RawCommandClient(const std::string& url, const std::string& schema, int id, int width)
-      : conn_(url), id_(id), width_(width), run_(unique_run()) {
+  RawCommandClient(const std::string& url, const std::string& schema, int id, int width, std::uint64_t length)
+      : conn_(url), id_(id), width_(width), length_(length), run_(unique_run()) {
     std::string sql = "INSERT INTO " + schema + ".events (event_id, stream_id, stream_version, event_type, payload) VALUES ";
     for (int r = 0; r < width; ++r) {
       const int n = r * 5;
@@ -284,13 +296,13 @@ class RawCommandClient final : public Client {
   std::uint64_t op(std::string& error) override {
     params_.clear();
     ids_.clear();
-    const auto streams = streams_for(run_, id_, n_, width_);
+    const auto streams = streams_for(run_, id_, n_, width_, length_);
     const auto event = EventCodec<BenchEvent>::encode(Recorded{static_cast<std::int64_t>(n_)}, {});
     for (const auto& s : streams) {
       ids_.push_back(EventId::generate());
       params_.binary(ids_.back().bytes().data(), 16);
       params_.text(s.str());
-      params_.int8(static_cast<std::int64_t>(n_ % kStreamLength + 1));
+      params_.int8(static_cast<std::int64_t>(n_ % length_ + 1));
       params_.text(event.type);
       params_.binary(event.payload.data(), event.payload.size());
     }
@@ -303,6 +315,7 @@ class RawCommandClient final : public Client {
  private:
   RawConnection conn_;
   int id_, width_;
+  std::uint64_t length_;
   std::string run_;
   std::uint64_t n_ = 0;
   ParamList params_;
@@ -310,27 +323,32 @@ class RawCommandClient final : public Client {
   Payload payload_keepalive_;
 };
 
+// The store's connection pool (RUNTIME_BENCH_POOL, default 8).
+std::size_t bench_pool_size() {
+  const char* v = std::getenv("RUNTIME_BENCH_POOL");
+  return v && std::atoi(v) > 0 ? static_cast<std::size_t>(std::atoi(v)) : 8;
+}
+
 void postgres_case(const std::string& name, int width, int clients, const Config& cfg) {
   const std::string pid = std::to_string(::getpid());
   const std::string raw_schema = "rbench_raw_" + pid, store_schema = "rbench_rt_" + pid;
   exec_once(cfg.database_url, raw_table_sql(raw_schema));
   exec_once(cfg.database_url, "DROP SCHEMA IF EXISTS " + store_schema + " CASCADE", true);
   auto opened = PostgresStore::open({.conninfo = cfg.database_url, .schema = store_schema,
-                                     .pool_size = 8, .notify = NotifyMode::none});
+                                     .pool_size = bench_pool_size(), .notify = NotifyMode::none});
   if (!opened) throw std::runtime_error("store unavailable: " + opened.error().message);
   std::shared_ptr<EventStore> store(std::move(opened).value());
 
   Side baseline{"raw_libpq_insert", [&] {
                   std::vector<std::unique_ptr<Client>> cs;
                   for (int c = 0; c < clients; ++c)
-                    cs.push_back(std::make_unique<RawCommandClient>(cfg.database_url, raw_schema, c, width));
+                    cs.push_back(std::make_unique<RawCommandClient>(cfg.database_url, raw_schema, c, width, stream_length(kStreamLength)));
                   return run_clients(cs, cfg.seconds, 3);
                 }};
   Side subject{"runtime", [&] {
                  auto executor = make_executor(store, IoMode::detached);
-                 auto stats = run_chains(executor, clients, width, cfg);
+                 auto stats = run_chains(executor, clients, width, stream_length(kStreamLength), cfg);
                  executor.shutdown();
-                 stats.cpu_seconds = -1;  // the work is in the server: no per-CPU figure
                  return stats;
                }};
   auto c = alternate(name, cfg.reps, baseline, subject, false, "commands/s");
@@ -350,7 +368,7 @@ void postgres_case(const std::string& name, int width, int clients, const Config
     report.extra["p50_target"] = "<= 2x baseline p50";
     report.extra["p50_target_met"] = ratio <= 2.0;
   }
-  report.extra["stream_length"] = kStreamLength;
+  report.extra["stream_length"] = stream_length(kStreamLength);
   report.extra["durable"] = true;
   emit(report, c);
   store.reset();
@@ -387,8 +405,9 @@ int main(int argc, char** argv) {
     bool pg;
   };
   std::vector<Entry> all = {
-      {"mem_single", [&] { memory_case("mem_single", 1, 64, cfg, 400'000); }, false},
-      {"mem_transfer", [&] { memory_case("mem_transfer", 2, 64, cfg, 0); }, false},
+      {"mem_single", [&] { memory_case("mem_single", 1, 64, stream_length(1000), cfg, 400'000); }, false},
+      {"mem_single_churn", [&] { memory_case("mem_single_churn", 1, 64, stream_length(kStreamLength), cfg, 0); }, false},
+      {"mem_transfer", [&] { memory_case("mem_transfer", 2, 64, stream_length(kStreamLength), cfg, 0); }, false},
   };
   for (int width : {1, 2})
     for (int clients : {1, 16, 64}) {
