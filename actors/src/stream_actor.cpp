@@ -182,7 +182,7 @@ void drop_cache(StreamActor* self) {
   st.folds.reset();
 }
 
-bool run_local(StreamActor* self);
+void run_local(StreamActor* self);
 
 void grant_next(StreamActor* self) {
   auto& st = self->state;
@@ -300,9 +300,9 @@ void arm_deadline(StreamActor* self, caf::actor_clock::time_point due) {
                      timeout_atom::value);
 }
 
-// Runs the fast-path command that now holds the (loaded) stream. Returns
-// false while its append is in flight; otherwise the stream is free again.
-bool run_local(StreamActor* self) {
+// Runs the fast-path command that now holds the (loaded) stream: when it
+// returns, the stream is free again, or the command's append is in flight.
+void run_local(StreamActor* self) {
   auto& st = self->state;
   auto& context = *st.context;
   auto& command = *st.holder->local;
@@ -311,7 +311,7 @@ bool run_local(StreamActor* self) {
   timings.prepare = started - command.started_at;
   if (expired(self, *st.holder)) {
     finish_local(self, false, timed_out(context, command), timings);
-    return true;
+    return;
   }
   StreamSnapshot snapshot{*st.stream, StreamVersion{st.events->size()}, st.events, st.folds};
   JobDecision decision = command.job->decide(std::span<const StreamSnapshot>(&snapshot, 1), context.clock);
@@ -321,16 +321,16 @@ bool run_local(StreamActor* self) {
   switch (decision.kind) {
     case JobDecision::Kind::reject:
       finish_local(self, false, command_error(command, CommandErrorCode::validation_failed, decision.message), timings);
-      return true;
+      return;
     case JobDecision::Kind::failed:
       finish_local(self, true,
                    command_error(command, CommandErrorCode::store_failed, "a stored event could not be decoded",
                                  decision.error),
                    timings);
-      return true;
+      return;
     case JobDecision::Kind::need_streams:
       hand_over(self, std::nullopt);
-      return true;
+      return;
     case JobDecision::Kind::write:
       break;
   }
@@ -341,13 +341,13 @@ bool run_local(StreamActor* self) {
                                      "', which the command did not declare");
       error.streams = {e.stream};
       finish_local(self, false, std::move(error), timings);
-      return true;
+      return;
     }
   if (decision.events.empty()) {
     CommandResult result{command.job->name, 1, 0, {{*st.stream, snapshot.version}}, {}, timings, false};
     result.timings.total = context.clock() - command.started_at;
     finish_local(self, false, std::move(result), timings);
-    return true;
+    return;
   }
   auto request = std::make_shared<AppendRequest>();
   StreamWrite write{*st.stream, ExpectedVersion::exact(snapshot.version), {}};
@@ -357,7 +357,7 @@ bool run_local(StreamActor* self) {
   const auto write_started = context.clock();
   if (context.inline_store_calls) {
     on_local_appended(self, *request, context.store->append(*request), timings, write_started);
-    return true;
+    return;
   }
   // A store that may block: its I/O actor appends (batched with other
   // streams' appends); the stream stays held until the answer. No request
@@ -386,7 +386,6 @@ bool run_local(StreamActor* self) {
             passivate_if_asked(self);
           });
   arm_deadline(self, st.holder->deadline);
-  return false;
 }
 
 // Fails the fast-path commands that ran out of time, queued or with their

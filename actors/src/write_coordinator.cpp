@@ -10,8 +10,10 @@
 //
 // Conflicts come only from writers in other processes (actors serialize
 // this one's); they and, per policy, transient store failures are retried
-// with a fresh prepare. One coordinator actor per command: if it dies, the
-// stream actors that monitor it release its streams.
+// with a fresh prepare. One coordinator actor per command (except a
+// single-stream one without idempotency key, which its stream actor runs:
+// protocol.hpp; it comes here only to be retried): if the coordinator dies,
+// the stream actors that monitor it release its streams.
 
 #include <algorithm>
 #include <unordered_map>
@@ -22,7 +24,6 @@
 #include "eventcore/actors/detail/idempotency_record.hpp"
 #include "eventcore/actors/detail/outcome.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
-#include "eventcore/actors/logging.hpp"
 
 namespace eventcore::detail {
 namespace {

@@ -21,9 +21,10 @@ enum class IoMode {
 };
 
 struct RuntimeConfig {
-  // Stream actors kept alive at most, counting only idle ones for eviction:
-  // an actor held by a command is never passivated, so the bound can be
-  // exceeded while more streams than this are in use at once.
+  // Stream actors kept alive at most. Past it, each new actor asks the least
+  // recently used one (of its shard of the stream directory) to passivate,
+  // which it does once idle: an actor in use is never passivated, so the
+  // bound can be exceeded while more streams than this are in use at once.
   std::size_t max_live_streams = 10'000;
   // Idle stream actors are passivated after between one and two sweeps of
   // this interval; zero disables the sweep (the bound above still applies).

@@ -17,8 +17,8 @@ namespace eventcore::detail {
 // One per stream: caches the stream, serializes its writers (FIFO).
 caf::actor spawn_stream_actor(caf::actor_system& system, ContextPtr context, StreamId stream);
 
-// Routes acquires to stream actors, spawning them on first use and
-// passivating idle ones (bounded by config.max_live_streams).
+// Sweeps the stream directory (idle passivation) and takes acquires by
+// message for actors that are not coordinators (tests, tools).
 caf::actor spawn_stream_registry(caf::actor_system& system, ContextPtr context);
 
 // Reads a whole stream, page by page.
