@@ -15,21 +15,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using hold_atom = caf::atom_constant<caf::atom("hold")>;
-using let_go_atom = caf::atom_constant<caf::atom("letgo")>;
-
-// Acquires a stream through the registry (as a coordinator would), hands the
-// stream's actor to the test, and releases the stream on (letgo).
-caf::behavior holder(caf::event_based_actor* self, caf::actor registry, std::shared_ptr<caf::actor> granted) {
-  return {
-      [=](hold_atom, const StreamId& stream) {
-        self->request(registry, caf::infinite, acquire_atom::value, stream).then([=](StreamGrant& grant) {
-          REQUIRE(grant.snapshot);
-          *granted = grant.stream_actor;
-        });
-      },
-      [=](let_go_atom) { self->send(*granted, release_atom::value, self->id(), false); },
-  };
+// The actor of `stream` (spawned if need be), idle again when this returns.
+caf::actor actor_of(Simulation& sim, const StreamId& stream) {
+  auto granted = std::make_shared<caf::actor>();
+  auto h = sim.system->spawn(grabber, sim.executor->registry(), granted);
+  caf::anon_send(h, hold_atom::value, stream);
+  sim.sched->run();
+  caf::anon_send(h, let_go_atom::value);
+  sim.sched->run();
+  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  REQUIRE(*granted);
+  return *granted;
 }
 
 std::size_t coordinators_scheduled(Simulation& sim) {
@@ -74,7 +70,7 @@ TEST_CASE("a single-stream command without an idempotency key needs no write coo
 TEST_CASE("fast-path commands wait their turn behind a coordinator's transaction, in FIFO order") {
   Simulation sim;
   auto granted = std::make_shared<caf::actor>();
-  auto h = sim.system->spawn(holder, sim.executor->registry(), granted);
+  auto h = sim.system->spawn(grabber, sim.executor->registry(), granted);
   caf::anon_send(h, hold_atom::value, sid("q"));
   sim.sched->run();
   REQUIRE(*granted);
@@ -101,7 +97,7 @@ TEST_CASE("a fast-path command that cannot get its stream in time fails with tim
   config.command_timeout = 500ms;
   Simulation sim(config);
   auto granted = std::make_shared<caf::actor>();
-  auto h = sim.system->spawn(holder, sim.executor->registry(), granted);
+  auto h = sim.system->spawn(grabber, sim.executor->registry(), granted);
   caf::anon_send(h, hold_atom::value, sid("t"));
   sim.sched->run();
 
@@ -125,15 +121,7 @@ TEST_CASE("a fast-path command that cannot get its stream in time fails with tim
 TEST_CASE("a fast-path command still in the mailbox of a stream actor that dies is retried, not lost") {
   const bool retry_transient = GENERATE(false, true);
   Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 5).retry_transient(retry_transient));
-  auto granted = std::make_shared<caf::actor>();
-  auto h = sim.system->spawn(holder, sim.executor->registry(), granted);
-  caf::anon_send(h, hold_atom::value, sid("m"));
-  sim.sched->run();
-  caf::anon_send(h, let_go_atom::value);
-  sim.sched->run();
-  REQUIRE(*granted);
-
-  caf::anon_send_exit(*granted, caf::exit_reason::kill);  // the actor dies on its next turn...
+  caf::anon_send_exit(actor_of(sim, sid("m")), caf::exit_reason::kill);  // the actor dies on its next turn...
   auto pending = sim.start(AddTo{{sid("m")}, 1});           // ...with this command behind the kill
   sim.sched->run();
   REQUIRE(pending->has_value());
@@ -147,7 +135,6 @@ TEST_CASE("a fast-path command still in the mailbox of a stream actor that dies 
     CHECK((*pending)->error().code == CommandErrorCode::store_unavailable);
     CHECK(sim.total(sid("m")) == 0);
   }
-  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("a fast-path command whose append is in flight when its stream actor dies is answered, never retried") {
@@ -155,23 +142,15 @@ TEST_CASE("a fast-path command whose append is in flight when its stream actor d
   // answer. The append may have landed (here it does): store_unavailable
   // says the outcome is unknown, and the runtime does not write it again.
   Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 5).retry_transient(true));
-  auto granted = std::make_shared<caf::actor>();
-  auto h = sim.system->spawn(holder, sim.executor->registry(), granted);
-  caf::anon_send(h, hold_atom::value, sid("f"));
-  sim.sched->run();
-  caf::anon_send(h, let_go_atom::value);
-  sim.sched->run();
-  REQUIRE(*granted);
-
+  auto actor = actor_of(sim, sid("f"));
   auto in_flight = sim.start(AddTo{{sid("f")}, 1});  // runs first: decides, hands its append to the I/O actor
-  caf::anon_send_exit(*granted, caf::exit_reason::kill);
+  caf::anon_send_exit(actor, caf::exit_reason::kill);
   sim.sched->run();
   REQUIRE(in_flight->has_value());
   REQUIRE_FALSE((*in_flight)->ok());
   CHECK((*in_flight)->error().code == CommandErrorCode::store_unavailable);
   CHECK((*in_flight)->error().message.find("in flight") != std::string::npos);
   CHECK(sim.total(sid("f")) == 1);  // written once, not twice
-  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("a conflict on the fast path reloads the stream and retries through a coordinator") {

@@ -9,9 +9,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using hold_atom = caf::atom_constant<caf::atom("hold")>;
-using let_go_atom = caf::atom_constant<caf::atom("letgo")>;
-
 // A stand-in coordinator: on (hold, stream) acquires it through the
 // registry and logs the grant; on (letgo) releases everything it holds.
 caf::behavior holder(caf::event_based_actor* self, caf::actor registry, std::string name,
@@ -142,19 +139,6 @@ TEST_CASE("idle stream actors are passivated after the sweep interval") {
 }
 
 namespace {
-
-// Acquires a stream through the registry and hands the grant's stream actor
-// to the test (so that the test can kill it).
-caf::behavior grabber(caf::event_based_actor* self, caf::actor registry, std::shared_ptr<caf::actor> granted) {
-  return {
-      [=](hold_atom, const StreamId& stream) {
-        self->request(registry, caf::infinite, acquire_atom::value, stream).then([=](StreamGrant& grant) {
-          REQUIRE(grant.snapshot);
-          *granted = grant.stream_actor;
-        });
-      },
-  };
-}
 
 // Counts every event its State folds, across commands.
 std::size_t folded_events = 0;

@@ -16,6 +16,25 @@
 
 namespace eventcore::testing {
 
+// For the tests' stand-in coordinators: take a stream, let go of it.
+using hold_atom = caf::atom_constant<caf::atom("hold")>;
+using let_go_atom = caf::atom_constant<caf::atom("letgo")>;
+
+// A stand-in coordinator: on (hold, stream) acquires the stream through the
+// registry and hands the stream's actor to the test (to kill it, say); on
+// (letgo) releases it.
+inline caf::behavior grabber(caf::event_based_actor* self, caf::actor registry, std::shared_ptr<caf::actor> granted) {
+  return {
+      [=](hold_atom, const StreamId& stream) {
+        self->request(registry, caf::infinite, detail::acquire_atom::value, stream).then([=](detail::StreamGrant& grant) {
+          REQUIRE(grant.snapshot);
+          *granted = grant.stream_actor;
+        });
+      },
+      [=](let_go_atom) { self->send(*granted, detail::release_atom::value, self->id(), false); },
+  };
+}
+
 inline RuntimeConfig simulation_config() {
   RuntimeConfig config;
   config.io_mode = IoMode::cooperative;  // detached actors get real threads even under test_coordinator
