@@ -4,6 +4,27 @@
 
 namespace eventcore::detail {
 
+JobDecision decide(const CommandJob& job, std::span<const StreamSnapshot> snapshots, const MonotonicClock& clock) {
+  auto threw = [](std::string what) {
+    JobDecision out;
+    out.kind = JobDecision::Kind::threw;
+    out.message = std::move(what);
+    return out;
+  };
+  try {
+    return job.decide(snapshots, clock);
+  } catch (const std::exception& e) {
+    return threw(e.what());
+  } catch (...) {
+    return threw("an exception that is not a std::exception");
+  }
+}
+
+CommandError threw_error(const CommandJob& job, const JobDecision& decision, std::size_t attempts) {
+  return CommandError{CommandErrorCode::invalid_command, job.name, job.streams,
+                      "handle or the State's apply threw: " + decision.message, std::nullopt, attempts};
+}
+
 void observe_outcome(RuntimeContext& context, const CommandJob& job, const ExecuteResult& outcome,
                      const PhaseTimings& timings_so_far) {
   const PhaseTimings& timings = outcome.ok() ? outcome.value().timings : timings_so_far;

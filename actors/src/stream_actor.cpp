@@ -314,7 +314,7 @@ void run_local(StreamActor* self) {
     return;
   }
   StreamSnapshot snapshot{*st.stream, StreamVersion{st.events->size()}, st.events, st.folds};
-  JobDecision decision = command.job->decide(std::span<const StreamSnapshot>(&snapshot, 1), context.clock);
+  JobDecision decision = decide(*command.job, std::span<const StreamSnapshot>(&snapshot, 1), context.clock);
   snapshot.events.reset();  // so that the cache can grow in place
   timings.reconstruct = decision.reconstruct;
   timings.handle = decision.handle;
@@ -327,6 +327,9 @@ void run_local(StreamActor* self) {
                    command_error(command, CommandErrorCode::store_failed, "a stored event could not be decoded",
                                  decision.error),
                    timings);
+      return;
+    case JobDecision::Kind::threw:  // the cached fold it was applying to is dropped already
+      finish_local(self, false, threw_error(*command.job, decision, 1), timings);
       return;
     case JobDecision::Kind::need_streams:
       hand_over(self, std::nullopt);

@@ -212,7 +212,7 @@ void decide(Coordinator* self) {
   std::vector<StreamSnapshot> snapshots;
   for (const auto& grant : st.held)
     if (grant.snapshot->stream != st.idempotency) snapshots.push_back(*grant.snapshot);
-  JobDecision decision = st.job->decide(snapshots, st.context->clock);
+  JobDecision decision = detail::decide(*st.job, snapshots, st.context->clock);
   snapshots.clear();
   st.timings.reconstruct = decision.reconstruct;
   st.timings.handle = decision.handle;
@@ -221,6 +221,10 @@ void decide(Coordinator* self) {
     case JobDecision::Kind::reject:
       release_all(self, false);
       fail(self, CommandErrorCode::validation_failed, decision.message);
+      return;
+    case JobDecision::Kind::threw:
+      release_all(self, false);
+      finish(self, threw_error(*st.job, decision, st.attempt));
       return;
     case JobDecision::Kind::failed:
       release_all(self, true);

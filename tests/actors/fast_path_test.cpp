@@ -198,3 +198,38 @@ TEST_CASE("actors reach the runtime through the gateway, on either path") {
   CHECK(sim.total(sid("h")) == 3);
   caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
 }
+
+namespace {
+// Throws from handle when told to; otherwise adds like AddTo.
+struct Throwing {
+  using Event = TestEvent;
+  using State = Totals;
+  static constexpr std::string_view command_type = "Throwing";
+  std::vector<StreamId> targets;
+  bool fail = true;
+  std::vector<StreamId> streams() const { return targets; }
+  Decision<Event> handle(const State&) const {
+    if (fail) throw std::runtime_error("boom");
+    std::vector<Emit<Event>> out;
+    for (const auto& t : targets) out.push_back({t, Added{1}});
+    return out;
+  }
+};
+}  // namespace
+
+TEST_CASE("a handle that throws fails its command with invalid_command; the stream stays usable") {
+  Simulation sim;
+  for (auto streams : {std::vector<StreamId>{sid("x")}, std::vector<StreamId>{sid("x"), sid("y")}}) {
+    INFO(streams.size() << " stream(s)");
+    auto thrown = sim.run(Throwing{streams});
+    REQUIRE_FALSE(thrown.ok());
+    CHECK(thrown.error().code == CommandErrorCode::invalid_command);
+    CHECK(thrown.error().message.find("boom") != std::string::npos);
+    CHECK(thrown.error().attempts == 1);
+    CHECK(sim.store->appends.empty());
+  }
+  REQUIRE(sim.run(Throwing{{sid("x")}, false}).ok());  // the same stream actor, still serving
+  REQUIRE(sim.run(Throwing{{sid("x"), sid("y")}, false}).ok());
+  CHECK(sim.total(sid("x")) == 2);
+  CHECK(sim.executor->metrics()->commands("Throwing", "invalid_command") == 2);
+}

@@ -47,10 +47,11 @@ struct EmittedEvent {
 
 // A command's answer to one set of snapshots, with its domain types erased.
 struct JobDecision {
-  enum class Kind { write, reject, need_streams, failed };
+  // threw: handle or the State's apply threw (the runtime catches it).
+  enum class Kind { write, reject, need_streams, failed, threw };
   Kind kind = Kind::write;
   std::vector<EmittedEvent> events;      // write: in emit order
-  std::string message;                   // reject: the domain's message
+  std::string message;                   // reject: the domain's message; threw: what it threw
   std::vector<StreamId> more_streams;    // need_streams: streams to add to the command
   std::optional<Error> error;            // failed: e.g. a stored event that does not decode
   std::chrono::nanoseconds reconstruct{};

@@ -9,6 +9,13 @@
 
 namespace eventcore::detail {
 
+// Runs the command's decide; an exception from the user's handle or apply
+// becomes a JobDecision of kind threw instead of taking the actor down.
+JobDecision decide(const CommandJob& job, std::span<const StreamSnapshot> snapshots, const MonotonicClock& clock);
+
+// The error for a decision of kind threw.
+CommandError threw_error(const CommandJob& job, const JobDecision& decision, std::size_t attempts);
+
 // Counts the outcome in the metrics and writes the command's one log line.
 // `timings` are the phases measured so far (used when the outcome is an error).
 void observe_outcome(RuntimeContext& context, const CommandJob& job, const ExecuteResult& outcome,
