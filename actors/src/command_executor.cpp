@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <future>
-#include <unordered_map>
 #include <random>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 
