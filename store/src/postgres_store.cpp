@@ -267,17 +267,7 @@ Error append_error(PGconn* conn, const PGresult* result, const std::vector<Strea
   if (sqlstate == "23505") {
     const char* constraint = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
     if (constraint && std::string_view(constraint) == "events_event_id_key") {
-      // DETAIL: Key (event_id)=(0190...) already exists.
-      const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL);
-      std::string id = "an event id of this append";
-      if (detail) {
-        const std::string_view d = detail;
-        const auto open = d.find("=(");
-        const auto close = d.find(')', open == std::string_view::npos ? 0 : open + 2);
-        if (open != std::string_view::npos && close != std::string_view::npos)
-          id = "event " + std::string(d.substr(open + 2, close - open - 2));
-      }
-      return Error{ErrorCode::duplicate_event, id + " already exists in the store"};
+      return duplicate_error(PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL));
     }
   }
   if (pg::connection_lost(conn, result))
