@@ -32,7 +32,7 @@ class EventCounts final : public projections::PostgresProjection {
 // counts by type: event_copy(event_id, stream_id, stream_version), type_counts.
 class EventCopy final : public projections::PostgresProjection {
  public:
-  explicit EventCopy(std::chrono::microseconds delay) : delay_(delay) {}
+  explicit EventCopy(std::chrono::microseconds delay = {}) : delay_(delay) {}
   std::vector<std::string> tables() const override { return {"event_copy", "type_counts"}; }
   void create(projections::Sql& sql) override {
     sql.exec("CREATE TABLE " + sql.table("event_copy") +

@@ -24,6 +24,7 @@
 #include "eventcore/store/postgres_store.hpp"
 #include "eventcore/testing/require_postgres.hpp"
 #include "eventcore/testing/test_database.hpp"
+#include "builtin_projections.hpp"  // apps/projection_worker
 
 namespace eventcore::testing {
 
@@ -144,23 +145,9 @@ class EventLog final : public projections::Projection {
 };
 
 // In PostgreSQL: a copy of every event it was given (no unique key, so a
-// double apply shows as a duplicate row), and per-type counts.
-class EventCopy final : public projections::PostgresProjection {
- public:
-  std::vector<std::string> tables() const override { return {"event_copy", "type_counts"}; }
-  void create(projections::Sql& sql) override {
-    sql.exec("CREATE TABLE " + sql.table("event_copy") +
-             " (event_id uuid NOT NULL, stream_id text NOT NULL, stream_version bigint NOT NULL)");
-    sql.exec("CREATE TABLE " + sql.table("type_counts") + " (event_type text PRIMARY KEY, n bigint NOT NULL)");
-  }
-  void apply(projections::Sql& sql, const StoredEvent& e) override {
-    sql.exec("INSERT INTO " + sql.table("event_copy") + " VALUES ($1::uuid, $2, $3::bigint)",
-             {e.id.str(), e.stream.str(), std::to_string(e.version.value)});
-    sql.exec("INSERT INTO " + sql.table("type_counts") +
-                 " VALUES ($1, 1) ON CONFLICT (event_type) DO UPDATE SET n = " + sql.table("type_counts") + ".n + 1",
-             {e.type});
-  }
-};
+// double apply shows as a duplicate row), and per-type counts. The same
+// projection the worker process runs as "event_copy".
+using worker::EventCopy;
 
 // The checks "the read model equals a fold of the whole log, every event
 // applied exactly once" for EventCopy: no event missing, none extra, none twice.
