@@ -26,29 +26,6 @@ std::string unique_schema(const std::string& what) {
   return "bench_" + what + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
 }
 
-// The raw table: the columns, constraints and indexes of the store's events
-// table (store/src/postgres_migrations.cpp, migration 1), so that the raw
-// inserts maintain the same three indexes. No streams table: the raw baseline
-// is the irreducible cost of writing the event rows.
-std::string raw_schema_sql(const std::string& schema) {
-  return "DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " + schema + "; CREATE TABLE " + schema +
-         ".events ("
-         " position bigint GENERATED ALWAYS AS IDENTITY,"
-         " tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(),"
-         " event_id uuid NOT NULL UNIQUE,"
-         " stream_id text NOT NULL,"
-         " stream_version bigint NOT NULL,"
-         " event_type text NOT NULL,"
-         " payload bytea NOT NULL,"
-         " correlation_id uuid,"
-         " causation_id uuid,"
-         " user_id text,"
-         " metadata jsonb,"
-         " recorded_at timestamptz NOT NULL DEFAULT now(),"
-         " PRIMARY KEY (stream_id, stream_version));"
-         " CREATE INDEX ON " + schema + ".events (tx_id, position)";
-}
-
 constexpr const char* raw_columns =
     "position, event_id, stream_id, stream_version, event_type, payload, correlation_id, causation_id, user_id, "
     "metadata, recorded_at, tx_id";

@@ -65,4 +65,9 @@ std::int32_t read_int4(const char* p);
 // Runs `sql` once on a fresh connection; errors are ignored when `ignore_errors`.
 void exec_once(const std::string& url, const std::string& sql, bool ignore_errors = false);
 
+// Creates `schema` (dropping it first) with a table `events` that has the
+// columns, constraints and indexes of the store's events table: what the raw
+// baselines insert into.
+std::string raw_schema_sql(const std::string& schema);
+
 }  // namespace eventcore::bench

@@ -268,16 +268,6 @@ void memory_case(const std::string& name, int width, int clients, std::uint64_t 
 
 // ---- PostgreSQL -----------------------------------------------------------
 
-std::string raw_table_sql(const std::string& schema) {
-  // The columns, keys and indexes of the store's events table.
-  return "DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " + schema + "; CREATE TABLE " + schema +
-         ".events (position bigint GENERATED ALWAYS AS IDENTITY, tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(),"
-         " event_id uuid NOT NULL UNIQUE, stream_id text NOT NULL, stream_version bigint NOT NULL,"
-         " event_type text NOT NULL, payload bytea NOT NULL, correlation_id uuid, causation_id uuid, user_id text,"
-         " metadata jsonb, recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (stream_id, stream_version));"
-         " CREATE INDEX ON " + schema + ".events (tx_id, position)";
-}
-
 // One autocommit INSERT of `width` rows per command: the irreducible cost of
 // a durable commit of the command's events.
 class RawCommandClient final : public Client {
@@ -332,7 +322,7 @@ std::size_t bench_pool_size() {
 void postgres_case(const std::string& name, int width, int clients, const Config& cfg) {
   const std::string pid = std::to_string(::getpid());
   const std::string raw_schema = "rbench_raw_" + pid, store_schema = "rbench_rt_" + pid;
-  exec_once(cfg.database_url, raw_table_sql(raw_schema));
+  exec_once(cfg.database_url, raw_schema_sql(raw_schema));
   exec_once(cfg.database_url, "DROP SCHEMA IF EXISTS " + store_schema + " CASCADE", true);
   auto opened = PostgresStore::open({.conninfo = cfg.database_url, .schema = store_schema,
                                      .pool_size = bench_pool_size(), .notify = NotifyMode::none});
