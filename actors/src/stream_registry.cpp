@@ -20,12 +20,10 @@ caf::behavior stream_registry(caf::event_based_actor* self, ContextPtr context) 
     self->delayed_send(self, interval, sweep_atom::value);
   return {
       [=](acquire_atom atom, const StreamId& stream) {
-        caf::delegated<caf::message> delegated;
-        if (!context->directory->with_actor(stream, [&](const caf::actor& actor) {
-              delegated = self->delegate(actor, atom, stream);
-            }))
-          self->quit(caf::exit_reason::user_shutdown);
-        return delegated;
+        auto rp = self->make_response_promise();
+        if (!context->directory->with_actor(stream, [&](const caf::actor& actor) { rp.delegate(actor, atom, stream); }))
+          rp.deliver(StreamGrant{std::nullopt, caf::actor{}, Error{ErrorCode::unavailable, "the executor was shut down"}});
+        return rp;
       },
       [=](sweep_atom) {
         context->directory->sweep();
