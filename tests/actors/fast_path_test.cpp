@@ -4,6 +4,7 @@
 // coordinators' transactions, timeouts, no command lost when its actor dies,
 // a clear answer after shutdown.
 
+#include <algorithm>
 #include <cstring>
 
 #include "support/simulation.hpp"
@@ -232,4 +233,44 @@ TEST_CASE("a handle that throws fails its command with invalid_command; the stre
   REQUIRE(sim.run(Throwing{{sid("x"), sid("y")}, false}).ok());
   CHECK(sim.total(sid("x")) == 2);
   CHECK(sim.executor->metrics()->commands("Throwing", "invalid_command") == 2);
+}
+
+namespace {
+// Runs every ready actor except the store I/O actors, until none is left.
+void run_all_but_io(Simulation& sim) {
+  for (bool ran = true; ran;) {
+    ran = false;
+    for (std::size_t i = 0; i < sim.sched->jobs.size(); ++i) {
+      auto* actor = dynamic_cast<caf::local_actor*>(sim.sched->jobs[i]);
+      if (actor && std::strcmp(actor->name(), "eventcore.store_io") == 0) continue;
+      std::rotate(sim.sched->jobs.begin(), sim.sched->jobs.begin() + static_cast<std::ptrdiff_t>(i),
+                  sim.sched->jobs.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      sim.sched->run_once();
+      ran = true;
+      break;
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("a fast-path append that gets no answer in time fails with timeout; the late answer is ignored") {
+  RuntimeConfig config = simulation_config();
+  config.command_timeout = 500ms;
+  Simulation sim(config);
+  REQUIRE(sim.run(AddTo{{sid("late")}, 1}).ok());
+
+  auto slow = sim.start(AddTo{{sid("late")}, 1});
+  run_all_but_io(sim);  // decided; its append waits on the (stalled) I/O actor
+  CHECK_FALSE(slow->has_value());
+  sim.sched->advance_time(500ms);
+  run_all_but_io(sim);
+  REQUIRE(slow->has_value());
+  REQUIRE_FALSE((*slow)->ok());
+  CHECK((*slow)->error().code == CommandErrorCode::timeout);
+
+  sim.sched->run();  // the I/O actor appends after all; its answer finds no one waiting
+  CHECK(sim.total(sid("late")) == 2);
+  auto next = sim.run(AddTo{{sid("late")}, 1});  // the cache was dropped: it reloads and sees both
+  REQUIRE(next.ok());
+  CHECK(next->stream_versions.at(0).version.value == 3);
 }

@@ -54,3 +54,15 @@ TEST_CASE("a schema name that is not a plain identifier is rejected before conne
     CHECK(store.error().code == ErrorCode::invalid_argument);
   }
 }
+
+TEST_CASE("both append functions run with sequential scans off, so no cached plan scans the streams table") {
+  // A generic plan made while streams was small (hash join over a seq scan)
+  // would otherwise stay with a pooled session while the table grows.
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("migrate_plans");
+  auto store = open_store(store_config(schema));
+  CHECK(exec_sql("SELECT string_agg(proname || ':' || array_to_string(proconfig, ','), ' ' ORDER BY proname)"
+                 " FROM pg_proc WHERE pronamespace = '" + schema.name() + "'::regnamespace"
+                 " AND proname IN ('eventcore_append', 'eventcore_append_batch')") ==
+        "eventcore_append:enable_seqscan=off eventcore_append_batch:enable_seqscan=off");
+}
