@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "eventcore/actors/detail/actors.hpp"
+#include "eventcore/actors/detail/outcome.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
 
 namespace eventcore {
@@ -51,15 +52,31 @@ namespace {
 
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 
+// A command must declare at least one stream, each once.
+std::optional<CommandError> invalid_streams(const CommandJob& job) {
+  auto invalid = [&](std::string message, std::vector<StreamId> streams) {
+    return CommandError{CommandErrorCode::invalid_command, job.name, std::move(streams), std::move(message),
+                        std::nullopt, 0};
+  };
+  if (job.streams.empty()) return invalid("the command declares no stream: streams() must name at least one", {});
+  auto sorted = job.streams;
+  std::sort(sorted.begin(), sorted.end());
+  if (auto dup = std::adjacent_find(sorted.begin(), sorted.end()); dup != sorted.end())
+    return invalid("the command declares stream '" + dup->str() + "' more than once in streams()", {*dup});
+  return std::nullopt;
+}
+
 // Starts a command: single-stream commands without an idempotency key go
 // straight to their stream actor (the fast path, detail/protocol.hpp);
 // everything else gets a write coordinator.
 void start_command(caf::actor_system& system, const detail::ContextPtr& context, CommandJobPtr job,
                    CommandExecutor::Callback done) {
-  const auto& streams = job->streams;
-  const bool one_stream = !streams.empty() && std::all_of(streams.begin(), streams.end(),
-                                                          [&](const StreamId& s) { return s == streams.front(); });
-  if (one_stream && !job->idempotency_key) {
+  if (auto invalid = invalid_streams(*job)) {
+    detail::observe_outcome(*context, *job, *invalid, {});
+    done(std::move(*invalid));
+    return;
+  }
+  if (job->streams.size() == 1 && !job->idempotency_key) {
     // Once the runtime is stopped the directory sends nothing; the command,
     // dropped unanswered, then answers itself (~LocalCommand).
     const StreamId stream = job->streams.front();

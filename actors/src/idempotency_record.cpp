@@ -1,5 +1,7 @@
 #include "eventcore/actors/detail/idempotency_record.hpp"
 
+#include <unordered_map>
+
 #include <cereal/types/array.hpp>
 #include <cereal/types/utility.hpp>
 
@@ -50,6 +52,24 @@ Result<IdempotencyRecord> decode_record(const StoredEvent& event) {
   IdempotencyRecord record{std::move(wire.command), std::move(wire.stream_versions), {}};
   for (const auto& bytes : wire.event_ids) record.event_ids.emplace_back(bytes);
   return record;
+}
+
+Result<std::vector<GlobalPosition>> recorded_positions(EventStore& store, const IdempotencyRecord& record) {
+  const std::uint64_t count = record.event_ids.size();
+  std::unordered_map<EventId, GlobalPosition> positions;
+  for (const auto& [name, version_after] : record.stream_versions) {
+    auto stream = StreamId::try_new(name);
+    if (!stream) return std::move(stream).error();
+    const std::uint64_t from = version_after > count ? version_after - count + 1 : 1;
+    auto events = store.read_stream(*stream, StreamVersion{from}, count);
+    if (!events) return std::move(events).error();
+    for (const auto& e : *events) positions.emplace(e.id, e.position);
+  }
+  std::vector<GlobalPosition> out;
+  out.reserve(count);
+  for (const auto& id : record.event_ids)
+    if (auto it = positions.find(id); it != positions.end()) out.push_back(it->second);
+  return out;
 }
 
 }  // namespace eventcore::detail

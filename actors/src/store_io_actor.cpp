@@ -27,8 +27,13 @@ caf::behavior store_io(IoActor* self, std::shared_ptr<EventStore> store, std::si
   self->state.store = std::move(store);
   self->state.page_size = page_size == 0 ? 1000 : page_size;
   return {
-      [=](read_atom, const StreamId& stream) {
-        return load_stream(*self->state.store, stream, self->state.page_size);
+      [=](read_atom, const StreamId& stream, const FoldNeeds& needs) {
+        return load_folds(*self->state.store, stream, needs, self->state.page_size);
+      },
+      [=](read_atom, const IdempotencyRecord& record) {
+        auto positions = recorded_positions(*self->state.store, record);
+        if (!positions) return PositionsReply{{}, std::move(positions).error()};
+        return PositionsReply{std::move(*positions), std::nullopt};
       },
       [=](append_atom, AppendRequest& request) -> caf::response_promise {
         auto& st = self->state;
@@ -64,19 +69,41 @@ caf::behavior store_io(IoActor* self, std::shared_ptr<EventStore> store, std::si
 
 }  // namespace
 
-LoadReply load_stream(EventStore& store, const StreamId& stream, std::size_t page_size) {
+LoadReply load_folds(EventStore& store, const StreamId& stream, const FoldNeeds& needs, std::size_t page_size) {
   if (page_size == 0) page_size = 1000;
-  auto events = std::make_shared<std::vector<StoredEvent>>();
-  StreamVersion from{1};
-  for (;;) {
-    auto page = store.read_stream(stream, from, page_size);
-    if (!page) return LoadReply{nullptr, std::move(page).error()};
-    const std::size_t n = page->size();
-    for (auto& event : *page) events->push_back(std::move(event));
-    if (n < page_size) break;
-    from = StreamVersion{events->size() + 1};
+  auto failed = [](Error error) { return LoadReply{StreamVersion{}, {}, std::move(error)}; };
+  if (needs.empty()) {
+    auto version = store.stream_version(stream);
+    if (!version) return failed(std::move(version).error());
+    return LoadReply{*version, {}, std::nullopt};
   }
-  return LoadReply{std::move(events), std::nullopt};
+  std::vector<std::shared_ptr<void>> states;
+  states.reserve(needs.size());
+  for (const FoldOps* ops : needs) states.push_back(ops->fresh(stream));
+  std::uint64_t version = 0;
+  try {
+    for (;;) {
+      auto page = store.read_stream(stream, StreamVersion{version + 1}, page_size);
+      if (!page) return failed(std::move(page).error());
+      if (page->empty()) break;
+      for (const auto& event : *page) {
+        if (event.version.value != version + 1)
+          return failed(Error{ErrorCode::failed, "stream '" + stream.str() + "' read version " +
+                                                     std::to_string(event.version.value) + " after " +
+                                                     std::to_string(version)});
+        for (std::size_t i = 0; i < needs.size(); ++i)
+          if (auto error = needs[i]->apply(states[i].get(), event)) return failed(std::move(*error));
+        version = event.version.value;
+      }
+    }
+  } catch (const std::exception& e) {
+    return failed(Error{ErrorCode::failed, "folding stream '" + stream.str() + "' threw: " + e.what()});
+  } catch (...) {
+    return failed(Error{ErrorCode::failed, "folding stream '" + stream.str() + "' threw"});
+  }
+  LoadReply reply{StreamVersion{version}, {}, std::nullopt};
+  for (std::size_t i = 0; i < needs.size(); ++i) reply.folds.push_back(FoldState{needs[i], std::move(states[i])});
+  return reply;
 }
 
 caf::actor spawn_store_io(caf::actor_system& system, std::shared_ptr<EventStore> store, IoMode mode,

@@ -1,10 +1,12 @@
-// One actor per stream. It holds the stream's events, loaded once from the
-// store, and lets one transaction at a time hold the stream; the others wait
-// in FIFO order. Holding is what makes in-process conflicts impossible.
+// One actor per stream. It holds the stream's version and the folds of it
+// that commands asked for (never the events themselves: memory and a
+// command's cost do not grow with the stream's history), and lets one
+// transaction at a time hold the stream; the others wait in FIFO order.
+// Holding is what makes in-process conflicts impossible.
 //
 // A transaction is either a coordinator's (acquire ... commit/release) or a
 // single-stream command the actor runs itself (the fast path, protocol.hpp):
-// decide on the cached events, append, advance the cache, answer. With a
+// decide on the cached folds, append, advance the folds, answer. With a
 // store that never blocks (in memory) the append is a plain call, made on
 // the stream actor's own turn; otherwise it goes to a
 // store I/O actor (group commit) and the stream stays held until it lands.
@@ -31,6 +33,7 @@ struct Waiter {
   caf::response_promise promise;  // an acquire: the grant goes here
   caf::actor_addr who;
   TxnId txn = 0;
+  FoldNeeds needs;        // the folds the grant must carry
   LocalCommandPtr local;  // or a fast-path command,
   caf::actor_clock::time_point deadline;  // which times out then (if it has a timeout)
 };
@@ -61,10 +64,11 @@ struct StreamActorState {
   static inline const char* name = "eventcore.stream";
   ContextPtr context;
   std::optional<StreamId> stream;  // set at spawn
-  bool loaded = false;
   bool loading = false;
-  std::shared_ptr<std::vector<StoredEvent>> events;  // valid when loaded
-  std::shared_ptr<FoldCache> folds;                  // folds of `events`, valid when loaded
+  // The cache: the stream's version, and folds all current at it. No version:
+  // nothing cached (not loaded yet, or dropped because the store may hold more).
+  std::optional<StreamVersion> version;
+  std::vector<FoldState> folds;  // each state is owned here: copied on write if a grant still shares it
   std::optional<Waiter> holder;
   std::deque<Waiter> queue;
   caf::actor_id id = 0;
@@ -136,30 +140,52 @@ void fail_waiters(StreamActor* self, const Error& error) {
   }
 }
 
+bool has_folds(const StreamActorState& st, const FoldNeeds& needs) {
+  if (!st.version) return false;
+  return std::all_of(needs.begin(), needs.end(), [&](const FoldOps* ops) {
+    return std::any_of(st.folds.begin(), st.folds.end(), [&](const FoldState& f) { return f.ops == ops; });
+  });
+}
+
 void loaded(StreamActor* self, LoadReply& reply) {
   auto& st = self->state;
   if (reply.error) {
     fail_waiters(self, *reply.error);
     return;
   }
-  st.events = std::move(reply.events);
-  st.folds = std::make_shared<FoldCache>();
-  st.loaded = true;
+  if (st.version != reply.version) {  // the store moved on (or nothing was cached): start over
+    st.folds.clear();
+    st.version = reply.version;
+  }
+  for (auto& fold : reply.folds)
+    if (!has_folds(st, {fold.ops})) st.folds.push_back(std::move(fold));
+}
+
+const FoldNeeds& needs_of(const Waiter& waiter) { return waiter.local ? waiter.local->needs : waiter.needs; }
+
+StreamSnapshot snapshot_for(const StreamActorState& st, const FoldNeeds& needs) {
+  StreamSnapshot snapshot{*st.stream, *st.version, {}};
+  snapshot.folds.reserve(needs.size());
+  for (const FoldOps* ops : needs)
+    for (const auto& fold : st.folds)
+      if (fold.ops == ops) snapshot.folds.push_back(fold);
+  return snapshot;
 }
 
 void grant_next(StreamActor* self);
 
-// Loads the stream: a store that never blocks is read right here; any other
-// through an I/O actor, the waiters waiting meanwhile.
-void start_load(StreamActor* self) {
+// Folds the stream for `needs` from the store: a store that never blocks is
+// read right here; any other through an I/O actor, the waiters waiting
+// meanwhile.
+void start_load(StreamActor* self, const FoldNeeds& needs) {
   auto& st = self->state;
   if (st.context->inline_store_calls) {
-    auto reply = load_stream(*st.context->store, *st.stream, st.context->config.read_page_size);
+    auto reply = load_folds(*st.context->store, *st.stream, needs, st.context->config.read_page_size);
     loaded(self, reply);
     return;
   }
   st.loading = true;
-  self->request(st.context->pick_io(), caf::infinite, read_atom::value, *st.stream)
+  self->request(st.context->pick_io(), caf::infinite, read_atom::value, *st.stream, needs)
       .then(
           [=](LoadReply& reply) {
             self->state.loading = false;
@@ -177,9 +203,8 @@ void start_load(StreamActor* self) {
 
 void drop_cache(StreamActor* self) {
   auto& st = self->state;
-  st.loaded = false;
-  st.events.reset();
-  st.folds.reset();
+  st.version.reset();
+  st.folds.clear();
 }
 
 void run_local(StreamActor* self);
@@ -187,9 +212,10 @@ void run_local(StreamActor* self);
 void grant_next(StreamActor* self) {
   auto& st = self->state;
   while (!st.holder && !st.queue.empty()) {
-    if (!st.loaded) {
-      if (!st.loading) start_load(self);
-      if (!st.loaded) return;  // loading, or failed (then the queue was answered)
+    if (!has_folds(st, needs_of(st.queue.front()))) {
+      if (st.loading) return;
+      start_load(self, needs_of(st.queue.front()));
+      if (st.queue.empty() || !has_folds(st, needs_of(st.queue.front()))) return;  // loading, or failed (answered)
     }
     st.holder = std::move(st.queue.front());
     st.queue.pop_front();
@@ -197,8 +223,8 @@ void grant_next(StreamActor* self) {
       run_local(self);  // finished: the loop goes on; in flight: the stream stays held
       continue;
     }
-    StreamSnapshot snapshot{*st.stream, StreamVersion{st.events->size()}, st.events, st.folds};
-    st.holder->promise.deliver(StreamGrant{std::move(snapshot), caf::actor_cast<caf::actor>(self), std::nullopt});
+    st.holder->promise.deliver(
+        StreamGrant{snapshot_for(st, st.holder->needs), caf::actor_cast<caf::actor>(self), std::nullopt});
   }
 }
 
@@ -213,18 +239,33 @@ void release_holder(StreamActor* self, bool invalidate) {
   passivate_if_asked(self);
 }
 
-void apply_commit(StreamActor* self, std::vector<StoredEvent> committed) {
+// Advances every cached fold by events just committed to the stream. A fold
+// that cannot take them (an event that does not decode, an apply that
+// throws) is dropped and refolded from the store when next needed.
+void apply_commit(StreamActor* self, const std::vector<StoredEvent>& committed) {
   auto& st = self->state;
-  if (!st.loaded) return;
-  // Copy on write: a snapshot handed out earlier may still be read.
-  if (st.events.use_count() > 1) st.events = std::make_shared<std::vector<StoredEvent>>(*st.events);
-  for (auto& event : committed) {
-    if (event.version.value != st.events->size() + 1) {  // not contiguous: trust the store instead
+  if (!st.version || committed.empty()) return;
+  for (std::size_t i = 0; i < committed.size(); ++i)
+    if (committed[i].version.value != st.version->value + 1 + i) {  // not contiguous: trust the store instead
       drop_cache(self);
       return;
     }
-    st.events->push_back(std::move(event));
-  }
+  std::erase_if(st.folds, [&](FoldState& fold) {
+    // Copy on write: a snapshot handed out earlier may still be read.
+    std::shared_ptr<void> state = fold.state.use_count() > 1
+                                      ? fold.ops->clone(fold.state.get())
+                                      : std::const_pointer_cast<void>(std::move(fold.state));
+    fold.state.reset();
+    try {
+      for (const auto& event : committed)
+        if (fold.ops->apply(state.get(), event)) return true;
+    } catch (...) {
+      return true;
+    }
+    fold.state = std::move(state);
+    return false;
+  });
+  st.version = committed.back().version;
 }
 
 // ---- the fast path ---------------------------------------------------------
@@ -313,9 +354,9 @@ void run_local(StreamActor* self) {
     finish_local(self, false, timed_out(context, command), timings);
     return;
   }
-  StreamSnapshot snapshot{*st.stream, StreamVersion{st.events->size()}, st.events, st.folds};
+  StreamSnapshot snapshot = snapshot_for(st, command.needs);
   JobDecision decision = decide(*command.job, std::span<const StreamSnapshot>(&snapshot, 1), context.clock);
-  snapshot.events.reset();  // so that the cache can grow in place
+  snapshot.folds.clear();  // so that the folds can advance in place
   timings.reconstruct = decision.reconstruct;
   timings.handle = decision.handle;
   switch (decision.kind) {
@@ -447,14 +488,14 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
       passivate_if_asked(self);
   });
   return {
-      [=](acquire_atom, const StreamId&) -> caf::response_promise {
+      [=](acquire_atom, const StreamId&, FoldNeeds& needs) -> caf::response_promise {
         auto& st = self->state;
         st.passivate_asked = false;
         // Read the sender first: make_response_promise moves it out of the
         // current message (CAF 0.17).
         auto sender = self->current_sender();
         auto rp = self->make_response_promise();
-        Waiter waiter{rp, caf::actor_cast<caf::actor_addr>(sender), sender ? sender->id() : 0};
+        Waiter waiter{rp, caf::actor_cast<caf::actor_addr>(sender), sender ? sender->id() : 0, std::move(needs)};
         if (sender) self->monitor(caf::actor_cast<caf::actor>(sender));
         st.queue.push_back(std::move(waiter));
         grant_next(self);
@@ -463,8 +504,8 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
       [=](execute_atom, LocalCommandPtr& command) {
         auto& st = self->state;
         st.passivate_asked = false;
-        st.queue.push_back(
-            Waiter{{}, {}, kLocalTxn, std::move(command), self->clock().now() + st.context->config.command_timeout});
+        st.queue.push_back(Waiter{
+            {}, {}, kLocalTxn, {}, std::move(command), self->clock().now() + st.context->config.command_timeout});
         grant_next(self);
         if (!st.queue.empty()) arm_deadline(self, st.queue.back().deadline);
         passivate_if_asked(self);

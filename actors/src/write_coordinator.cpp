@@ -1,9 +1,10 @@
 // Runs one command as a two-phase, version-checked write:
 //
 //   prepare: acquire every stream in sorted id order (one at a time: a global
-//            order means no deadlock), gathering versions and events; fold
-//            State and run handle; more streams asked for are added and the
-//            phase repeats (bounded);
+//            order means no deadlock), gathering versions and the folded
+//            states the command needs (each stream actor keeps them); run
+//            handle; more streams asked for are added and the phase repeats
+//            (bounded);
 //   commit:  one atomic append expecting the prepared version of every
 //            stream, read-only ones too; then each stream actor advances its
 //            cache (commit) or drops it (release with invalidate).
@@ -42,6 +43,7 @@ struct CoordinatorState {
   std::vector<StreamId> streams;             // declared + discovered, sorted, unique
   std::optional<StreamId> idempotency;       // the idempotency stream, if any
   std::vector<StreamId> order;               // streams + idempotency, sorted: acquisition order
+  FoldNeeds needs;                           // what the grants carry of each command stream
   std::vector<StreamGrant> held;             // grants for order[0 .. held.size())
   std::size_t attempt = 0;
   std::size_t rounds = 0;
@@ -130,7 +132,8 @@ void acquire_next(Coordinator* self) {
   }
   const StreamId& stream = st.order[st.held.size()];
   const bool routed = st.context->directory->with_actor(stream, [&](const caf::actor& actor) {
-    self->request(actor, caf::infinite, acquire_atom::value, stream)
+    FoldNeeds needs = stream == st.idempotency ? FoldNeeds{events_fold()} : st.needs;
+    self->request(actor, caf::infinite, acquire_atom::value, stream, std::move(needs))
         .then(
             [=](StreamGrant& grant) {
               if (grant.error) {
@@ -166,47 +169,75 @@ void prepare(Coordinator* self) {
   std::vector<StreamId> order = st.streams;
   if (st.idempotency) order.push_back(*st.idempotency);
   sort_unique(order);
-  const bool prefix_kept = st.held.size() <= order.size() &&
+  FoldNeeds needs = st.job->needs(st.streams.size());
+  const bool prefix_kept = needs == st.needs && st.held.size() <= order.size() &&
                            std::equal(st.held.begin(), st.held.end(), order.begin(),
                                       [](const StreamGrant& g, const StreamId& s) { return g.snapshot->stream == s; });
   if (!prefix_kept) release_all(self, false);
+  st.needs = std::move(needs);
   st.order = std::move(order);
   st.phase_started_at = now(self);
   acquire_next(self);
 }
 
-std::optional<ExecuteResult> replay_if_recorded(Coordinator* self) {
+// The idempotency record, if the key's stream holds one.
+std::optional<Result<IdempotencyRecord>> recorded(Coordinator* self) {
   auto& st = self->state;
   if (!st.idempotency) return std::nullopt;
   for (const auto& grant : st.held) {
     if (grant.snapshot->stream != *st.idempotency || grant.snapshot->version.value == 0) continue;
-    auto record = decode_record(grant.snapshot->events->front());
-    if (!record)
-      return CommandError{CommandErrorCode::store_failed, st.job->name, st.streams,
-                          "the idempotency record does not decode", std::move(record).error(), st.attempt};
-    std::unordered_map<EventId, GlobalPosition> positions;
-    for (const auto& g : st.held)
-      for (const auto& e : *g.snapshot->events) positions.emplace(e.id, e.position);
-    CommandResult result;
-    result.command = record->command;
-    result.attempts = st.attempt;
-    result.events_written = record->event_ids.size();
-    for (const auto& [stream, version] : record->stream_versions)
-      if (auto id = StreamId::try_new(stream)) result.stream_versions.push_back({*id, StreamVersion{version}});
-    for (const auto& id : record->event_ids)
-      if (auto it = positions.find(id); it != positions.end()) result.positions.push_back(it->second);
-    result.replayed = true;
-    return result;
+    const auto* events = static_cast<const std::vector<StoredEvent>*>(grant.snapshot->find(events_fold()));
+    if (!events || events->empty()) return Result<IdempotencyRecord>(missing_fold(*st.idempotency));
+    return decode_record(events->front());
   }
   return std::nullopt;
+}
+
+// Answers with the recorded result, its positions read back from the store.
+void replay(Coordinator* self, IdempotencyRecord record) {
+  auto& st = self->state;
+  auto answer = [self, record](Result<std::vector<GlobalPosition>> positions) {
+    auto& st = self->state;
+    if (!positions) {
+      retry_or_fail(self, RetryReason::transient, std::move(positions).error());
+      return;
+    }
+    CommandResult result;
+    result.command = record.command;
+    result.attempts = st.attempt;
+    result.events_written = record.event_ids.size();
+    for (const auto& [stream, version] : record.stream_versions)
+      if (auto id = StreamId::try_new(stream)) result.stream_versions.push_back({*id, StreamVersion{version}});
+    result.positions = std::move(*positions);
+    result.replayed = true;
+    finish(self, std::move(result));
+  };
+  if (st.context->inline_store_calls) {
+    answer(recorded_positions(*st.context->store, record));
+    return;
+  }
+  self->request(st.context->pick_io(), caf::infinite, read_atom::value, record)
+      .then(
+          [=](PositionsReply& reply) {
+            if (reply.error)
+              answer(std::move(*reply.error));
+            else
+              answer(std::move(reply.positions));
+          },
+          [=](caf::error& err) {
+            answer(Error{ErrorCode::unavailable, "the store reader failed: " + self->system().render(err)});
+          });
 }
 
 // Between the phases: the command's own logic, on the prepared snapshots.
 void decide(Coordinator* self) {
   auto& st = self->state;
-  if (auto replayed = replay_if_recorded(self)) {
+  if (auto record = recorded(self)) {
     release_all(self, false);
-    finish(self, std::move(*replayed));
+    if (!*record)
+      fail(self, CommandErrorCode::store_failed, "the idempotency record does not decode", std::move(*record).error());
+    else
+      replay(self, std::move(**record));
     return;
   }
   std::vector<StreamSnapshot> snapshots;
@@ -295,9 +326,9 @@ void commit(Coordinator* self, JobDecision decision) {
     finish(self, std::move(result));
     return;
   }
-  // Drop our references to the stream actors' event vectors so that they can
-  // append in place on commit.
-  for (auto& grant : st.held) grant.snapshot->events.reset();
+  // Drop our references to the stream actors' folds so that they can
+  // advance in place on commit.
+  for (auto& grant : st.held) grant.snapshot->folds.clear();
   st.phase_started_at = now(self);
   self->request(st.context->pick_io(), caf::infinite, append_atom::value, *request)
       .then([=](AppendReply& reply) { on_appended(self, *request, reply); },

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -253,7 +254,7 @@ int main(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
 
   // Final balances, folded from the store (not from the runtime's caches).
-  bank::Accounts folded;
+  std::map<StreamId, bank::Account> folded;
   std::int64_t total = 0;
   for (const auto& id : ids) {
     StreamVersion from{1};
@@ -268,16 +269,15 @@ int main(int argc, char** argv) {
       for (const auto& stored : *page) {
         auto event = EventCodec<bank::Event>::decode(stored);
         if (!event) return fail("a stored event does not decode: " + to_string(event.error()), 1);
-        folded.apply(stored.stream, *event);
+        folded[stored.stream].apply(*event);
       }
-      if (page->size() < 1000) break;
-      from = StreamVersion{from.value + page->size()};
+      if (page->empty()) break;  // a short page is not the end: the store may clamp pages
+      from = StreamVersion{page->back().version.value + 1};
     }
   }
   std::cout << "final balances:\n";
   for (const auto& id : ids) {
-    const auto* account = folded.find(id);
-    const std::int64_t balance = account ? account->balance : 0;
+    const std::int64_t balance = folded[id.stream()].balance;
     total += balance;
     char line[160];
     std::snprintf(line, sizeof line, "  %-28s %14s\n", id.str().c_str(), money(balance).c_str());

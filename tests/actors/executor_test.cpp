@@ -57,7 +57,9 @@ TEST_CASE("a foreign write between prepare and commit causes a conflict, a reloa
   REQUIRE(result.ok());
   CHECK(result->attempts == 2);
   CHECK(result->stream_versions.at(0).version.value == 3);
-  CHECK(sim.store->reads == reads_before + 1);  // the stale cache was dropped and reloaded
+  // The stale cache was dropped and reloaded: one page of events, then the
+  // empty page that says the stream ends there.
+  CHECK(sim.store->reads == reads_before + 2);
   CHECK(sim.total(sid("acct")) == 0);
 
   // The retry decided on the reloaded state: now a withdrawal must be rejected.
@@ -244,10 +246,25 @@ TEST_CASE("an idempotency key survives an ambiguous outcome (connection lost aft
   }
 }
 
-TEST_CASE("a command with no events and no key writes nothing and succeeds") {
+TEST_CASE("a command that declares no stream, or a stream twice, fails before anything is read") {
   Simulation sim;
-  auto result = sim.run(AddTo{{}, 1});
+  auto none = sim.run(AddTo{{}, 1});
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().code == CommandErrorCode::invalid_command);
+  CHECK_THAT(none.error().message, Catch::Contains("declares no stream"));
+  auto twice = sim.run(AddTo{{sid("t"), sid("u"), sid("t")}, 1});
+  REQUIRE_FALSE(twice.ok());
+  CHECK(twice.error().code == CommandErrorCode::invalid_command);
+  CHECK_THAT(twice.error().message, Catch::Contains("'t' more than once"));
+  CHECK(sim.store->reads == 0);
+  CHECK(sim.store->appends.empty());
+}
+
+TEST_CASE("a command that decides to write nothing succeeds and writes nothing") {
+  Simulation sim;
+  auto result = sim.run(AddTo{{sid("n")}, 0, /*emit=*/false});
   REQUIRE(result.ok());
   CHECK(result->events_written == 0);
+  CHECK(result->stream_versions.at(0).version.value == 0);
   CHECK(sim.store->appends.empty());
 }

@@ -143,6 +143,7 @@ TEST_CASE("a fast-path command whose append is in flight when its stream actor d
   // answer. The append may have landed (here it does): store_unavailable
   // says the outcome is unknown, and the runtime does not write it again.
   Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 5).retry_transient(true));
+  REQUIRE(sim.run(AddTo{{sid("f")}, 0}).ok());       // the stream actor now holds the command's fold
   auto actor = actor_of(sim, sid("f"));
   auto in_flight = sim.start(AddTo{{sid("f")}, 1});  // runs first: decides, hands its append to the I/O actor
   caf::anon_send_exit(actor, caf::exit_reason::kill);

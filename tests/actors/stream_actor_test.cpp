@@ -198,18 +198,18 @@ TEST_CASE("a stream actor that dies answers the commands queued on it (no wait f
   caf::anon_send_exit(grab, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("a single-stream command folds only the events after the stream actor's cached fold") {
+TEST_CASE("a stream actor folds each committed event once, and refolds only after a foreign write") {
   Simulation sim;
   folded_events = 0;
   for (std::int64_t i = 0; i < 10; ++i) REQUIRE(sim.run(CountedAdd{{sid("c")}, i}).ok());
-  CHECK(folded_events == 9);  // each event once (not 0 + 1 + ... + 9 = 45)
+  CHECK(folded_events == 10);  // each event once, as it commits (not 1 + 2 + ... + 10 = 55)
 
-  // A rejected command leaves the cache right (it folds committed events only).
+  // A rejected command leaves the fold right (it folds committed events only).
   auto rejected = sim.run(CountedAdd{{sid("c")}, 99});
   REQUIRE_FALSE(rejected.ok());
   CHECK(rejected.error().code == CommandErrorCode::validation_failed);
   REQUIRE(sim.run(CountedAdd{{sid("c")}, 10}).ok());
-  CHECK(folded_events == 10);
+  CHECK(folded_events == 11);
 
   // A foreign write (another process) makes the append conflict; the stream
   // reloads and the retry folds from scratch, seeing the foreign event.
@@ -218,12 +218,57 @@ TEST_CASE("a single-stream command folds only the events after the stream actor'
   auto after_foreign = sim.run(CountedAdd{{sid("c")}, -1});
   REQUIRE(after_foreign.ok());
   CHECK(after_foreign.value().attempts == 2);
-  CHECK(folded_events == 1 + 12);  // the cached fold's one new event, then all 12 after the reload
+  CHECK(folded_events == 12 + 1);  // all 12 after the reload, then its own event at commit
   REQUIRE(sim.run(CountedAdd{{sid("c")}, 17}).ok());  // 11 + 5 + 1: the reloaded fold is right
   CHECK(folded_events == 14);                          // and it is kept: one new event
 
-  // Multi-stream commands fold from scratch, in global order.
+  // A plain State over several streams folds them from scratch, in global order.
   folded_events = 0;
+  // (and c's actor still advances the single-stream fold it keeps by the one
+  // event committed to c).
   REQUIRE(sim.run(CountedAdd{{sid("c"), sid("d")}, 18}).ok());
-  CHECK(folded_events == 14);
+  CHECK(folded_events == 14 + 1);
+}
+
+namespace {
+// One stream's total, counting every event it folds.
+std::size_t per_stream_folds = 0;
+struct CountingTotal {
+  std::int64_t total = 0;
+  void apply(const TestEvent& event) {
+    ++per_stream_folds;
+    if (auto* a = std::get_if<Added>(&event)) total += a->amount;
+  }
+};
+// Moves one unit from `from` to `to` unless `from` would go negative.
+struct Move {
+  using Event = TestEvent;
+  using State = PerStream<CountingTotal>;
+  static constexpr std::string_view command_type = "Move";
+  StreamId from, to;
+  std::vector<StreamId> streams() const { return {from, to}; }
+  Decision<Event> handle(const State& state) const {
+    if (state[from].total < 1) return reject("'" + from.str() + "' is empty");
+    return {{from, Added{-1}}, {to, Added{1}}};
+  }
+};
+}  // namespace
+
+TEST_CASE("a multi-stream command reads each stream's cached state: no refold as the streams grow") {
+  Simulation sim;
+  REQUIRE(sim.run(AddTo{{sid("x")}, 1000}).ok());
+  per_stream_folds = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto moved = i % 2 ? sim.run(Move{sid("y"), sid("x")}) : sim.run(Move{sid("x"), sid("y")});
+    REQUIRE(moved.ok());
+  }
+  // x: its 1 event folded on first use, then each move's event once; y the same.
+  CHECK(per_stream_folds == 1 + 50 * 2);
+  CHECK(sim.total(sid("x")) == 1000);
+  CHECK(sim.total(sid("y")) == 0);
+
+  // The state the command reads is the stream's own: y is empty again, so a move from it is rejected.
+  auto empty = sim.run(Move{sid("y"), sid("x")});
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.error().code == CommandErrorCode::validation_failed);
 }

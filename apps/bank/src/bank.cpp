@@ -23,19 +23,13 @@ Result<AccountId> AccountId::try_new(std::string_view value) {
 
 StreamId AccountId::stream() const { return StreamId::try_new("account-" + value_).value(); }
 
-const Account* Accounts::find(const AccountId& id) const {
-  auto it = accounts.find(id.str());
-  return it == accounts.end() ? nullptr : &it->second;
-}
-
-void Accounts::apply(const StreamId&, const Event& event) {
+void Account::apply(const Event& event) {
   std::visit(
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
-        auto& account = accounts[e.account];
-        if constexpr (std::is_same_v<T, AccountOpened>) account.open = true;
-        if constexpr (std::is_same_v<T, MoneyDeposited>) account.balance += e.cents;
-        if constexpr (std::is_same_v<T, MoneyWithdrawn>) account.balance -= e.cents;
+        if constexpr (std::is_same_v<T, AccountOpened>) open = true;
+        if constexpr (std::is_same_v<T, MoneyDeposited>) balance += e.cents;
+        if constexpr (std::is_same_v<T, MoneyWithdrawn>) balance -= e.cents;
       },
       event);
 }
@@ -47,23 +41,22 @@ std::string money(std::int64_t cents) {
 }  // namespace
 
 Decision<Event> OpenAccount::handle(const State& state) const {
-  if (const auto* a = state.find(account); a && a->open) return reject("account " + account.str() + " is already open");
+  if (state[account.stream()].open) return reject("account " + account.str() + " is already open");
   return {{account.stream(), AccountOpened{account.str(), owner}}};
 }
 
 Decision<Event> Deposit::handle(const State& state) const {
-  const auto* a = state.find(account);
-  if (!a || !a->open) return reject("account " + account.str() + " is not open");
+  if (!state[account.stream()].open) return reject("account " + account.str() + " is not open");
   if (amount.cents() == 0) return reject("a deposit must be more than zero");
   return {{account.stream(), MoneyDeposited{account.str(), amount.cents(), {}}}};
 }
 
 Decision<Event> Withdraw::handle(const State& state) const {
-  const auto* a = state.find(account);
-  if (!a || !a->open) return reject("account " + account.str() + " is not open");
+  const Account& a = state[account.stream()];
+  if (!a.open) return reject("account " + account.str() + " is not open");
   if (amount.cents() == 0) return reject("a withdrawal must be more than zero");
-  if (a->balance < amount.cents())
-    return reject("insufficient funds in " + account.str() + ": balance " + money(a->balance) + ", requested " +
+  if (a.balance < amount.cents())
+    return reject("insufficient funds in " + account.str() + ": balance " + money(a.balance) + ", requested " +
                   money(amount.cents()));
   return {{account.stream(), MoneyWithdrawn{account.str(), amount.cents(), {}}}};
 }
@@ -71,12 +64,12 @@ Decision<Event> Withdraw::handle(const State& state) const {
 Decision<Event> TransferMoney::handle(const State& state) const {
   if (from == to) return reject("cannot transfer from account " + from.str() + " to itself");
   if (amount.cents() == 0) return reject("a transfer must be more than zero");
-  const auto* source = state.find(from);
-  const auto* target = state.find(to);
-  if (!source || !source->open) return reject("account " + from.str() + " is not open");
-  if (!target || !target->open) return reject("account " + to.str() + " is not open");
-  if (source->balance < amount.cents())
-    return reject("insufficient funds in " + from.str() + ": balance " + money(source->balance) + ", requested " +
+  const Account& source = state[from.stream()];
+  const Account& target = state[to.stream()];
+  if (!source.open) return reject("account " + from.str() + " is not open");
+  if (!target.open) return reject("account " + to.str() + " is not open");
+  if (source.balance < amount.cents())
+    return reject("insufficient funds in " + from.str() + ": balance " + money(source.balance) + ", requested " +
                   money(amount.cents()));
   return {{from.stream(), MoneyWithdrawn{from.str(), amount.cents(), reference}},
           {to.stream(), MoneyDeposited{to.str(), amount.cents(), reference}}};

@@ -50,10 +50,12 @@ struct AddTo {
   static constexpr std::string_view command_type = "AddTo";
   std::vector<StreamId> targets;
   std::int64_t amount = 1;
+  bool emit = true;  // false: decide, and write nothing
 
   std::vector<StreamId> streams() const { return targets; }
   Decision<Event> handle(const State& state) const {
     std::vector<Emit<Event>> out;
+    if (!emit) return out;
     for (const auto& t : targets) {
       if (state.total(t) + amount < 0)
         return reject("total of '" + t.str() + "' would drop to " + std::to_string(state.total(t) + amount));

@@ -2,33 +2,51 @@
 
 // The command concept: what a user writes.
 //
-//   struct Deposit {
+//   struct Account {                                   // the state of one account stream
+//     bool open = false; std::int64_t balance = 0;
+//     void apply(const bank::Event& event);            // folds one event of its stream
+//   };
+//   struct TransferMoney {
 //     using Event = bank::Event;                       // a std::variant of domain events
-//     using State = bank::Accounts;                    // folded from the declared streams
-//     AccountId account; Money amount;
+//     using State = PerStream<Account>;                // one Account per declared stream
+//     AccountId from, to; Money amount;
 //
-//     std::vector<StreamId> streams() const { return {account.stream()}; }
+//     std::vector<StreamId> streams() const { return {from.stream(), to.stream()}; }
 //     Decision<Event> handle(const State& s) const {
-//       if (!s.is_open(account)) return reject("account " + account.str() + " is not open");
-//       return {{account.stream(), MoneyDeposited{account.str(), amount.cents()}}};
+//       if (s[from.stream()].balance < amount.cents()) return reject("insufficient funds");
+//       return {{from.stream(), MoneyWithdrawn{...}}, {to.stream(), MoneyDeposited{...}}};
 //     }
 //   };
 //
-// - streams() declares every stream the command reads or writes. All of them
-//   are version-checked at commit, read-only ones too.
-// - State is default-constructible and has
-//     void apply(const StreamId& stream, const Event& event)   or
-//     void apply(const StoredEvent& stored, const Event& event)
-//   It is folded from the events of every declared stream in global order.
-//   Optionally `void stream_read(const StreamId&)`, called once for every
-//   stream read (empty ones included) before any event is applied: how a
-//   State tells "read, and empty" from "not read" for dynamic discovery.
+// - streams() declares every stream the command reads or writes: at least
+//   one, each once (else the command fails with invalid_command before
+//   anything is read). All of them are version-checked at commit, read-only
+//   ones too.
+// - State is one of:
+//   * PerStream<S> (preferred): S is default-constructible and copyable, with
+//       void apply(const Event& event)     or
+//       void apply(const StoredEvent& stored, const Event& event)
+//     Each stream actor keeps S folded from its own stream and advances it as
+//     events are committed, so a command costs the same on a stream of ten
+//     events as on one of a million: handle receives the cached S of every
+//     declared stream (state[stream]) with no refold.
+//   * A plain State, folded across all declared streams in global order, for
+//     the rare decision that needs the interleaving of several streams:
+//       void apply(const StreamId& stream, const Event& event)   or
+//       void apply(const StoredEvent& stored, const Event& event)
+//     Optionally `void stream_read(const StreamId&)`, called once for every
+//     stream read (empty ones included) before any event is applied: how a
+//     State tells "read, and empty" from "not read" for dynamic discovery.
+//     Over one stream it is cached like PerStream; over several it is folded
+//     from the streams' events on every execution, and their stream actors
+//     keep those events in memory: its cost grows with history.
+// - Event is a std::variant of DomainEvent types (event_codec.hpp).
 // - handle is pure. It returns events, each naming its target stream (an event
 //   for an undeclared stream fails the command with
 //   CommandErrorCode::undeclared_stream before anything is written);
 //   reject(message) (never retried); or read_more({streams}) to add streams
-//   found in the state (dynamic discovery): the runtime reads them, folds
-//   again and calls handle again, up to a configured number of rounds.
+//   found in the state (dynamic discovery): the runtime reads them and calls
+//   handle again, up to a configured number of rounds.
 // - Optional: `static constexpr std::string_view command_type = "Deposit";`
 //   (else the C++ type name is used in errors), and
 //   `std::optional<std::string> idempotency_key() const`.
@@ -40,6 +58,8 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <typeinfo>
@@ -89,9 +109,42 @@ class Decision {
 template <class C>
 concept Command = requires(const C& command, const typename C::State& state) {
   typename C::Event;
-  requires std::default_initializable<typename C::State>;
   { command.streams() } -> std::convertible_to<std::vector<StreamId>>;
   { command.handle(state) } -> std::same_as<Decision<typename C::Event>>;
+};
+
+// A command's State when each stream has a state of its own: S folded from
+// that stream's events alone, cached by the stream's actor. handle reads
+// state[stream] for every declared (and discovered) stream.
+template <class S>
+class PerStream {
+ public:
+  using value_type = S;
+  struct Entry {
+    StreamId stream;
+    StreamVersion version;
+    const S* state;
+  };
+  explicit PerStream(std::vector<Entry> entries) : entries_(std::move(entries)) {}
+
+  // The state of a stream the command read. Throws std::out_of_range for any
+  // other stream (the command then fails with invalid_command).
+  const S& operator[](const StreamId& stream) const { return *entry(stream).state; }
+  // The stream's version as read (0: the stream has no events).
+  StreamVersion version(const StreamId& stream) const { return entry(stream).version; }
+  // Whether the command read this stream (declared, or discovered so far).
+  bool contains(const StreamId& stream) const {
+    return std::any_of(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.stream == stream; });
+  }
+  const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  const Entry& entry(const StreamId& stream) const {
+    for (const auto& e : entries_)
+      if (e.stream == stream) return e;
+    throw std::out_of_range("stream '" + stream.str() + "' was not read by this command: declare it in streams()");
+  }
+  std::vector<Entry> entries_;
 };
 
 // Per-execution options that are not part of the command's meaning.
@@ -114,13 +167,54 @@ std::string command_name() {
     return demangle(typeid(C).name());
 }
 
-// The FoldCache key of a (State, Event) pair: the address of this variable.
-template <class State, class Event>
-inline constexpr char fold_key = 0;
+template <class T>
+inline constexpr bool is_event_variant = false;
+template <DomainEvent... Ts>
+inline constexpr bool is_event_variant<std::variant<Ts...>> = true;
 
-// Events of all snapshots in global order (a multi-stream fold sees them as
-// they were committed).
-std::vector<const StoredEvent*> in_global_order(std::span<const StreamSnapshot> snapshots);
+template <class T>
+inline constexpr bool is_per_stream = false;
+template <class S>
+inline constexpr bool is_per_stream<PerStream<S>> = true;
+
+template <class S, class Event>
+concept StreamState = std::default_initializable<S> && std::copy_constructible<S> &&
+                      (requires(S& s, const Event& e) { s.apply(e); } ||
+                       requires(S& s, const StoredEvent& stored, const Event& e) { s.apply(stored, e); });
+
+template <class S, class Event>
+concept CrossStreamState = std::default_initializable<S> && std::copy_constructible<S> &&
+                           (requires(S& s, const StreamId& id, const Event& e) { s.apply(id, e); } ||
+                            requires(S& s, const StoredEvent& stored, const Event& e) { s.apply(stored, e); });
+
+// The fold of S over one stream. `cross` folds a plain (cross-stream) State:
+// apply(stream, event) and stream_read.
+template <class S, class Event, bool cross>
+struct Fold {
+  static std::shared_ptr<void> fresh(const StreamId& stream) {
+    auto state = std::make_shared<S>();
+    if constexpr (cross && requires { state->stream_read(stream); }) state->stream_read(stream);
+    (void)stream;
+    return state;
+  }
+  static std::optional<Error> apply(void* state, const StoredEvent& stored) {
+    auto event = EventCodec<Event>::decode(stored);
+    if (!event) return std::move(event).error();
+    auto& s = *static_cast<S*>(state);
+    if constexpr (requires { s.apply(stored, *event); })
+      s.apply(stored, *event);
+    else if constexpr (cross)
+      s.apply(stored.stream, *event);
+    else
+      s.apply(*event);
+    return std::nullopt;
+  }
+  static std::shared_ptr<void> clone(const void* state) { return std::make_shared<S>(*static_cast<const S*>(state)); }
+  static inline const FoldOps ops{&fresh, &apply, &clone};
+};
+
+// Events of several streams (each a std::vector<StoredEvent>) in global order.
+std::vector<const StoredEvent*> in_global_order(std::span<const std::vector<StoredEvent>* const> streams);
 }  // namespace detail
 
 // Erases a command's types: the runtime only ever sees the CommandJob.
@@ -128,6 +222,20 @@ template <Command C>
 CommandJobPtr make_job(C command, ExecuteOptions options = {}) {
   using Event = typename C::Event;
   using State = typename C::State;
+  static_assert(detail::is_event_variant<Event>,
+                "Command::Event must be a std::variant of DomainEvent types (each with a static "
+                "constexpr std::string_view event_type and a cereal serialize member): see event_codec.hpp");
+  constexpr bool per_stream = detail::is_per_stream<State>;
+  if constexpr (per_stream) {
+    static_assert(detail::StreamState<typename State::value_type, Event>,
+                  "PerStream<S>: S must be default-constructible and copyable and have "
+                  "void apply(const Event&) or void apply(const StoredEvent&, const Event&)");
+  } else {
+    static_assert(detail::CrossStreamState<State, Event>,
+                  "Command::State must be default-constructible and copyable and have "
+                  "void apply(const StreamId&, const Event&) or void apply(const StoredEvent&, const Event&); "
+                  "for a state per stream use State = PerStream<S> with S::apply(const Event&)");
+  }
   using Codec = EventCodec<Event>;
   auto job = std::make_shared<CommandJob>();
   job->name = detail::command_name<C>();
@@ -136,75 +244,68 @@ CommandJobPtr make_job(C command, ExecuteOptions options = {}) {
   if constexpr (requires { { command.idempotency_key() } -> std::convertible_to<std::optional<std::string>>; })
     if (!job->idempotency_key) job->idempotency_key = command.idempotency_key();
   job->metadata = std::move(options.metadata);
+  if constexpr (per_stream) {
+    using S = typename State::value_type;
+    job->needs = [](std::size_t) { return FoldNeeds{&detail::Fold<S, Event, false>::ops}; };
+  } else {
+    job->needs = [](std::size_t count) {
+      return FoldNeeds{count <= 1 ? &detail::Fold<State, Event, true>::ops : detail::events_fold()};
+    };
+  }
   job->decide = [command = std::move(command), metadata = job->metadata](
                     std::span<const StreamSnapshot> snapshots, const MonotonicClock& now) {
     JobDecision out;
+    auto failed = [&](Error error) {
+      out.kind = JobDecision::Kind::failed;
+      out.error = std::move(error);
+      return out;
+    };
     const auto t0 = now();
-    auto apply = [&](State& state, const StoredEvent& stored) -> bool {
-      auto event = Codec::decode(stored);
-      if (!event) {
-        out.kind = JobDecision::Kind::failed;
-        out.error = std::move(event).error();
-        return false;
-      }
-      if constexpr (requires { state.apply(stored, *event); })
-        state.apply(stored, *event);
-      else
-        state.apply(stored.stream, *event);
-      return true;
+    auto decide = [&](const State& state) {
+      const auto t1 = now();
+      Decision<Event> decision = command.handle(state);
+      out.reconstruct = t1 - t0;
+      out.handle = now() - t1;
+      return decision;
     };
-    auto fresh = [&](std::span<const StreamSnapshot> read) {
-      auto state = std::make_shared<State>();
-      if constexpr (requires(const StreamId& id) { state->stream_read(id); })
-        for (const auto& snapshot : read) state->stream_read(snapshot.stream);
-      return state;
-    };
-    std::shared_ptr<State> state;
-    if (snapshots.size() == 1 && snapshots[0].folds && snapshots[0].events) {
-      // One stream: continue the stream actor's cached fold of this State
-      // from its version (events are only ever appended to a cached stream).
-      const auto& snapshot = snapshots[0];
-      auto& entries = snapshot.folds->entries;
-      const void* key = &detail::fold_key<State, Event>;
-      auto it = std::find_if(entries.begin(), entries.end(), [&](const FoldCache::Entry& e) { return e.key == key; });
-      if (it == entries.end()) {
-        entries.push_back(FoldCache::Entry{key, nullptr, 0});
-        it = std::prev(entries.end());
+    std::optional<Decision<Event>> decision;
+    if constexpr (per_stream) {
+      using S = typename State::value_type;
+      std::vector<typename State::Entry> entries;
+      entries.reserve(snapshots.size());
+      for (const auto& snapshot : snapshots) {
+        const void* s = snapshot.find(&detail::Fold<S, Event, false>::ops);
+        if (!s) return failed(detail::missing_fold(snapshot.stream));
+        entries.push_back({snapshot.stream, snapshot.version, static_cast<const S*>(s)});
       }
-      if (!it->state || it->version > snapshot.version.value) {
-        it->state = fresh(snapshots);
-        it->version = 0;
-      }
-      // Out of the cache while it changes: an apply that fails (or throws)
-      // leaves no partly applied state behind.
-      state = std::static_pointer_cast<State>(std::move(it->state));
-      const auto& events = *snapshot.events;
-      auto version = it->version;
-      for (; version < snapshot.version.value && version < events.size(); ++version)
-        if (!apply(*state, events[version])) {
-          entries.erase(it);
-          return out;
-        }
-      it->state = state;
-      it->version = version;
+      decision = decide(State(std::move(entries)));
+    } else if (snapshots.size() == 1) {
+      const void* s = snapshots[0].find(&detail::Fold<State, Event, true>::ops);
+      if (!s) return failed(detail::missing_fold(snapshots[0].stream));
+      decision = decide(*static_cast<const State*>(s));
     } else {
-      state = fresh(snapshots);
-      for (const StoredEvent* stored : detail::in_global_order(snapshots))
-        if (!apply(*state, *stored)) return out;
+      std::vector<const std::vector<StoredEvent>*> streams;
+      for (const auto& snapshot : snapshots) {
+        const void* events = snapshot.find(detail::events_fold());
+        if (!events) return failed(detail::missing_fold(snapshot.stream));
+        streams.push_back(static_cast<const std::vector<StoredEvent>*>(events));
+      }
+      State state;
+      if constexpr (requires(const StreamId& id) { state.stream_read(id); })
+        for (const auto& snapshot : snapshots) state.stream_read(snapshot.stream);
+      for (const StoredEvent* stored : detail::in_global_order(streams))
+        if (auto error = detail::Fold<State, Event, true>::apply(&state, *stored)) return failed(std::move(*error));
+      decision = decide(state);
     }
-    const auto t1 = now();
-    Decision<Event> decision = command.handle(std::as_const(*state));
-    out.reconstruct = t1 - t0;
-    out.handle = now() - t1;
-    if (auto* rejected = decision.rejected()) {
+    if (auto* rejected = decision->rejected()) {
       out.kind = JobDecision::Kind::reject;
       out.message = rejected->message;
-    } else if (auto* more = decision.read_more()) {
+    } else if (auto* more = decision->read_more()) {
       out.kind = JobDecision::Kind::need_streams;
       out.more_streams = more->streams;
     } else {
       out.kind = JobDecision::Kind::write;
-      for (const auto& emit : *decision.events())
+      for (const auto& emit : *decision->events())
         out.events.push_back(EmittedEvent{emit.stream, Codec::encode(emit.event, metadata)});
     }
     return out;

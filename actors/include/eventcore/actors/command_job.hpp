@@ -1,5 +1,8 @@
 #pragma once
 
+// A command as the runtime sees it, with the user's types erased. Built by
+// make_job (command.hpp); actor code never instantiates a user's types.
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -14,29 +17,40 @@
 
 namespace eventcore {
 
-// Folded states of one stream, kept by its stream actor across commands so
-// that a single-stream command folds only the events after the cached
-// version (not the whole stream). One entry per (State, Event) type pair.
-// Only the command holding the stream reads or changes it (the stream actor
-// hands it over with the grant; holding serializes its users); the stream
-// actor itself only drops it (replaces the pointer) when its events are
-// reloaded, so a cached state always folds a prefix of `events`.
-struct FoldCache {
-  struct Entry {
-    const void* key = nullptr;     // identifies the State and Event types
-    std::shared_ptr<void> state;   // a State folded from events [0, version)
-    std::uint64_t version = 0;
-  };
-  std::vector<Entry> entries;
+// How to fold one kind of state from one stream's events. One static
+// instance per state type (its address is the state's identity), so that a
+// stream actor can keep any number of folds of its stream current without
+// knowing their types: it creates them on load and advances them on commit.
+struct FoldOps {
+  std::shared_ptr<void> (*fresh)(const StreamId& stream);
+  // Applies one stored event. Returns an error when it does not decode; may
+  // throw (whatever the user's apply throws).
+  std::optional<Error> (*apply)(void* state, const StoredEvent& event);
+  std::shared_ptr<void> (*clone)(const void* state);   // copy on write
+};
+
+// The state kinds a job needs on each of its streams.
+using FoldNeeds = std::vector<const FoldOps*>;
+
+// One fold of a stream, current at the stream's version.
+struct FoldState {
+  const FoldOps* ops = nullptr;
+  std::shared_ptr<const void> state;
 };
 
 // What the runtime knows of one stream when a command runs: its version and
-// every event in it. Shared, immutable: the stream actor copies on write.
+// the folds the command asked for, each current at that version. Immutable
+// while the command holds the stream.
 struct StreamSnapshot {
   StreamId stream;
   StreamVersion version;
-  std::shared_ptr<const std::vector<StoredEvent>> events;  // events->size() == version.value
-  std::shared_ptr<FoldCache> folds;  // may be null (then the job folds from scratch)
+  std::vector<FoldState> folds;
+
+  const void* find(const FoldOps* ops) const {
+    for (const auto& fold : folds)
+      if (fold.ops == ops) return fold.state.get();
+    return nullptr;
+  }
 };
 
 // An encoded event and the stream it targets.
@@ -60,17 +74,29 @@ struct JobDecision {
 
 using MonotonicClock = std::function<std::chrono::steady_clock::time_point()>;
 
-// A command as the runtime sees it: a name, the declared streams, and a
-// function from snapshots to a decision. Built by make_job (command.hpp) so
-// that actor code never instantiates a user's types.
+// A command as the runtime sees it: a name, the declared streams, the folds it
+// needs of each stream, and a function from snapshots to a decision.
 struct CommandJob {
   std::string name;
   std::vector<StreamId> streams;             // declared by the command
   std::optional<std::string> idempotency_key;
   Metadata metadata;                         // copied onto every event written
+  // The folds the job needs of every stream when it runs over `stream_count`
+  // streams (a State folded across streams in global order needs their events).
+  std::function<FoldNeeds(std::size_t stream_count)> needs;
   std::function<JobDecision(std::span<const StreamSnapshot>, const MonotonicClock&)> decide;
 };
 
 using CommandJobPtr = std::shared_ptr<const CommandJob>;
+
+namespace detail {
+// The fold whose state is the stream's events themselves (a
+// std::vector<StoredEvent>): for a State folded across streams in global
+// order, and for reading idempotency records. It grows with the stream.
+const FoldOps* events_fold();
+
+// The error for a snapshot that lacks a fold its command needs (a runtime bug).
+Error missing_fold(const StreamId& stream);
+}  // namespace detail
 
 }  // namespace eventcore

@@ -21,8 +21,10 @@ caf::actor spawn_stream_actor(caf::actor_system& system, ContextPtr context, Str
 // message for actors that are not coordinators (tests, tools).
 caf::actor spawn_stream_registry(caf::actor_system& system, ContextPtr context);
 
-// Reads a whole stream, page by page.
-LoadReply load_stream(EventStore& store, const StreamId& stream, std::size_t page_size);
+// Folds a whole stream, page by page, into fresh states of `needs` (just
+// its version when `needs` is empty). A page shorter than asked for is not
+// taken for the end (a store may clamp pages): only an empty one is.
+LoadReply load_folds(EventStore& store, const StreamId& stream, const FoldNeeds& needs, std::size_t page_size);
 
 // Runs blocking EventStore calls; batches appends that queue up (group commit).
 caf::actor spawn_store_io(caf::actor_system& system, std::shared_ptr<EventStore> store, IoMode mode,

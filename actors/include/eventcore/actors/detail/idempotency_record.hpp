@@ -12,6 +12,7 @@
 
 #include "eventcore/actors/command_result.hpp"
 #include "eventcore/store/event.hpp"
+#include "eventcore/store/event_store.hpp"
 
 namespace eventcore::detail {
 
@@ -27,5 +28,9 @@ struct IdempotencyRecord {
 Result<StreamId> idempotency_stream(const std::string& key);
 EventToWrite encode_record(const IdempotencyRecord& record);
 Result<IdempotencyRecord> decode_record(const StoredEvent& event);
+
+// The positions of the record's events, in emit order, read back from the
+// store: the last event_ids.size() events of each recorded stream at most.
+Result<std::vector<GlobalPosition>> recorded_positions(EventStore& store, const IdempotencyRecord& record);
 
 }  // namespace eventcore::detail

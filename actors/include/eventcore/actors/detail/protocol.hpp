@@ -6,16 +6,23 @@
 // (stream_directory.hpp), which spawns and passivates them.
 //
 //   executor    -> stream actor  (execute_atom, LocalCommandPtr)     : a single-stream command (fast path)
-//   coordinator -> stream actor  (acquire_atom, StreamId)            -> StreamGrant, FIFO per stream
+//   coordinator -> stream actor  (acquire_atom, StreamId, FoldNeeds) -> StreamGrant, FIFO per stream
 //   coordinator -> stream actor  (commit_atom, txn, CommittedEvents) : advance cache, release
 //   coordinator -> stream actor  (release_atom, txn, bool invalidate): release (drop cache if set)
 //   directory   -> stream actor  (passivate_atom)                    : leave once idle, unless used again
 //   anyone      -> registry      (acquire_atom, StreamId)            -> StreamGrant (delegated to the stream actor)
-//   stream actor-> io actor      (read_atom, StreamId)               -> LoadReply
+//   stream actor-> io actor      (read_atom, StreamId, FoldNeeds)    -> LoadReply (the folds, from the store)
 //   coordinator -> io actor      (append_atom, AppendRequest)        -> AppendReply (group-committed)
+//   coordinator -> io actor      (read_atom, IdempotencyRecord)      -> PositionsReply (a replay's positions)
 //
 // A stream actor monitors its holder and everyone queued: a coordinator that
 // dies releases its streams.
+//
+// A stream actor holds its stream's version and the folds (FoldOps) that
+// commands asked for, all current at that version; never the stream's
+// events (unless a fold is the events themselves). A grant carries the
+// folds the acquire named, loading the missing ones first; commit advances
+// every fold by the committed events.
 //
 // The fast path: a command that declares one stream and has no idempotency
 // key needs no coordinator. Its stream actor takes it in the same FIFO queue
@@ -36,6 +43,7 @@
 #include <caf/atom.hpp>
 
 #include "eventcore/actors/command_job.hpp"
+#include "eventcore/actors/detail/idempotency_record.hpp"
 #include "eventcore/actors/messages.hpp"
 #include "eventcore/actors/retry_policy.hpp"
 #include "eventcore/store/event_store.hpp"
@@ -79,13 +87,15 @@ struct RuntimeContext;
 // retry policy decides (while the runtime is stopping it fails instead).
 struct LocalCommand {
   CommandJobPtr job;
+  FoldNeeds needs;  // job->needs(1)
   std::function<void(const ExecuteResult&)> done;
   std::chrono::steady_clock::time_point started_at;
   std::shared_ptr<RuntimeContext> context;
 
   LocalCommand(CommandJobPtr job, std::function<void(const ExecuteResult&)> done,
                std::chrono::steady_clock::time_point started_at, std::shared_ptr<RuntimeContext> context)
-      : job(std::move(job)), done(std::move(done)), started_at(started_at), context(std::move(context)) {}
+      : job(std::move(job)), needs(this->job->needs(1)), done(std::move(done)), started_at(started_at),
+        context(std::move(context)) {}
   LocalCommand(const LocalCommand&) = delete;
   LocalCommand& operator=(const LocalCommand&) = delete;
   ~LocalCommand();
@@ -101,8 +111,15 @@ struct FailedAttempt {
   PhaseTimings timings;
 };
 
+// Folds of a stream read from the store, all at `version`.
 struct LoadReply {
-  std::shared_ptr<std::vector<StoredEvent>> events;  // on success
+  StreamVersion version;
+  std::vector<FoldState> folds;  // in the order of the FoldNeeds asked for
+  std::optional<Error> error;
+};
+
+struct PositionsReply {
+  std::vector<GlobalPosition> positions;
   std::optional<Error> error;
 };
 
@@ -118,5 +135,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::AppendRequest)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::StreamGrant)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::CommittedEventsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::LoadReply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::FoldNeeds)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::IdempotencyRecord)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::PositionsReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::LocalCommandPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::AppendReply)

@@ -1,9 +1,10 @@
 #pragma once
 
-// The bank's commands. Each declares the account streams it touches; the
-// State folded from them is the same for all.
+// The bank's commands. Each declares the account streams it touches and
+// reads the Account folded from each (PerStream: the account's stream actor
+// keeps it current, so a transfer costs the same on an account with ten
+// events as on one with a million).
 
-#include <map>
 #include <optional>
 
 #include "eventcore/actors/command.hpp"
@@ -12,20 +13,16 @@
 
 namespace eventcore::bank {
 
+// One account, folded from its own stream.
 struct Account {
   bool open = false;
   std::int64_t balance = 0;  // cents
-};
-
-struct Accounts {
-  std::map<std::string, Account> accounts;
-  const Account* find(const AccountId& id) const;
-  void apply(const StreamId& stream, const Event& event);
+  void apply(const Event& event);
 };
 
 struct OpenAccount {
   using Event = bank::Event;
-  using State = Accounts;
+  using State = PerStream<Account>;
   static constexpr std::string_view command_type = "OpenAccount";
   AccountId account;
   std::string owner;
@@ -35,7 +32,7 @@ struct OpenAccount {
 
 struct Deposit {
   using Event = bank::Event;
-  using State = Accounts;
+  using State = PerStream<Account>;
   static constexpr std::string_view command_type = "Deposit";
   AccountId account;
   Money amount;
@@ -45,7 +42,7 @@ struct Deposit {
 
 struct Withdraw {
   using Event = bank::Event;
-  using State = Accounts;
+  using State = PerStream<Account>;
   static constexpr std::string_view command_type = "Withdraw";
   AccountId account;
   Money amount;
@@ -57,13 +54,17 @@ struct Withdraw {
 // transfer to the same account, and closed or unknown accounts.
 struct TransferMoney {
   using Event = bank::Event;
-  using State = Accounts;
+  using State = PerStream<Account>;
   static constexpr std::string_view command_type = "TransferMoney";
   AccountId from;
   AccountId to;
   Money amount;
   std::string reference;
-  std::vector<StreamId> streams() const { return {from.stream(), to.stream()}; }
+  // Each stream once: a transfer to the same account declares it once, and handle rejects it.
+  std::vector<StreamId> streams() const {
+    if (from == to) return {from.stream()};
+    return {from.stream(), to.stream()};
+  }
   Decision<Event> handle(const State& state) const;
 };
 

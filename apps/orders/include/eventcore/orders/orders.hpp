@@ -6,7 +6,7 @@
 // so it discovers them from state (read_more).
 
 #include <cstdint>
-#include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -61,21 +61,20 @@ struct StockReserved {
 
 using Event = std::variant<OrderPlaced, OrderApproved, ApproverRegistered, StockAdded, StockReserved>;
 
-struct OrdersState {
-  struct Order {
-    std::vector<Line> lines;
-    bool approved = false;
-  };
-  std::map<std::string, Order> orders;
-  std::map<std::string, std::int64_t> approver_limits;
-  std::map<std::string, std::int64_t> stock;  // only for inventory streams that were read
-  void stream_read(const StreamId& stream);
-  void apply(const StreamId& stream, const Event& event);
+// The state of one stream of the orders domain: an order, an approver or an
+// inventory item (each command reads whichever kinds it declares).
+struct OrdersStream {
+  bool placed = false;  // order
+  std::vector<Line> lines;
+  bool approved = false;
+  std::optional<std::int64_t> approver_limit;  // approver: registered with this limit
+  std::int64_t stock = 0;                      // inventory
+  void apply(const Event& event);
 };
 
 struct PlaceOrder {
   using Event = orders::Event;
-  using State = OrdersState;
+  using State = PerStream<OrdersStream>;
   static constexpr std::string_view command_type = "PlaceOrder";
   std::string order;
   std::vector<Line> lines;
@@ -85,7 +84,7 @@ struct PlaceOrder {
 
 struct RegisterApprover {
   using Event = orders::Event;
-  using State = OrdersState;
+  using State = PerStream<OrdersStream>;
   static constexpr std::string_view command_type = "RegisterApprover";
   std::string approver;
   std::int64_t limit_cents = 0;
@@ -95,7 +94,7 @@ struct RegisterApprover {
 
 struct AddStock {
   using Event = orders::Event;
-  using State = OrdersState;
+  using State = PerStream<OrdersStream>;
   static constexpr std::string_view command_type = "AddStock";
   std::string sku;
   std::int64_t quantity = 0;
@@ -105,7 +104,7 @@ struct AddStock {
 
 struct ApproveOrder {
   using Event = orders::Event;
-  using State = OrdersState;
+  using State = PerStream<OrdersStream>;
   static constexpr std::string_view command_type = "ApproveOrder";
   std::string order, approver;
   std::vector<StreamId> streams() const { return {order_stream(order), approver_stream(approver)}; }
