@@ -11,12 +11,10 @@
 //                   baseline: raw libpq single-statement INSERT per command on N connections
 //   pg_transfer_cN  2-stream commands, same baseline with a 2-row INSERT
 //
-// Each command folds its streams before deciding: single-stream commands
-// continue their stream actor's cached fold (O(new events)), multi-stream
-// ones fold from scratch. Each client moves to fresh streams every
-// `stream_length` commands (16 unless a case says otherwise), which bounds
-// the multi-stream folds and makes stream actors come and go; the baseline
-// writes the same stream pattern.
+// Each command reads its streams' cached per-stream states (PerStream). Each
+// client moves to fresh streams every `stream_length` commands (16 unless a
+// case says otherwise), which makes stream actors come and go; the baseline
+// writes the same stream pattern. Long-lived streams: history_bench.
 // Commands are submitted asynchronously: a client is a chain that submits
 // its next command from the previous one's callback.
 //
@@ -29,15 +27,10 @@
 // RUNTIME_BENCH_MODERATE_SLEEP_US (CAF's work-stealing polling).
 #include <unistd.h>
 
-#include <time.h>
-
 #include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstdlib>
 #include <iostream>
-#include <mutex>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <caf/actor_system.hpp>
@@ -46,9 +39,11 @@
 #include "eventcore/actors/command_executor.hpp"
 #include "eventcore/store/memory_store.hpp"
 #include "eventcore/store/postgres_store.hpp"
+#include "chains.hpp"
 #include "harness.hpp"
 #include "raw_pg.hpp"
 #include "report.hpp"
+#include "selection.hpp"
 
 namespace eventcore::bench {
 namespace {
@@ -68,21 +63,21 @@ struct Recorded {
 };
 using BenchEvent = std::variant<Recorded>;
 
-struct Counts {
+struct Count {
   std::uint64_t events = 0;
-  void apply(const StreamId&, const BenchEvent&) { ++events; }
+  void apply(const BenchEvent&) { ++events; }
 };
 
 // Appends one event to each of its streams (one stream or two).
 struct Record {
   using Event = BenchEvent;
-  using State = Counts;
+  using State = PerStream<Count>;
   static constexpr std::string_view command_type = "Record";
   std::vector<StreamId> targets;
   std::vector<StreamId> streams() const { return targets; }
   Decision<Event> handle(const State& state) const {
     std::vector<Emit<Event>> out;
-    for (const auto& s : targets) out.push_back({s, Recorded{static_cast<std::int64_t>(state.events)}});
+    for (const auto& s : targets) out.push_back({s, Recorded{static_cast<std::int64_t>(state[s].events)}});
     return out;
   }
 };
@@ -106,86 +101,14 @@ struct Config {
   IoMode memory_io = IoMode::automatic;  // MemoryStore: cooperative
 };
 
-// CPU time (user + system) of the whole process so far: the runtime's work
-// spreads over many threads, so commands per process-CPU-second is the
-// figure that other load on the machine does not distort.
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 std::string unique_run() { return EventId::generate().str().substr(24); }
 
-// Runs `clients` chains of commands on `executor` for the window; only
-// commands finishing inside it count.
 RunStats run_chains(const CommandExecutor& executor, int clients, int width, std::uint64_t length, const Config& cfg) {
-  struct Chain {
-    int id = 0;
-    std::uint64_t n = 0, ops = 0, errors = 0;
-    Clock::time_point started;
-    std::vector<float> latencies;
-    std::string first_error;
-  };
   const std::string run = unique_run();
-  const auto t0 = Clock::now();
-  const auto window_start = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg.warmup_seconds));
-  const auto window_end = window_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg.seconds));
-  std::vector<Chain> chains(static_cast<std::size_t>(clients));
-  std::mutex mutex;
-  std::condition_variable all_done;
-  int running = clients;
-
-  std::function<void(Chain&)> submit = [&](Chain& chain) {
-    chain.started = Clock::now();
-    executor.submit(make_job(Record{streams_for(run, chain.id, chain.n++, width, length)}), [&](const ExecuteResult& r) {
-      const auto now = Clock::now();
-      if (chain.started >= window_start && now <= window_end) {
-        if (r.ok()) {
-          ++chain.ops;
-          chain.latencies.push_back(std::chrono::duration<float, std::micro>(now - chain.started).count());
-        } else {
-          ++chain.errors;
-          if (chain.first_error.empty()) chain.first_error = to_string(r.error());
-        }
-      }
-      if (now < window_end) {
-        submit(chain);
-        return;
-      }
-      std::lock_guard lock(mutex);
-      if (--running == 0) all_done.notify_all();
-    });
-  };
-  for (int c = 0; c < clients; ++c) {
-    chains[static_cast<std::size_t>(c)].id = c;
-    chains[static_cast<std::size_t>(c)].latencies.reserve(1 << 16);
-  }
-  for (auto& chain : chains) submit(chain);
-  std::this_thread::sleep_until(window_start);
-  const double cpu_start = process_cpu_seconds();
-  std::this_thread::sleep_until(window_end);
-  const double cpu_end = process_cpu_seconds();
-  {
-    std::unique_lock lock(mutex);
-    all_done.wait(lock, [&] { return running == 0; });
-  }
-  RunStats stats;
-  stats.seconds = cfg.seconds;
-  stats.cpu_seconds = cpu_end - cpu_start;
-  std::vector<float> all;
-  for (auto& chain : chains) {
-    stats.ops += chain.ops;
-    stats.units += chain.ops * static_cast<std::uint64_t>(width);
-    stats.errors += chain.errors;
-    if (stats.first_error.empty()) stats.first_error = chain.first_error;
-    all.insert(all.end(), chain.latencies.begin(), chain.latencies.end());
-  }
-  if (!all.empty()) {
-    stats.p50_us = percentile(all, 0.5);
-    stats.p99_us = percentile(all, 0.99);
-  }
-  return stats;
+  return bench::run_chains(
+      executor, clients,
+      [&](int client, std::uint64_t n) { return make_job(Record{streams_for(run, client, n, width, length)}); },
+      {cfg.seconds, cfg.warmup_seconds, static_cast<std::uint64_t>(width)});
 }
 
 // RUNTIME_BENCH_MODERATE_POLLS / RUNTIME_BENCH_MODERATE_SLEEP_US: CAF's
@@ -389,12 +312,7 @@ int main(int argc, char** argv) {
   if (cooperative) cfg.memory_io = eventcore::IoMode::cooperative;
   if (detached) cfg.memory_io = eventcore::IoMode::detached;
 
-  struct Entry {
-    std::string name;
-    std::function<void()> run;
-    bool pg;
-  };
-  std::vector<Entry> all = {
+  std::vector<NamedCase> all = {
       {"mem_single", [&] { memory_case("mem_single", 1, 64, stream_length(1000), cfg, 400'000); }, false},
       {"mem_single_churn", [&] { memory_case("mem_single_churn", 1, 64, stream_length(kStreamLength), cfg, 0); }, false},
       {"mem_transfer", [&] { memory_case("mem_transfer", 2, 64, stream_length(kStreamLength), cfg, 0); }, false},
@@ -408,28 +326,6 @@ int main(int argc, char** argv) {
     for (const auto& e : all) std::cout << e.name << "\n";
     return 0;
   }
-  std::vector<std::string> wanted;
-  for (std::size_t start = 0; start <= cases.size();) {
-    auto comma = cases.find(',', start);
-    if (comma == std::string::npos) comma = cases.size();
-    if (comma > start) wanted.push_back(cases.substr(start, comma - start));
-    start = comma + 1;
-  }
-  int failures = 0;
-  for (const auto& e : all) {
-    bool selected = false;
-    for (const auto& w : wanted) selected = selected || e.name.rfind(w, 0) == 0;
-    if (!selected) continue;
-    if (e.pg && cfg.database_url.empty()) {
-      std::cerr << "[bench] " << e.name << " skipped: no EVENTCORE_DATABASE_URL" << std::endl;
-      continue;
-    }
-    try {
-      e.run();
-    } catch (const std::exception& ex) {
-      std::cerr << "[bench] " << e.name << " failed: " << ex.what() << std::endl;
-      ++failures;
-    }
-  }
+  const int failures = run_selected(all, cases, !cfg.database_url.empty());
   return failures == 0 ? 0 : 1;
 }

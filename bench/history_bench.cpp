@@ -1,0 +1,292 @@
+// history_bench: what a command costs on streams that already hold history,
+// and what a runtime holding many long streams costs in memory. JSON lines
+// (report.hpp) on stdout, progress on stderr. Cases (--cases picks some by
+// prefix, --list shows them):
+//
+//   history_mem_hH   2-stream transfers (one event per stream, PerStream
+//                    state) on 8 pairs of streams that hold H events each
+//                    before the run, 64 clients, in memory; baseline: the
+//                    same on empty streams (H = 0), alternating in this
+//                    process. H = 1,000 and 100,000.
+//   history_pg_hH    the same on PostgreSQL (durable), H = 1,000 and 100,000.
+//   live_streams_rss RSS of a runtime holding 10,000 live streams of 1,000
+//                    events each (10M events), above the same runtime empty.
+//
+// The streams keep growing during a run (every transfer adds an event to
+// two of them); the preloaded history is what differs between the sides.
+#include <malloc.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+
+#include <CLI/CLI.hpp>
+
+#include "chains.hpp"
+#include "eventcore/actors/command_executor.hpp"
+#include "eventcore/store/memory_store.hpp"
+#include "eventcore/store/postgres_store.hpp"
+#include "harness.hpp"
+#include "raw_pg.hpp"
+#include "report.hpp"
+#include "selection.hpp"
+
+namespace eventcore::bench {
+namespace {
+
+struct Recorded {
+  static constexpr std::string_view event_type = "Recorded";
+  std::int64_t value = 0;
+  template <class Archive> void serialize(Archive& ar) { ar(value); }
+};
+using BenchEvent = std::variant<Recorded>;
+
+struct Count {
+  std::uint64_t events = 0;
+  void apply(const BenchEvent&) { ++events; }
+};
+
+// Moves a unit from one stream to the other: reads both streams' states.
+struct Move {
+  using Event = BenchEvent;
+  using State = PerStream<Count>;
+  static constexpr std::string_view command_type = "Move";
+  StreamId from, to;
+  std::vector<StreamId> streams() const { return {from, to}; }
+  Decision<Event> handle(const State& state) const {
+    return {{from, Recorded{-static_cast<std::int64_t>(state[from].events)}},
+            {to, Recorded{static_cast<std::int64_t>(state[to].events)}}};
+  }
+};
+
+// Reads one stream's state and writes nothing.
+struct Peek {
+  using Event = BenchEvent;
+  using State = PerStream<Count>;
+  static constexpr std::string_view command_type = "Peek";
+  StreamId stream;
+  std::vector<StreamId> streams() const { return {stream}; }
+  Decision<Event> handle(const State& state) const {
+    if (state[stream].events == 0) return reject("stream '" + stream.str() + "' is empty");
+    return std::vector<Emit<Event>>{};
+  }
+};
+
+StreamId sid(const std::string& s) { return StreamId::try_new(s).value(); }
+
+constexpr int kPairs = 8;
+constexpr int kClients = 64;
+
+struct Config {
+  double seconds = 5;
+  int reps = 3;
+  std::string database_url;
+};
+
+// 2 * kPairs streams named after `run`, each given `history` events.
+std::vector<StreamId> preload(EventStore& store, const std::string& run, std::uint64_t history) {
+  std::vector<StreamId> streams;
+  for (int i = 0; i < 2 * kPairs; ++i) streams.push_back(sid("hb-" + run + "-" + std::to_string(i)));
+  const auto event = EventCodec<BenchEvent>::encode(Recorded{1});
+  constexpr std::uint64_t batch = 1000;
+  std::uint64_t written = 0;
+  for (const auto& stream : streams)
+    for (std::uint64_t version = 0; version < history;) {
+      StreamWrite write{stream, ExpectedVersion::exact(StreamVersion{version}), {}};
+      for (std::uint64_t i = 0; i < batch && version + i < history; ++i) {
+        auto e = event;
+        e.id = EventId::generate();
+        write.events.push_back(std::move(e));
+      }
+      version += write.events.size();
+      written += write.events.size();
+      if (auto r = store.append(AppendRequest{{std::move(write)}}); !r)
+        throw std::runtime_error("preloading failed: " + to_string(r.error()));
+      if (written % 200'000 == 0)
+        std::cerr << "[bench] preloading: " << with_commas(static_cast<double>(written)) << " of "
+                  << with_commas(static_cast<double>(history * streams.size())) << " events" << std::endl;
+    }
+  return streams;
+}
+
+RunStats run_transfers(std::shared_ptr<EventStore> store, const std::vector<StreamId>& streams, IoMode io,
+                       double seconds) {
+  RuntimeConfig config;
+  config.io_mode = io;
+  auto executor = CommandExecutor::builder().with_store(std::move(store)).with_config(config).build().value();
+  // The first command on each stream loads its history: the warm-up covers it
+  // (cold loads are another figure).
+  auto stats = run_chains(
+      executor, kClients,
+      [&](int client, std::uint64_t n) {
+        const auto pair = static_cast<std::size_t>(client % kPairs);
+        const auto& a = streams[2 * pair];
+        const auto& b = streams[2 * pair + 1];
+        return make_job(n % 2 ? Move{a, b} : Move{b, a});
+      },
+      {seconds, 1.0, 2});
+  executor.shutdown();
+  return stats;
+}
+
+std::string unique_run() { return EventId::generate().str().substr(24); }
+
+void history_case(const std::string& name, std::shared_ptr<EventStore> base_store, std::shared_ptr<EventStore> store,
+                  std::uint64_t history, IoMode io, const Config& cfg) {
+  std::cerr << "[bench] " << name << ": preloading " << 2 * kPairs << " streams with "
+            << with_commas(static_cast<double>(history)) << " events each" << std::endl;
+  const auto streams = preload(*store, unique_run(), history);
+  Side baseline{"history_0", [&] { return run_transfers(base_store, preload(*base_store, unique_run(), 0), io, cfg.seconds); }};
+  Side subject{"history_" + std::to_string(history), [&] { return run_transfers(store, streams, io, cfg.seconds); }};
+  auto c = alternate(name, cfg.reps, baseline, subject, false, "commands/s");
+  CaseReport report{name, "two_stream_transfers_on_long_streams", "commands/s", kClients,
+                    "the same transfers on streams with no history (H = 0)"};
+  report.target_ratio = 0.9;
+  report.extra["history"] = history;
+  report.extra["pairs"] = kPairs;
+  emit(report, c);
+}
+
+// ---- memory ----------------------------------------------------------------
+
+// Every stream holds `length` events, generated on read: the store itself
+// takes no memory, so RSS measures the runtime alone.
+class SyntheticStore final : public EventStore {
+ public:
+  explicit SyntheticStore(std::uint64_t length) : length_(length), event_(EventCodec<BenchEvent>::encode(Recorded{1})) {}
+  bool blocking() const override { return false; }
+  Result<AppendResult> append(const AppendRequest&) override {
+    return Error{ErrorCode::failed, "the synthetic store is read-only"};
+  }
+  Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
+                                               std::size_t max_count) override {
+    std::vector<StoredEvent> out;
+    for (std::uint64_t v = std::max<std::uint64_t>(from.value, 1); v <= length_ && out.size() < max_count; ++v)
+      out.push_back(StoredEvent{EventId::generate(), stream, StreamVersion{v}, GlobalPosition{v, 0}, event_.type,
+                                event_.payload, {}, {}});
+    return out;
+  }
+  Result<ReadAllPage> read_all(GlobalPosition after, std::size_t, const EventFilter&) override {
+    return ReadAllPage{{}, after};
+  }
+  Result<StreamVersion> stream_version(const StreamId&) override { return StreamVersion{length_}; }
+
+ private:
+  std::uint64_t length_;
+  EventToWrite event_;
+};
+
+double rss_mib() {
+  malloc_trim(0);
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+void live_streams_case() {
+  constexpr std::size_t streams = 10'000, length = 1'000;
+  RuntimeConfig config;
+  config.max_live_streams = streams + 100;
+  auto executor = CommandExecutor::builder()
+                      .with_store(std::make_shared<SyntheticStore>(length))
+                      .with_config(config)
+                      .build()
+                      .value();
+  const double empty = rss_mib();
+  std::mutex mutex;
+  std::condition_variable done;
+  std::size_t finished = 0, failed = 0;
+  std::string first_error;
+  const auto t0 = Clock::now();
+  for (std::size_t i = 0; i < streams; ++i) {
+    executor.execute(Peek{sid("live-" + std::to_string(i))}, [&](const ExecuteResult& r) {
+      std::lock_guard lock(mutex);
+      if (!r.ok() && failed++ == 0) first_error = to_string(r.error());
+      if (++finished % 2000 == 0) std::cerr << "[bench] live_streams_rss: " << finished << " of " << streams << " streams loaded" << std::endl;
+      done.notify_all();
+    });
+    if (i % 512 == 511) {  // bounded in flight
+      std::unique_lock lock(mutex);
+      done.wait(lock, [&] { return finished + 256 > i; });
+    }
+  }
+  {
+    std::unique_lock lock(mutex);
+    done.wait(lock, [&] { return finished == streams; });
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double loaded = rss_mib();
+  nlohmann::json line;
+  line["bench"] = "live_streams_rss";
+  line["metric"] = "rss_above_empty_runtime";
+  line["value"] = std::round((loaded - empty) * 10) / 10;
+  line["unit"] = "MiB";
+  line["baseline"] = "the same runtime before any stream was loaded";
+  line["baseline_value"] = std::round(empty * 10) / 10;
+  line["streams"] = streams;
+  line["events_per_stream"] = length;
+  line["load_seconds"] = std::round(seconds * 100) / 100;
+  line["failed"] = failed;
+  if (!first_error.empty()) line["first_error"] = first_error;
+  line["target"] = "<= 256 MiB";
+  line["target_met"] = failed == 0 && loaded - empty <= 256;
+  std::cout << line.dump() << std::endl;
+  executor.shutdown();
+}
+
+}  // namespace
+}  // namespace eventcore::bench
+
+int main(int argc, char** argv) {
+  using namespace eventcore;
+  using namespace eventcore::bench;
+  Config cfg;
+  if (const char* v = std::getenv("EVENTCORE_BENCH_SECONDS"); v && *v) cfg.seconds = std::atof(v);
+  if (const char* v = std::getenv("EVENTCORE_DATABASE_URL")) cfg.database_url = v;
+  std::string cases = "history_mem,live_streams,history_pg";
+  bool list = false;
+  CLI::App app{"EventCore: command cost and memory on long-lived streams (JSON lines on stdout)"};
+  app.add_option("--cases", cases, "comma-separated case names or prefixes");
+  app.add_option("--seconds", cfg.seconds, "seconds per timed run (default: $EVENTCORE_BENCH_SECONDS or 5)");
+  app.add_option("--reps", cfg.reps, "runs of each side, alternating; medians are reported")->check(CLI::PositiveNumber);
+  app.add_option("--database-url", cfg.database_url, "PostgreSQL (default: $EVENTCORE_DATABASE_URL)");
+  app.add_flag("--list", list, "list the cases");
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<NamedCase> all;
+  for (std::uint64_t h : {1'000u, 100'000u}) {
+    const std::string mem = "history_mem_h" + std::to_string(h);
+    all.push_back({mem, [&, mem, h] {
+                     history_case(mem, std::make_shared<MemoryStore>(), std::make_shared<MemoryStore>(), h,
+                                  IoMode::automatic, cfg);
+                   },
+                   false});
+  }
+  all.push_back({"live_streams_rss", [] { live_streams_case(); }, false});
+  for (std::uint64_t h : {1'000u, 100'000u}) {
+    const std::string pg = "history_pg_h" + std::to_string(h);
+    all.push_back({pg, [&, pg, h] {
+                     const std::string schema = "hbench_" + std::to_string(::getpid());
+                     exec_once(cfg.database_url, "DROP SCHEMA IF EXISTS " + schema + " CASCADE", true);
+                     auto opened = PostgresStore::open(
+                         {.conninfo = cfg.database_url, .schema = schema, .pool_size = 8, .notify = NotifyMode::none});
+                     if (!opened) throw std::runtime_error("store unavailable: " + opened.error().message);
+                     std::shared_ptr<EventStore> store(std::move(opened).value());
+                     history_case(pg, store, store, h, IoMode::detached, cfg);
+                     store.reset();
+                     exec_once(cfg.database_url, "DROP SCHEMA IF EXISTS " + schema + " CASCADE", true);
+                   },
+                   true});
+  }
+  if (list) {
+    for (const auto& e : all) std::cout << e.name << "\n";
+    return 0;
+  }
+  const int failures = run_selected(all, cases, !cfg.database_url.empty());
+  return failures == 0 ? 0 : 1;
+}
