@@ -180,6 +180,10 @@ class SyntheticStore final : public EventStore {
     return ReadAllPage{{}, after};
   }
   Result<StreamVersion> stream_version(const StreamId&) override { return StreamVersion{length_}; }
+  Result<std::optional<Snapshot>> load_snapshot(const StreamId&, std::string_view, std::uint32_t) override {
+    return std::optional<Snapshot>{};
+  }
+  Status save_snapshot(const Snapshot&) override { return {}; }
 
  private:
   std::uint64_t length_;

@@ -10,7 +10,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bugs=("$@")
-[ ${#bugs[@]} -gt 0 ] || bugs=(readonly_unchecked early_release ambiguous_retry_unchecked no_release_on_crash)
+[ ${#bugs[@]} -gt 0 ] || bugs=(readonly_unchecked early_release ambiguous_retry_unchecked no_release_on_crash stale_snapshot)
 seeds="${SEEDS:-0..999}"
 steps="${STEPS:-200}"
 faults="${FAULTS:-default}"

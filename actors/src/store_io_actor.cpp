@@ -4,6 +4,8 @@
 // a store call runs pile up in the mailbox; they go to the store together as
 // one append_batch (group commit), each request still all-or-nothing.
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 
 #include "eventcore/actors/detail/actors.hpp"
@@ -34,6 +36,10 @@ caf::behavior store_io(IoActor* self, std::shared_ptr<EventStore> store, std::si
         auto positions = recorded_positions(*self->state.store, record);
         if (!positions) return PositionsReply{{}, std::move(positions).error()};
         return PositionsReply{std::move(*positions), std::nullopt};
+      },
+      [=](snapshot_atom, const Snapshot& snapshot) {
+        // Best effort: a snapshot that is not saved is only a longer load later.
+        (void)self->state.store->save_snapshot(snapshot);
       },
       [=](append_atom, AppendRequest& request) -> caf::response_promise {
         auto& st = self->state;
@@ -77,10 +83,31 @@ LoadReply load_folds(EventStore& store, const StreamId& stream, const FoldNeeds&
     if (!version) return failed(std::move(version).error());
     return LoadReply{*version, {}, std::nullopt};
   }
+  // Each fold starts from its newest snapshot (at version `from[i]`) or from
+  // scratch (0); the stream is read once, from the oldest of those.
   std::vector<std::shared_ptr<void>> states;
+  std::vector<std::uint64_t> from;
   states.reserve(needs.size());
-  for (const FoldOps* ops : needs) states.push_back(ops->fresh(stream));
-  std::uint64_t version = 0;
+  for (const FoldOps* ops : needs) {
+    std::shared_ptr<void> state;
+    std::uint64_t at = 0;
+    if (ops->decode) {
+      auto snapshot = store.load_snapshot(stream, ops->snapshot_type, ops->snapshot_schema);
+      if (!snapshot) return failed(std::move(snapshot).error());
+      if (*snapshot) {
+        try {
+          state = ops->decode((*snapshot)->state);
+          at = (*snapshot)->version.value;
+        } catch (...) {
+          state.reset();  // unreadable: fold from scratch (the next snapshot replaces it)
+        }
+      }
+    }
+    states.push_back(state ? std::move(state) : ops->fresh(stream));
+    from.push_back(at);
+  }
+  const std::uint64_t start = *std::min_element(from.begin(), from.end());
+  std::uint64_t version = start;
   try {
     for (;;) {
       auto page = store.read_stream(stream, StreamVersion{version + 1}, page_size);
@@ -91,18 +118,24 @@ LoadReply load_folds(EventStore& store, const StreamId& stream, const FoldNeeds&
           return failed(Error{ErrorCode::failed, "stream '" + stream.str() + "' read version " +
                                                      std::to_string(event.version.value) + " after " +
                                                      std::to_string(version)});
-        for (std::size_t i = 0; i < needs.size(); ++i)
-          if (auto error = needs[i]->apply(states[i].get(), event)) return failed(std::move(*error));
+        for (std::size_t i = 0; i < needs.size(); ++i) {
+#ifdef EVENTCORE_PLANTED_BUG_stale_snapshot  // simulation test build only
+          if (from[i] > 0) continue;
+#endif
+          if (event.version.value > from[i])
+            if (auto error = needs[i]->apply(states[i].get(), event)) return failed(std::move(*error));
+        }
         version = event.version.value;
       }
     }
+    version = std::max(version, *std::max_element(from.begin(), from.end()));
   } catch (const std::exception& e) {
     return failed(Error{ErrorCode::failed, "folding stream '" + stream.str() + "' threw: " + e.what()});
   } catch (...) {
     return failed(Error{ErrorCode::failed, "folding stream '" + stream.str() + "' threw"});
   }
   LoadReply reply{StreamVersion{version}, {}, std::nullopt};
-  for (std::size_t i = 0; i < needs.size(); ++i) reply.folds.push_back(FoldState{needs[i], std::move(states[i])});
+  for (std::size_t i = 0; i < needs.size(); ++i) reply.folds.push_back(FoldState{needs[i], std::move(states[i]), from[i]});
   return reply;
 }
 

@@ -268,6 +268,29 @@ void apply_commit(StreamActor* self, const std::vector<StoredEvent>& committed) 
   st.version = committed.back().version;
 }
 
+// Saves a snapshot of each fold that opts in and has folded snapshot_every
+// events since its last one: after the command that got it there was
+// answered, through an I/O actor (a blocking store) or right here (memory).
+void maybe_snapshot(StreamActor* self) {
+  auto& st = self->state;
+  const std::uint64_t every = st.context->config.snapshot_every;
+  if (every == 0 || !st.version) return;
+  for (auto& fold : st.folds) {
+    if (!fold.ops->encode || st.version->value < fold.saved + every) continue;
+    Snapshot snapshot{*st.stream, std::string(fold.ops->snapshot_type), fold.ops->snapshot_schema, *st.version, {}};
+    try {
+      snapshot.state = fold.ops->encode(fold.state.get());
+    } catch (...) {
+      continue;  // a state that cannot be encoded is folded from the log instead
+    }
+    fold.saved = st.version->value;
+    if (st.context->inline_store_calls)
+      (void)st.context->store->save_snapshot(snapshot);  // best effort, like the I/O actor's
+    else
+      self->send(st.context->pick_io(), snapshot_atom::value, std::move(snapshot));
+  }
+}
+
 // ---- the fast path ---------------------------------------------------------
 
 // Ends the fast-path command holding the stream with a final answer.
@@ -330,6 +353,7 @@ void on_local_appended(StreamActor* self, const AppendRequest& request, Result<A
   result.timings = timings;
   result.timings.total = st.context->clock() - command.started_at;
   finish_local(self, false, std::move(result), timings);
+  maybe_snapshot(self);
 }
 
 // Makes sure a timeout_atom arrives by `due` (one timer at a time).
@@ -516,6 +540,7 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
         if (!st.holder || st.holder->txn != txn) return;  // stale: that holder was released
         apply_commit(self, committed->events);
         release_holder(self, false);
+        maybe_snapshot(self);
       },
       [=](release_atom, TxnId txn, bool invalidate) {
         auto& st = self->state;

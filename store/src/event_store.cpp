@@ -76,4 +76,16 @@ Status validate_append(const AppendRequest& request, const StoreLimits& limits) 
   return {};
 }
 
+Status validate_snapshot(const Snapshot& snapshot, const StoreLimits& limits) {
+  const std::string where = "snapshot '" + snapshot.type + "' of stream '" + snapshot.stream.str() + "'";
+  if (snapshot.type.empty()) return Error{ErrorCode::invalid_argument, "a snapshot of stream '" + snapshot.stream.str() + "' has an empty type"};
+  if (snapshot.type.size() > 200)
+    return Error{ErrorCode::invalid_argument, "a snapshot type is at most 200 bytes; '" + snapshot.type.substr(0, 40) + "...' has " + std::to_string(snapshot.type.size())};
+  if (snapshot.version.value == 0) return Error{ErrorCode::invalid_argument, where + " is at version 0: it must include at least one event"};
+  if (snapshot.state.size() > limits.max_payload_bytes)
+    return Error{ErrorCode::payload_too_large, where + " has " + std::to_string(snapshot.state.size()) +
+                                                   " bytes of state, the limit is " + std::to_string(limits.max_payload_bytes)};
+  return {};
+}
+
 }  // namespace eventcore

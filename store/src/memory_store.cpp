@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <tuple>
 #include <unordered_map>
 
 namespace eventcore {
@@ -17,6 +19,7 @@ struct MemoryStore::State {
   std::unordered_map<StreamId, std::vector<std::size_t>> streams;  // log indexes per stream
   EventIdSet ids;
   std::uint64_t appends = 0;
+  std::map<std::tuple<StreamId, std::string, std::uint32_t>, Snapshot, std::less<>> snapshots;
 };
 
 MemoryStore::MemoryStore(StoreLimits limits, std::function<Timestamp()> clock)
@@ -102,6 +105,23 @@ Result<StreamVersion> MemoryStore::stream_version(const StreamId& stream) {
   std::shared_lock lock(state_->mutex);
   auto it = state_->streams.find(stream);
   return StreamVersion{it == state_->streams.end() ? 0 : it->second.size()};
+}
+
+Result<std::optional<Snapshot>> MemoryStore::load_snapshot(const StreamId& stream, std::string_view type,
+                                                           std::uint32_t schema) {
+  std::shared_lock lock(state_->mutex);
+  auto it = state_->snapshots.find(std::make_tuple(stream, std::string(type), schema));
+  if (it == state_->snapshots.end()) return std::optional<Snapshot>{};
+  return std::optional<Snapshot>{it->second};
+}
+
+Status MemoryStore::save_snapshot(const Snapshot& snapshot) {
+  if (auto status = validate_snapshot(snapshot, limits_); !status) return status;
+  std::unique_lock lock(state_->mutex);
+  auto [it, inserted] =
+      state_->snapshots.try_emplace(std::make_tuple(snapshot.stream, snapshot.type, snapshot.schema), snapshot);
+  if (!inserted && it->second.version < snapshot.version) it->second = snapshot;
+  return {};
 }
 
 }  // namespace eventcore

@@ -329,6 +329,19 @@ ALTER FUNCTION eventcore_append(text[], int[], bigint[], int[], uuid[], int[], i
                                 uuid[], text[], jsonb[], text)
   SET enable_seqscan = off;
 )SQL"},
+    Migration{4, "snapshots", R"SQL(
+-- Folded states of streams, beside the log (never in it): one row per
+-- stream, state type and schema, only ever moved forward.
+CREATE TABLE snapshots (
+  stream_id text NOT NULL,
+  snapshot_type text NOT NULL,
+  schema_version integer NOT NULL,
+  stream_version bigint NOT NULL CHECK (stream_version > 0),
+  state bytea NOT NULL,
+  saved_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (stream_id, snapshot_type, schema_version)
+);
+)SQL"},
 };
 
 std::string trim(std::string s) {

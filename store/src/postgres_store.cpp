@@ -23,6 +23,8 @@ constexpr const char* append_statement = "eventcore_append";
 constexpr const char* read_stream_statement = "eventcore_read_stream";
 constexpr const char* read_all_statement = "eventcore_read_all";
 constexpr const char* stream_version_statement = "eventcore_stream_version";
+constexpr const char* load_snapshot_statement = "eventcore_load_snapshot";
+constexpr const char* save_snapshot_statement = "eventcore_save_snapshot";
 
 constexpr const char* event_columns =
     "event_id, stream_id, stream_version, tx_id, position, event_type, payload, "
@@ -88,6 +90,17 @@ const std::string read_all_sql =
     "   AND ($4::text IS NULL OR starts_with(stream_id, $4::text))"
     " ORDER BY tx_id, position LIMIT $5::bigint";
 const std::string stream_version_sql = "SELECT version FROM streams WHERE stream_id = $1";
+const std::string load_snapshot_sql =
+    "SELECT stream_version, state FROM snapshots"
+    " WHERE stream_id = $1 AND snapshot_type = $2 AND schema_version = $3::integer";
+// Only forward: an older or equal version leaves the row (and returns no row).
+const std::string save_snapshot_sql =
+    "INSERT INTO snapshots AS s (stream_id, snapshot_type, schema_version, stream_version, state)"
+    " VALUES ($1, $2, $3::integer, $4::bigint, $5::bytea)"
+    " ON CONFLICT (stream_id, snapshot_type, schema_version) DO UPDATE"
+    "   SET stream_version = EXCLUDED.stream_version, state = EXCLUDED.state, saved_at = now()"
+    "   WHERE s.stream_version < EXCLUDED.stream_version"
+    " RETURNING s.stream_version";
 
 // Schema names are the one identifier the store puts into SQL text (once,
 // quoted, in CREATE SCHEMA) and into the session's search_path.
@@ -116,6 +129,8 @@ Status prepare_statements(PGconn* conn, bool notify) {
       {read_stream_statement, &read_stream_sql},
       {read_all_statement, &read_all_sql},
       {stream_version_statement, &stream_version_sql},
+      {load_snapshot_statement, &load_snapshot_sql},
+      {save_snapshot_statement, &save_snapshot_sql},
   };
   for (const auto& [name, sql] : statements) {
     pg::ResultPtr result(PQprepare(conn, name, sql->c_str(), 0, nullptr));
@@ -710,7 +725,8 @@ std::vector<Result<AppendResult>> PostgresStore::append_batch(const std::vector<
 Result<std::vector<StoredEvent>> PostgresStore::read_stream(const StreamId& stream, StreamVersion from,
                                                             std::size_t max_count) {
   max_count = std::min(max_count, impl_->config.limits.max_page_size);
-  if (max_count == 0) return std::vector<StoredEvent>{};
+  // Versions are bigint in the table: from beyond its range reads nothing.
+  if (max_count == 0 || from.value > static_cast<std::uint64_t>(max_version)) return std::vector<StoredEvent>{};
   thread_local pg::Params params;
   params.clear();
   params.add_bytes(stream.str());
@@ -752,6 +768,39 @@ Result<StreamVersion> PostgresStore::stream_version(const StreamId& stream) {
   const PGresult* r = result->get();
   if (PQntuples(r) == 0) return StreamVersion{0};
   return StreamVersion{u64_field(r, 0, 0)};
+}
+
+Result<std::optional<Snapshot>> PostgresStore::load_snapshot(const StreamId& stream, std::string_view type,
+                                                             std::uint32_t schema) {
+  thread_local pg::Params params;
+  params.clear();
+  params.add_bytes(stream.str());
+  params.add_bytes(type);
+  params.add_int4(static_cast<std::int32_t>(schema));
+  auto result = impl_->read(load_snapshot_statement, params, "load_snapshot");
+  if (!result) return std::move(result).error();
+  const PGresult* r = result->get();
+  if (PQntuples(r) == 0) return std::optional<Snapshot>{};
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(PQgetvalue(r, 0, 1));
+  return std::optional<Snapshot>{Snapshot{stream, std::string(type), schema, StreamVersion{u64_field(r, 0, 0)},
+                                          Payload(bytes, bytes + PQgetlength(r, 0, 1))}};
+}
+
+Status PostgresStore::save_snapshot(const Snapshot& snapshot) {
+  if (auto status = validate_snapshot(snapshot, impl_->config.limits); !status) return status;
+  if (snapshot.version.value > static_cast<std::uint64_t>(max_version))
+    return Error{ErrorCode::invalid_argument, "snapshot version " + std::to_string(snapshot.version.value) +
+                                                  " is beyond any stream's version"};
+  thread_local pg::Params params;
+  params.clear();
+  params.add_bytes(snapshot.stream.str());
+  params.add_bytes(snapshot.type);
+  params.add_int4(static_cast<std::int32_t>(snapshot.schema));
+  params.add_int8(static_cast<std::int64_t>(snapshot.version.value));
+  params.add_bytes(std::string_view(reinterpret_cast<const char*>(snapshot.state.data()), snapshot.state.size()));
+  auto result = impl_->read(save_snapshot_statement, params, "save_snapshot");
+  if (!result) return std::move(result).error();
+  return {};
 }
 
 }  // namespace eventcore

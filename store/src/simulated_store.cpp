@@ -146,6 +146,23 @@ Result<StreamVersion> SimulatedStore::stream_version(const StreamId& stream) {
   return state_->inner.stream_version(stream);
 }
 
+Result<std::optional<Snapshot>> SimulatedStore::load_snapshot(const StreamId& stream, std::string_view type,
+                                                              std::uint32_t schema) {
+  std::lock_guard lock(state_->mutex);
+  auto& st = *state_;
+  if (st.draw(st.options.faults.transient_read)) {
+    ++st.stats.transient_reads;
+    st.observe(SimulatedStoreOp::Kind::transient_read, "snapshot of " + stream.str());
+    return Error{ErrorCode::unavailable, "simulated: the connection failed while loading a snapshot of '" + stream.str() + "'"};
+  }
+  return st.inner.load_snapshot(stream, type, schema);
+}
+
+Status SimulatedStore::save_snapshot(const Snapshot& snapshot) {
+  std::lock_guard lock(state_->mutex);
+  return state_->inner.save_snapshot(snapshot);
+}
+
 void SimulatedStore::set_faults_enabled(bool on) {
   std::lock_guard lock(state_->mutex);
   state_->faults_on = on;

@@ -652,6 +652,105 @@ TEMPLATE_TEST_CASE("read_stream returns at most the requested number of events",
   CHECK(read_stream(*store, "s", 1, 6).size() == 5);
 }
 
+TEMPLATE_TEST_CASE("read_stream from any version past the stream's end reads nothing, up to 2^64 - 1", "[contract]",
+                   CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  must_append(*store, request({write("s", ExpectedVersion::no_stream(), events(3))}));
+  for (std::uint64_t from : {std::uint64_t{4}, std::uint64_t{1} << 62, (std::uint64_t{1} << 63) - 1,
+                             std::uint64_t{1} << 63, (std::uint64_t{1} << 63) + 1, ~std::uint64_t{0}}) {
+    INFO("from " << from);
+    CHECK(read_stream(*store, "s", from).empty());
+  }
+}
+
+// ===========================================================================
+// Snapshots
+
+namespace {
+Snapshot snapshot(std::string_view stream, std::uint64_t version, std::string_view state,
+                  std::string type = "Totals", std::uint32_t schema = 1) {
+  return Snapshot{sid(stream), std::move(type), schema, StreamVersion{version}, bytes(state)};
+}
+std::optional<Snapshot> load(EventStore& store, std::string_view stream, std::string_view type = "Totals",
+                             std::uint32_t schema = 1) {
+  auto loaded = store.load_snapshot(sid(stream), type, schema);
+  if (!loaded) FAIL("load_snapshot failed: " << to_string(loaded.error()));
+  return std::move(loaded).value();
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("a missing snapshot loads as none", "[contract][snapshot]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  CHECK_FALSE(load(*store, "s").has_value());
+  must_append(*store, request({write("s", ExpectedVersion::no_stream(), events(2))}));
+  CHECK_FALSE(load(*store, "s").has_value());
+}
+
+TEMPLATE_TEST_CASE("a saved snapshot loads back with its version and state", "[contract][snapshot]",
+                   CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  must_append(*store, request({write("s", ExpectedVersion::no_stream(), events(3))}));
+  REQUIRE(store->save_snapshot(snapshot("s", 2, "state at 2")).ok());
+  auto loaded = load(*store, "s");
+  REQUIRE(loaded.has_value());
+  CHECK(loaded->stream == sid("s"));
+  CHECK(loaded->type == "Totals");
+  CHECK(loaded->schema == 1);
+  CHECK(loaded->version == StreamVersion{2});
+  CHECK(loaded->state == bytes("state at 2"));
+  // Types, schemas and streams are independent of each other.
+  CHECK_FALSE(load(*store, "s", "Other").has_value());
+  CHECK_FALSE(load(*store, "s", "Totals", 2).has_value());
+  CHECK_FALSE(load(*store, "t").has_value());
+  REQUIRE(store->save_snapshot(snapshot("s", 1, "other schema", "Totals", 2)).ok());
+  CHECK(load(*store, "s")->state == bytes("state at 2"));
+  CHECK(load(*store, "s", "Totals", 2)->state == bytes("other schema"));
+}
+
+TEMPLATE_TEST_CASE("snapshots only move forward", "[contract][snapshot]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  must_append(*store, request({write("s", ExpectedVersion::no_stream(), events(5))}));
+  REQUIRE(store->save_snapshot(snapshot("s", 3, "at 3")).ok());
+  REQUIRE(store->save_snapshot(snapshot("s", 2, "at 2")).ok());  // older: ignored, not an error
+  CHECK(load(*store, "s")->version == StreamVersion{3});
+  REQUIRE(store->save_snapshot(snapshot("s", 3, "again at 3")).ok());  // the same version: kept as it was
+  CHECK(load(*store, "s")->state == bytes("at 3"));
+  REQUIRE(store->save_snapshot(snapshot("s", 5, "at 5")).ok());
+  auto loaded = load(*store, "s");
+  CHECK(loaded->version == StreamVersion{5});
+  CHECK(loaded->state == bytes("at 5"));
+}
+
+TEMPLATE_TEST_CASE("reading after a snapshot returns exactly the events it does not cover, and the log never shows it",
+                   "[contract][snapshot]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  auto written = events(5);
+  must_append(*store, request({write("s", ExpectedVersion::no_stream(), written)}));
+  REQUIRE(store->save_snapshot(snapshot("s", 3, "at 3")).ok());
+  auto loaded = load(*store, "s");
+  REQUIRE(loaded.has_value());
+  auto rest = read_stream(*store, "s", loaded->version.value + 1);
+  CHECK(ids_of(rest) == std::vector<EventId>{written[3].id, written[4].id});
+  CHECK(version_of(*store, "s") == 5);
+  CHECK(read_everything(*store).size() == 5);
+}
+
+TEMPLATE_TEST_CASE("a snapshot at version 0, with no type, or over the payload limit is rejected",
+                   "[contract][snapshot]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store, StoreLimits{.max_payload_bytes = 16});
+  auto rejected = [&](const Snapshot& s, ErrorCode code) {
+    auto status = store->save_snapshot(s);
+    REQUIRE_FALSE(status.ok());
+    INFO(to_string(status.error()));
+    CHECK(status.error().code == code);
+    CHECK(contains(status.error().message, "'s'"));
+  };
+  rejected(snapshot("s", 0, "x"), ErrorCode::invalid_argument);
+  rejected(snapshot("s", 1, "x", ""), ErrorCode::invalid_argument);
+  rejected(snapshot("s", 1, "seventeen bytes!!"), ErrorCode::payload_too_large);
+  CHECK_FALSE(load(*store, "s").has_value());
+}
+
 // ===========================================================================
 // Reading the whole log
 

@@ -213,6 +213,8 @@ void Run::start_runtime() {
   config.idle_sweep_interval = rng_.chance(0.5) ? milliseconds(0) : milliseconds(rng_.between(5, 200));
   config.command_timeout = std::chrono::seconds(60);  // never reached in a healthy run: a timeout is a hang
   config.read_page_size = static_cast<std::size_t>(rng_.between(1, 16));
+  // Snapshots every few events, so that reloads (passivation, crashes) start from them.
+  config.snapshot_every = rng_.chance(0.2) ? 0 : static_cast<std::uint64_t>(rng_.between(1, 8));
   keyless_ = rng_.chance(0.5) ? 0.2 + 0.6 * rng_.unit() : 0.0;
   // With keyless commands, transient failures are not retried: an append
   // reported failed may have landed, and only an idempotency key makes
@@ -234,7 +236,8 @@ void Run::start_runtime() {
   log("run seed=" + std::to_string(options_.seed) + " workload=" + workload_->name() + " faults " + faults_.str() +
       " io_actors=" + std::to_string(config.io_actors) + " max_live=" + std::to_string(config.max_live_streams) +
       " sweep_ms=" + std::to_string(config.idle_sweep_interval.count()) + " page=" +
-      std::to_string(config.read_page_size) + " concurrency=" + std::to_string(concurrency_) +
+      std::to_string(config.read_page_size) + " snapshot_every=" + std::to_string(config.snapshot_every) +
+      " concurrency=" + std::to_string(concurrency_) +
       " gap_us=" + std::to_string(mean_gap_.count()) + " keyless=" + std::to_string(keyless_));
 }
 

@@ -25,6 +25,8 @@ class ScriptedStore final : public EventStore {
   std::vector<AppendRequest> appends;    // every append, in order
   std::vector<std::size_t> batch_sizes;  // the size of every append_batch
   std::size_t reads = 0;
+  std::size_t snapshot_loads = 0, snapshot_saves = 0;
+  std::vector<std::uint64_t> read_from;  // the `from` of every read_stream
 
   Result<AppendResult> append(const AppendRequest& request) override {
     appends.push_back(request);
@@ -48,12 +50,22 @@ class ScriptedStore final : public EventStore {
   Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
                                                std::size_t max_count) override {
     ++reads;
+    read_from.push_back(from.value);
     return inner.read_stream(stream, from, max_count);
   }
   Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count, const EventFilter& filter) override {
     return inner.read_all(after, max_count, filter);
   }
   Result<StreamVersion> stream_version(const StreamId& stream) override { return inner.stream_version(stream); }
+  Result<std::optional<Snapshot>> load_snapshot(const StreamId& stream, std::string_view type,
+                                                std::uint32_t schema) override {
+    ++snapshot_loads;
+    return inner.load_snapshot(stream, type, schema);
+  }
+  Status save_snapshot(const Snapshot& snapshot) override {
+    ++snapshot_saves;
+    return inner.save_snapshot(snapshot);
+  }
 
   // A write by another process: bypasses the runtime and its caches.
   void foreign_append(const StreamId& stream, EventToWrite event) {

@@ -45,10 +45,14 @@ inline RuntimeConfig simulation_config() {
 
 struct Simulation {
   explicit Simulation(RuntimeConfig config = simulation_config(),
-                      RetryPolicy retry = RetryPolicy::fixed(std::chrono::milliseconds(0), 5)) {
+                      RetryPolicy retry = RetryPolicy::fixed(std::chrono::milliseconds(0), 5))
+      : config(config), retry(retry) {
     cfg.set("scheduler.policy", caf::atom("testing"));
     system = std::make_unique<caf::actor_system>(cfg);
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(system->scheduler());
+    start_executor();
+  }
+  void start_executor() {
     executor = CommandExecutor::builder()
                    .with_system(*system)
                    .with_store(store)
@@ -57,6 +61,13 @@ struct Simulation {
                    .with_random_source(seeded_random(42))
                    .build()
                    .value();
+  }
+  // A process restart: a new runtime (nothing cached) on the same store.
+  void restart() {
+    executor->shutdown();
+    executor.reset();
+    drain();
+    start_executor();
   }
   ~Simulation() {
     executor->shutdown();
@@ -110,6 +121,8 @@ struct Simulation {
     return sum;
   }
 
+  RuntimeConfig config;
+  RetryPolicy retry;
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> system;
   caf::scheduler::test_coordinator* sched = nullptr;

@@ -30,6 +30,12 @@
 //     events are committed, so a command costs the same on a stream of ten
 //     events as on one of a million: handle receives the cached S of every
 //     declared stream (state[stream]) with no refold.
+//     S may opt in to snapshots, so that loading a long stream reads its
+//     newest snapshot and the events after it, not the whole stream:
+//       static constexpr std::string_view snapshot_type = "bank.Account";
+//       static constexpr std::uint32_t snapshot_schema = 1;  // bump when S changes
+//       template <class Archive> void serialize(Archive& ar) { ar(open, balance); }
+//     (RuntimeConfig::snapshot_every says how often they are saved.)
 //   * A plain State, folded across all declared streams in global order, for
 //     the rare decision that needs the interleaving of several streams:
 //       void apply(const StreamId& stream, const Event& event)   or
@@ -187,6 +193,46 @@ concept CrossStreamState = std::default_initializable<S> && std::copy_constructi
                            (requires(S& s, const StreamId& id, const Event& e) { s.apply(id, e); } ||
                             requires(S& s, const StoredEvent& stored, const Event& e) { s.apply(stored, e); });
 
+// A state that opts in to snapshots: a stable name, a schema version to bump
+// when its fields change, and a cereal serialize member.
+template <class S>
+concept SnapshotState = requires {
+  { S::snapshot_type } -> std::convertible_to<std::string_view>;
+  { S::snapshot_schema } -> std::convertible_to<std::uint32_t>;
+};
+
+template <class S>
+Payload encode_state(const void* state) {
+  Payload payload;
+  {
+    PayloadWriteBuf buf(payload);
+    std::ostream os(&buf);
+    cereal::PortableBinaryOutputArchive archive(os);
+    archive(*static_cast<const S*>(state));
+  }
+  return payload;
+}
+
+template <class S>
+std::shared_ptr<void> decode_state(std::span<const std::uint8_t> bytes) {
+  auto state = std::make_shared<S>();
+  PayloadReadBuf buf(bytes);
+  std::istream is(&buf);
+  cereal::PortableBinaryInputArchive archive(is);
+  archive(*state);
+  return state;
+}
+
+template <class S>
+constexpr FoldOps fold_ops(std::shared_ptr<void> (*fresh)(const StreamId&),
+                           std::optional<Error> (*apply)(void*, const StoredEvent&),
+                           std::shared_ptr<void> (*clone)(const void*)) {
+  if constexpr (SnapshotState<S>)
+    return FoldOps{fresh, apply, clone, S::snapshot_type, S::snapshot_schema, &encode_state<S>, &decode_state<S>};
+  else
+    return FoldOps{fresh, apply, clone, {}, 0, nullptr, nullptr};
+}
+
 // The fold of S over one stream. `cross` folds a plain (cross-stream) State:
 // apply(stream, event) and stream_read.
 template <class S, class Event, bool cross>
@@ -210,7 +256,7 @@ struct Fold {
     return std::nullopt;
   }
   static std::shared_ptr<void> clone(const void* state) { return std::make_shared<S>(*static_cast<const S*>(state)); }
-  static inline const FoldOps ops{&fresh, &apply, &clone};
+  static inline const FoldOps ops = fold_ops<S>(&fresh, &apply, &clone);
 };
 
 // Events of several streams (each a std::vector<StoredEvent>) in global order.

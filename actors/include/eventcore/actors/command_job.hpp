@@ -27,6 +27,13 @@ struct FoldOps {
   // throw (whatever the user's apply throws).
   std::optional<Error> (*apply)(void* state, const StoredEvent& event);
   std::shared_ptr<void> (*clone)(const void* state);   // copy on write
+  // Snapshots, for a state that opts in (else encode is null): the state's
+  // name and schema version in the store, and its codec. decode throws on
+  // bytes it cannot read.
+  std::string_view snapshot_type;
+  std::uint32_t snapshot_schema = 0;
+  Payload (*encode)(const void* state) = nullptr;
+  std::shared_ptr<void> (*decode)(std::span<const std::uint8_t> bytes) = nullptr;
 };
 
 // The state kinds a job needs on each of its streams.
@@ -36,6 +43,7 @@ using FoldNeeds = std::vector<const FoldOps*>;
 struct FoldState {
   const FoldOps* ops = nullptr;
   std::shared_ptr<const void> state;
+  std::uint64_t saved = 0;  // the version of its newest snapshot known to the store (0: none)
 };
 
 // What the runtime knows of one stream when a command runs: its version and

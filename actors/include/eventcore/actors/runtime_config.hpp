@@ -40,6 +40,12 @@ struct RuntimeConfig {
   std::size_t io_actors = 4;
   // Page size when a stream actor loads its stream.
   std::size_t read_page_size = 1'000;
+  // A stream actor saves a snapshot of each state that opts in (a State with
+  // snapshot_type and snapshot_schema: command.hpp) once this many events
+  // were folded since the last one, after the command that got it there was
+  // answered; a stream is then loaded from its newest snapshot plus the
+  // events after it. Zero: never save (snapshots already saved are still used).
+  std::uint64_t snapshot_every = 100;
   // Worker threads of the cooperative scheduler when the executor starts its
   // own actor system (ignored with Builder::with_system); 0: CAF's default,
   // max(cores, 4). (On a loaded 2-core machine 2 workers measured no better.)

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "eventcore/store/event.hpp"
@@ -47,6 +49,16 @@ struct ReadAllPage {
   // Where the next read_all should start. It is the position of the last
   // event returned, or the requested position when the page is empty.
   GlobalPosition next;
+};
+
+// A state folded from one stream's events [1, version], saved so that a
+// reader can start from it instead of from the stream's first event.
+struct Snapshot {
+  StreamId stream;
+  std::string type;          // which state, e.g. "bank.Account" (1 to 200 bytes)
+  std::uint32_t schema = 0;  // the state's schema version: a changed state ignores older schemas
+  StreamVersion version;     // the last event the state includes (>= 1)
+  Payload state;             // the encoded state
 };
 
 // Limits a store enforces before it touches storage.
@@ -118,7 +130,24 @@ class EventStore {
 
   // The stream's current version (0 when it does not exist).
   virtual Result<StreamVersion> stream_version(const StreamId& stream) = 0;
+
+  // The newest snapshot of `type` at `schema` for the stream; none (not an
+  // error) when there is none, or only ones of another schema.
+  virtual Result<std::optional<Snapshot>> load_snapshot(const StreamId& stream, std::string_view type,
+                                                        std::uint32_t schema) = 0;
+
+  // Saves the snapshot. Snapshots only move forward: when one of the same
+  // stream, type and schema at the same or a later version exists, nothing
+  // changes (and the call succeeds). Snapshots live beside the log, never in
+  // it: read_all and read_stream do not see them.
+  // Errors: invalid_argument (version 0, an empty or over-long type),
+  // payload_too_large (state over StoreLimits::max_payload_bytes),
+  // unavailable, failed.
+  virtual Status save_snapshot(const Snapshot& snapshot) = 0;
 };
+
+// The checks every store makes before it saves a snapshot.
+Status validate_snapshot(const Snapshot& snapshot, const StoreLimits& limits);
 
 // The checks every store makes before it writes anything; exposed so that
 // every implementation rejects the same input with the same message.

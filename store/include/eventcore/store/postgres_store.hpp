@@ -81,6 +81,9 @@ class PostgresStore final : public EventStore {
   Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count,
                                const EventFilter& filter = {}) override;
   Result<StreamVersion> stream_version(const StreamId& stream) override;
+  Result<std::optional<Snapshot>> load_snapshot(const StreamId& stream, std::string_view type,
+                                                std::uint32_t schema) override;
+  Status save_snapshot(const Snapshot& snapshot) override;
 
   const PostgresStoreConfig& config() const noexcept;
 

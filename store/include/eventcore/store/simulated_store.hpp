@@ -71,6 +71,9 @@ class SimulatedStore final : public EventStore {
   Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count,
                                const EventFilter& filter = {}) override;
   Result<StreamVersion> stream_version(const StreamId& stream) override;
+  Result<std::optional<Snapshot>> load_snapshot(const StreamId& stream, std::string_view type,
+                                                std::uint32_t schema) override;
+  Status save_snapshot(const Snapshot& snapshot) override;
 
   // Turns fault injection off (e.g. while invariants are checked) or on again.
   void set_faults_enabled(bool on);

@@ -14,6 +14,7 @@
 //   stream actor-> io actor      (read_atom, StreamId, FoldNeeds)    -> LoadReply (the folds, from the store)
 //   coordinator -> io actor      (append_atom, AppendRequest)        -> AppendReply (group-committed)
 //   coordinator -> io actor      (read_atom, IdempotencyRecord)      -> PositionsReply (a replay's positions)
+//   stream actor-> io actor      (snapshot_atom, Snapshot)           : save it (best effort, no answer)
 //
 // A stream actor monitors its holder and everyone queued: a coordinator that
 // dies releases its streams.
@@ -61,6 +62,7 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 
 using TxnId = std::uint64_t;  // the holding coordinator's actor id
 
@@ -136,6 +138,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::StreamGrant)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::CommittedEventsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::LoadReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::FoldNeeds)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::Snapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::IdempotencyRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::PositionsReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::LocalCommandPtr)

@@ -13,11 +13,15 @@
 
 namespace eventcore::bank {
 
-// One account, folded from its own stream.
+// One account, folded from its own stream (and snapshotted: a long-lived
+// account loads from its newest snapshot).
 struct Account {
+  static constexpr std::string_view snapshot_type = "bank.Account";
+  static constexpr std::uint32_t snapshot_schema = 1;
   bool open = false;
   std::int64_t balance = 0;  // cents
   void apply(const Event& event);
+  template <class Archive> void serialize(Archive& ar) { ar(open, balance); }
 };
 
 struct OpenAccount {

@@ -64,12 +64,15 @@ using Event = std::variant<OrderPlaced, OrderApproved, ApproverRegistered, Stock
 // The state of one stream of the orders domain: an order, an approver or an
 // inventory item (each command reads whichever kinds it declares).
 struct OrdersStream {
+  static constexpr std::string_view snapshot_type = "orders.OrdersStream";
+  static constexpr std::uint32_t snapshot_schema = 1;
   bool placed = false;  // order
   std::vector<Line> lines;
   bool approved = false;
   std::optional<std::int64_t> approver_limit;  // approver: registered with this limit
   std::int64_t stock = 0;                      // inventory
   void apply(const Event& event);
+  template <class Archive> void serialize(Archive& ar) { ar(placed, lines, approved, approver_limit, stock); }
 };
 
 struct PlaceOrder {
