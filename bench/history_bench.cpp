@@ -11,6 +11,10 @@
 //   history_pg_hNk   the same on PostgreSQL (durable), H = 1,000 and 100,000.
 //   live_streams_rss RSS of a runtime holding 10,000 live streams of 1,000
 //                    events each (10M events), above the same runtime empty.
+//   cold_start_mem   the first command on a stream of 1,000,000 events after
+//   cold_start_pg    a restart (a new runtime), p50 over restarts, with a
+//                    snapshotted state; baseline: the same state without
+//                    snapshots (a fold of the whole stream).
 //
 // The streams keep growing during a run (every transfer adds an event to
 // two of them); the preloaded history is what differs between the sides.
@@ -63,10 +67,17 @@ struct Move {
   }
 };
 
+struct SnapshotCount : Count {
+  static constexpr std::string_view snapshot_type = "bench.Count";
+  static constexpr std::uint32_t snapshot_schema = 1;
+  template <class Archive> void serialize(Archive& ar) { ar(events); }
+};
+
 // Reads one stream's state and writes nothing.
+template <class S = Count>
 struct Peek {
   using Event = BenchEvent;
-  using State = PerStream<Count>;
+  using State = PerStream<S>;
   static constexpr std::string_view command_type = "Peek";
   StreamId stream;
   std::vector<StreamId> streams() const { return {stream}; }
@@ -214,7 +225,7 @@ void live_streams_case() {
   std::string first_error;
   const auto t0 = Clock::now();
   for (std::size_t i = 0; i < streams; ++i) {
-    executor.execute(Peek{sid("live-" + std::to_string(i))}, [&](const ExecuteResult& r) {
+    executor.execute(Peek<>{sid("live-" + std::to_string(i))}, [&](const ExecuteResult& r) {
       std::lock_guard lock(mutex);
       if (!r.ok() && failed++ == 0) first_error = to_string(r.error());
       if (++finished % 2000 == 0) std::cerr << "[bench] live_streams_rss: " << finished << " of " << streams << " streams loaded" << std::endl;
@@ -249,6 +260,69 @@ void live_streams_case() {
   executor.shutdown();
 }
 
+// ---- cold start --------------------------------------------------------------
+
+// Milliseconds from a new runtime's first command on `stream` to its answer.
+template <class S>
+double first_command_ms(std::shared_ptr<EventStore> store, const StreamId& stream, IoMode io) {
+  RuntimeConfig config;
+  config.io_mode = io;
+  auto executor = CommandExecutor::builder().with_store(std::move(store)).with_config(config).build().value();
+  const auto t0 = Clock::now();
+  auto result = executor.execute_sync(Peek<S>{stream});
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  executor.shutdown();
+  if (!result) throw std::runtime_error("the first command failed: " + to_string(result.error()));
+  return ms;
+}
+
+void cold_start_case(const std::string& name, std::shared_ptr<EventStore> store, IoMode io, int restarts) {
+  constexpr std::uint64_t length = 1'000'000;
+  const auto stream = sid("cold-" + unique_run());
+  std::cerr << "[bench] " << name << ": preloading a stream of " << with_commas(length) << " events" << std::endl;
+  {
+    const auto event = EventCodec<BenchEvent>::encode(Recorded{1});
+    for (std::uint64_t version = 0; version < length; version += 1000) {
+      StreamWrite write{stream, ExpectedVersion::exact(StreamVersion{version}), {}};
+      for (int i = 0; i < 1000; ++i) {
+        auto e = event;
+        e.id = EventId::generate();
+        write.events.push_back(std::move(e));
+      }
+      if (auto r = store->append(AppendRequest{{std::move(write)}}); !r)
+        throw std::runtime_error("preloading failed: " + to_string(r.error()));
+      if ((version + 1000) % 200'000 == 0)
+        std::cerr << "[bench] preloading: " << with_commas(static_cast<double>(version + 1000)) << " events" << std::endl;
+    }
+  }
+  // A first runtime folds the whole stream once and saves the snapshot.
+  std::cerr << "[bench] " << name << ": first load (no snapshot yet): "
+            << std::lround(first_command_ms<SnapshotCount>(store, stream, io)) << " ms" << std::endl;
+  std::vector<double> with, without;
+  for (int r = 0; r < restarts; ++r) {
+    with.push_back(first_command_ms<SnapshotCount>(store, stream, io));
+    without.push_back(first_command_ms<Count>(store, stream, io));
+    std::cerr << "[bench] " << name << " restart " << r + 1 << "/" << restarts << ": " << std::lround(with.back())
+              << " ms with the snapshot, " << std::lround(without.back()) << " ms without" << std::endl;
+  }
+  const double p50 = median(with), baseline = median(without);
+  nlohmann::json line;
+  line["bench"] = name;
+  line["metric"] = "first_command_after_restart_p50";
+  line["value"] = std::round(p50 * 100) / 100;
+  line["unit"] = "ms";
+  line["baseline"] = "the same state without snapshots (a fold of the whole stream)";
+  line["baseline_value"] = std::round(baseline * 100) / 100;
+  line["ratio"] = baseline > 0 ? std::round(p50 / baseline * 1000) / 1000 : 0;
+  line["values"] = with;
+  line["baseline_values"] = without;
+  line["stream_events"] = length;
+  line["restarts"] = restarts;
+  line["target"] = "p50 <= 20 ms";
+  line["target_met"] = p50 <= 20;
+  std::cout << line.dump() << std::endl;
+}
+
 }  // namespace
 }  // namespace eventcore::bench
 
@@ -258,7 +332,7 @@ int main(int argc, char** argv) {
   Config cfg;
   if (const char* v = std::getenv("EVENTCORE_BENCH_SECONDS"); v && *v) cfg.seconds = std::atof(v);
   if (const char* v = std::getenv("EVENTCORE_DATABASE_URL")) cfg.database_url = v;
-  std::string cases = "history_mem,live_streams,history_pg";
+  std::string cases = "history_mem,live_streams,cold_start,history_pg";
   bool list = false;
   CLI::App app{"EventCore: command cost and memory on long-lived streams (JSON lines on stdout)"};
   app.add_option("--cases", cases, "comma-separated case names or prefixes");
@@ -278,6 +352,7 @@ int main(int argc, char** argv) {
                    false});
   }
   all.push_back({"live_streams_rss", [] { live_streams_case(); }, false});
+  all.push_back({"cold_start_mem", [&] { cold_start_case("cold_start_mem", std::make_shared<MemoryStore>(), IoMode::automatic, cfg.reps * 2 + 1); }, false});
   for (std::uint64_t h : {1'000u, 100'000u}) {
     const std::string pg = "history_pg_h" + std::to_string(h / 1000) + "k";
     all.push_back({pg, [&, pg, h] {
@@ -293,6 +368,16 @@ int main(int argc, char** argv) {
                    },
                    true});
   }
+  all.push_back({"cold_start_pg", [&] {
+                   const std::string schema = "cbench_" + std::to_string(::getpid());
+                   exec_once(cfg.database_url, "DROP SCHEMA IF EXISTS " + schema + " CASCADE", true);
+                   auto opened = PostgresStore::open(
+                       {.conninfo = cfg.database_url, .schema = schema, .pool_size = 4, .notify = NotifyMode::none});
+                   if (!opened) throw std::runtime_error("store unavailable: " + opened.error().message);
+                   cold_start_case("cold_start_pg", std::move(opened).value(), IoMode::detached, cfg.reps * 2 + 1);
+                   exec_once(cfg.database_url, "DROP SCHEMA IF EXISTS " + schema + " CASCADE", true);
+                 },
+                 true});
   if (list) {
     for (const auto& e : all) std::cout << e.name << "\n";
     return 0;

@@ -140,6 +140,8 @@ void fail_waiters(StreamActor* self, const Error& error) {
   }
 }
 
+void maybe_snapshot(StreamActor* self);
+
 bool has_folds(const StreamActorState& st, const FoldNeeds& needs) {
   if (!st.version) return false;
   return std::all_of(needs.begin(), needs.end(), [&](const FoldOps* ops) {
@@ -159,6 +161,9 @@ void loaded(StreamActor* self, LoadReply& reply) {
   }
   for (auto& fold : reply.folds)
     if (!has_folds(st, {fold.ops})) st.folds.push_back(std::move(fold));
+  // A long tail past the newest snapshot was just folded: save a newer one,
+  // so that the next load is short even if nothing is ever written here.
+  maybe_snapshot(self);
 }
 
 const FoldNeeds& needs_of(const Waiter& waiter) { return waiter.local ? waiter.local->needs : waiter.needs; }
