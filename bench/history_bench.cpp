@@ -179,13 +179,16 @@ class SyntheticStore final : public EventStore {
   Result<AppendResult> append(const AppendRequest&) override {
     return Error{ErrorCode::failed, "the synthetic store is read-only"};
   }
-  Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
-                                               std::size_t max_count) override {
-    std::vector<StoredEvent> out;
-    for (std::uint64_t v = std::max<std::uint64_t>(from.value, 1); v <= length_ && out.size() < max_count; ++v)
-      out.push_back(StoredEvent{EventId::generate(), stream, StreamVersion{v}, GlobalPosition{v, 0}, event_.type,
-                                event_.payload, {}, {}});
-    return out;
+  Result<StreamPage> read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
+                                 StreamVersion to) override {
+    StreamPage page{{}, StreamVersion{std::max<std::uint64_t>(from.value, 1)}, false};
+    const std::uint64_t last = std::min(to.value, length_);
+    for (std::uint64_t v = page.next.value; v <= last && page.events.size() < max_count; ++v)
+      page.events.push_back(StoredEvent{EventId::generate(), stream, StreamVersion{v}, GlobalPosition{v, 0},
+                                        event_.type, event_.payload, {}, {}});
+    if (!page.events.empty()) page.next = page.events.back().version.next();
+    page.end_of_stream = page.next.value > last;
+    return page;
   }
   Result<ReadAllPage> read_all(GlobalPosition after, std::size_t, const EventFilter&) override {
     return ReadAllPage{{}, after};

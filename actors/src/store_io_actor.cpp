@@ -112,7 +112,6 @@ LoadReply load_folds(EventStore& store, const StreamId& stream, const FoldNeeds&
     for (;;) {
       auto page = store.read_stream(stream, StreamVersion{version + 1}, page_size);
       if (!page) return failed(std::move(page).error());
-      if (page->empty()) break;
       for (const auto& event : *page) {
         if (event.version.value != version + 1)
           return failed(Error{ErrorCode::failed, "stream '" + stream.str() + "' read version " +
@@ -127,6 +126,8 @@ LoadReply load_folds(EventStore& store, const StreamId& stream, const FoldNeeds&
         }
         version = event.version.value;
       }
+      // A page cut short by the store's limit is not the end: only the store says where that is.
+      if (page->end_of_stream || page->empty()) break;
     }
     version = std::max(version, *std::max_element(from.begin(), from.end()));
   } catch (const std::exception& e) {

@@ -271,8 +271,8 @@ int main(int argc, char** argv) {
         if (!event) return fail("a stored event does not decode: " + to_string(event.error()), 1);
         folded[stored.stream].apply(*event);
       }
-      if (page->empty()) break;  // a short page is not the end: the store may clamp pages
-      from = StreamVersion{page->back().version.value + 1};
+      if (page->end_of_stream || page->empty()) break;  // a short page is not the end: the store may clamp pages
+      from = page->next;
     }
   }
   std::cout << "final balances:\n";

@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
     std::cerr << "read failed\n";
     return 1;
   }
-  for (const auto* events : {&page->events, &stock_events.value()})
+  for (const auto* events : {&page->events, &stock_events->events})
     for (const auto& stored : *events) {
       auto event = Codec::decode(stored);
       std::cout << "  " << to_string(stored.position) << "  " << stored.stream.str() << " v"

@@ -70,18 +70,19 @@ Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
   return result;
 }
 
-Result<std::vector<StoredEvent>> MemoryStore::read_stream(const StreamId& stream, StreamVersion from,
-                                                          std::size_t max_count) {
+Result<StreamPage> MemoryStore::read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
+                                            StreamVersion to) {
   max_count = std::min(max_count, limits_.max_page_size);
-  std::vector<StoredEvent> events;
+  from.value = std::max<std::uint64_t>(from.value, 1);
+  StreamPage page{{}, from, false};
   std::shared_lock lock(state_->mutex);
   auto it = state_->streams.find(stream);
-  if (it == state_->streams.end()) return events;
-  const auto& indexes = it->second;
-  std::size_t first = from.value == 0 ? 0 : from.value - 1;
-  for (std::size_t i = first; i < indexes.size() && events.size() < max_count; ++i)
-    events.push_back(state_->log[indexes[i]]);
-  return events;
+  const std::uint64_t last = std::min<std::uint64_t>(to.value, it == state_->streams.end() ? 0 : it->second.size());
+  for (std::uint64_t v = from.value; v <= last && page.events.size() < max_count; ++v)
+    page.events.push_back(state_->log[it->second[v - 1]]);
+  if (!page.events.empty()) page.next = page.events.back().version.next();
+  page.end_of_stream = page.next.value > last;
+  return page;
 }
 
 Result<ReadAllPage> MemoryStore::read_all(GlobalPosition after, std::size_t max_count,

@@ -78,7 +78,7 @@ constexpr std::int64_t max_version = std::numeric_limits<std::int64_t>::max();
 
 const std::string read_stream_sql =
     std::string("SELECT ") + event_columns +
-    " FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3";
+    " FROM events WHERE stream_id = $1 AND stream_version BETWEEN $2 AND $4 ORDER BY stream_version LIMIT $3";
 // Gap-free: only transactions older than every one still running are
 // returned, so nothing can later commit before the returned positions.
 const std::string read_all_sql =
@@ -722,19 +722,31 @@ std::vector<Result<AppendResult>> PostgresStore::append_batch(const std::vector<
   return finish();
 }
 
-Result<std::vector<StoredEvent>> PostgresStore::read_stream(const StreamId& stream, StreamVersion from,
-                                                            std::size_t max_count) {
+Result<StreamPage> PostgresStore::read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
+                                              StreamVersion to) {
   max_count = std::min(max_count, impl_->config.limits.max_page_size);
-  // Versions are bigint in the table: from beyond its range reads nothing.
-  if (max_count == 0 || from.value > static_cast<std::uint64_t>(max_version)) return std::vector<StoredEvent>{};
+  from.value = std::max<std::uint64_t>(from.value, 1);
+  // Versions are bigint in the table: nothing lies beyond its range.
+  to.value = std::min(to.value, static_cast<std::uint64_t>(max_version));
+  if (from > to) return StreamPage{{}, from, true};
+  if (max_count == 0) return StreamPage{{}, from, false};
   thread_local pg::Params params;
   params.clear();
   params.add_bytes(stream.str());
   params.add_int8(static_cast<std::int64_t>(from.value));
-  params.add_int8(static_cast<std::int64_t>(max_count));
+  params.add_int8(static_cast<std::int64_t>(max_count) + 1);  // one more says whether the page is the end
+  params.add_int8(static_cast<std::int64_t>(to.value));
   auto result = impl_->read(read_stream_statement, params, "read_stream");
   if (!result) return std::move(result).error();
-  return decode_events(result->get());
+  auto events = decode_events(result->get());
+  if (!events) return std::move(events).error();
+  StreamPage page{std::move(events).value(), from, true};
+  if (page.events.size() > max_count) {
+    page.events.pop_back();
+    page.end_of_stream = false;
+  }
+  if (!page.events.empty()) page.next = page.events.back().version.next();
+  return page;
 }
 
 Result<ReadAllPage> PostgresStore::read_all(GlobalPosition after, std::size_t max_count,

@@ -31,9 +31,10 @@ struct SimulatedStore::State {
     std::vector<StoredEvent> events;
     for (;;) {
       auto page = inner.read_stream(stream, from, options.limits.max_page_size);
-      if (!page || page->empty()) return events;
-      from = StreamVersion{page->back().version.value + 1};
+      if (!page) return events;
       events.insert(events.end(), page->begin(), page->end());
+      if (page->end_of_stream) return events;
+      from = page->next;
     }
   }
 
@@ -124,8 +125,8 @@ Result<AppendResult> SimulatedStore::append(const AppendRequest& request) {
   return result;
 }
 
-Result<std::vector<StoredEvent>> SimulatedStore::read_stream(const StreamId& stream, StreamVersion from,
-                                                             std::size_t max_count) {
+Result<StreamPage> SimulatedStore::read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
+                                               StreamVersion to) {
   std::lock_guard lock(state_->mutex);
   auto& st = *state_;
   if (st.draw(st.options.faults.transient_read)) {
@@ -133,7 +134,7 @@ Result<std::vector<StoredEvent>> SimulatedStore::read_stream(const StreamId& str
     st.observe(SimulatedStoreOp::Kind::transient_read, stream.str());
     return Error{ErrorCode::unavailable, "simulated: the connection failed while reading '" + stream.str() + "'"};
   }
-  return st.inner.read_stream(stream, from, max_count);
+  return st.inner.read_stream(stream, from, max_count, to);
 }
 
 Result<ReadAllPage> SimulatedStore::read_all(GlobalPosition after, std::size_t max_count, const EventFilter& filter) {

@@ -177,7 +177,7 @@ std::vector<StoredEvent> read_stream(EventStore& store, std::string_view stream,
                                      std::uint64_t from = 1, std::size_t max = 1000) {
   auto events = store.read_stream(sid(stream), StreamVersion{from}, max);
   if (!events) FAIL("read_stream failed: " << to_string(events.error()));
-  return std::move(events).value();
+  return std::move(events).value().events;
 }
 
 ReadAllPage read_all(EventStore& store, GlobalPosition after = {}, std::size_t max = 1000,
@@ -661,6 +661,93 @@ TEMPLATE_TEST_CASE("read_stream from any version past the stream's end reads not
     INFO("from " << from);
     CHECK(read_stream(*store, "s", from).empty());
   }
+}
+
+namespace {
+StreamPage page_of(EventStore& store, std::string_view stream, std::uint64_t from, std::size_t max,
+                   std::uint64_t to = ~std::uint64_t{0}) {
+  auto page = store.read_stream(sid(stream), StreamVersion{from}, max, StreamVersion{to});
+  if (!page) FAIL("read_stream failed: " << to_string(page.error()));
+  return std::move(page).value();
+}
+std::vector<std::uint64_t> versions_of(const StreamPage& page) {
+  std::vector<std::uint64_t> out;
+  for (const auto& e : page) out.push_back(e.version.value);
+  return out;
+}
+using V = std::vector<std::uint64_t>;
+}  // namespace
+
+TEMPLATE_TEST_CASE("a read_stream page says where to continue and whether the stream ends there", "[contract][page]",
+                   CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  must_append(*store, request({write("s", ExpectedVersion::no_stream(), events(5))}));
+  auto first = page_of(*store, "s", 1, 2);
+  CHECK(versions_of(first) == V{1, 2});
+  CHECK(first.next == StreamVersion{3});
+  CHECK_FALSE(first.end_of_stream);
+  auto rest = page_of(*store, "s", first.next.value, 3);  // exactly the rest: the store cannot know without looking
+  CHECK(versions_of(rest) == V{3, 4, 5});
+  CHECK(rest.next == StreamVersion{6});
+  CHECK(rest.end_of_stream);
+  auto past = page_of(*store, "s", 6, 10);
+  CHECK(past.empty());
+  CHECK(past.next == StreamVersion{6});
+  CHECK(past.end_of_stream);
+  auto never = page_of(*store, "never-written", 1, 10);
+  CHECK(never.empty());
+  CHECK(never.end_of_stream);
+}
+
+TEMPLATE_TEST_CASE("read_stream takes a lower bound, an upper bound and a count, alone or together", "[contract][page]",
+                   CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  must_append(*store, request({write("s", ExpectedVersion::no_stream(), events(10))}));
+  CHECK(versions_of(page_of(*store, "s", 8, 100)) == V{8, 9, 10});                // lower
+  auto upper = page_of(*store, "s", 1, 100, 3);                                     // upper, inclusive
+  CHECK(versions_of(upper) == V{1, 2, 3});
+  CHECK(upper.end_of_stream);  // the end of the range asked for
+  CHECK(upper.next == StreamVersion{4});
+  CHECK(versions_of(page_of(*store, "s", 1, 2)) == V{1, 2});                       // count
+  auto all_three = page_of(*store, "s", 4, 2, 7);                                   // lower + upper + count
+  CHECK(versions_of(all_three) == V{4, 5});
+  CHECK_FALSE(all_three.end_of_stream);
+  CHECK(versions_of(page_of(*store, "s", all_three.next.value, 2, 7)) == V{6, 7});
+  auto one = page_of(*store, "s", 5, 10, 5);                                        // lower == upper
+  CHECK(versions_of(one) == V{5});
+  CHECK(one.end_of_stream);
+  auto none = page_of(*store, "s", 6, 10, 5);                                       // lower > upper
+  CHECK(none.empty());
+  CHECK(none.end_of_stream);
+  auto zero = page_of(*store, "s", 1, 0);                                           // count 0
+  CHECK(zero.empty());
+  CHECK_FALSE(zero.end_of_stream);
+  CHECK(zero.next == StreamVersion{1});
+  auto single = page_of(*store, "s", 10, 1);                                        // count 1, the last event
+  CHECK(versions_of(single) == V{10});
+  CHECK(single.end_of_stream);
+  CHECK(versions_of(page_of(*store, "s", 0, 2)) == V{1, 2});                        // version 0 is before the first
+  CHECK(page_of(*store, "s", 1, 100, 0).end_of_stream);                             // upper 0: nothing
+}
+
+TEMPLATE_TEST_CASE("a page clamped by the store's limit is not the end of the stream", "[contract][page]",
+                   CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store, StoreLimits{.max_page_size = 4});
+  must_append(*store, request({write("s", ExpectedVersion::no_stream(), events(10))}));
+  std::vector<std::uint64_t> seen;
+  StreamVersion from{1};
+  int pages = 0;
+  for (;; ++pages) {
+    REQUIRE(pages < 10);
+    auto page = page_of(*store, "s", from.value, 1000);
+    CHECK(page.size() <= 4);
+    for (const auto& e : page) seen.push_back(e.version.value);
+    if (page.end_of_stream) break;
+    CHECK(page.size() == 4);  // short only at the end
+    from = page.next;
+  }
+  CHECK(seen == V{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+  CHECK(pages == 2);
 }
 
 // ===========================================================================

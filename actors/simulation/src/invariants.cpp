@@ -146,9 +146,10 @@ void check_projection(const RunView& run, SimulatedStore& store, const Workload&
     StreamVersion from{1};
     for (;;) {
       auto page = store.read_stream(StreamId::try_new(name).value(), from, 7);
-      if (!page || page->empty()) break;
-      from = StreamVersion{page->back().version.value + 1};
-      for (auto& e : *page) merged.push_back(std::move(e));
+      if (!page) break;
+      merged.insert(merged.end(), page->begin(), page->end());
+      if (page->end_of_stream || page->empty()) break;
+      from = page->next;
     }
   }
   std::sort(merged.begin(), merged.end(),

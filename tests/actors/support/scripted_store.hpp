@@ -47,11 +47,11 @@ class ScriptedStore final : public EventStore {
     batch_sizes.push_back(requests.size());
     return EventStore::append_batch(requests);
   }
-  Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
-                                               std::size_t max_count) override {
+  Result<StreamPage> read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
+                                 StreamVersion to) override {
     ++reads;
     read_from.push_back(from.value);
-    return inner.read_stream(stream, from, max_count);
+    return inner.read_stream(stream, from, max_count, to);
   }
   Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count, const EventFilter& filter) override {
     return inner.read_all(after, max_count, filter);

@@ -44,6 +44,26 @@ struct EventFilter {
   bool matches(const StoredEvent& event) const;
 };
 
+// One page of a stream. Iterates, and sizes, like its events.
+struct StreamPage {
+  std::vector<StoredEvent> events;  // ascending, contiguous versions
+  // Where the next page starts: the version after the last event returned,
+  // or the requested `from` when none was.
+  StreamVersion next;
+  // No event in [next, to] existed when the page was read: the stream (or
+  // the requested range) ends here. A page cut short by max_count or by the
+  // store's page limit is not the end, whatever its size.
+  bool end_of_stream = false;
+
+  auto begin() const { return events.begin(); }
+  auto end() const { return events.end(); }
+  std::size_t size() const { return events.size(); }
+  bool empty() const { return events.empty(); }
+  const StoredEvent& operator[](std::size_t i) const { return events[i]; }
+  const StoredEvent& front() const { return events.front(); }
+  const StoredEvent& back() const { return events.back(); }
+};
+
 struct ReadAllPage {
   std::vector<StoredEvent> events;  // in global order, all after the requested position
   // Where the next read_all should start. It is the position of the last
@@ -114,10 +134,13 @@ class EventStore {
   // turn; a store may do the whole batch in one round trip (group commit).
   virtual std::vector<Result<AppendResult>> append_batch(const std::vector<AppendRequest>& requests);
 
-  // Returns up to max_count events of `stream` with version >= from, in
-  // version order. A stream that does not exist reads as empty.
-  virtual Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
-                                                       std::size_t max_count) = 0;
+  // Returns up to max_count events of `stream` with versions in [from, to],
+  // in version order, and says where to continue or that the stream ends
+  // there (StreamPage). Every version in the type's range is valid: from > to
+  // or beyond the stream reads as an empty page at its end. A stream that
+  // does not exist reads as empty.
+  virtual Result<StreamPage> read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
+                                         StreamVersion to = StreamVersion{~std::uint64_t{0}}) = 0;
 
   // Returns up to max_count events matching `filter` whose position is after
   // `after`, in global order. Start with GlobalPosition{}; continue from the

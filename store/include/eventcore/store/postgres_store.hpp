@@ -76,8 +76,8 @@ class PostgresStore final : public EventStore {
   // checked and applied on its own; see eventcore_append_batch in
   // postgres_migrations.cpp. A batch of one valid request is append().
   std::vector<Result<AppendResult>> append_batch(const std::vector<AppendRequest>& requests) override;
-  Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
-                                               std::size_t max_count) override;
+  Result<StreamPage> read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
+                                 StreamVersion to = StreamVersion{~std::uint64_t{0}}) override;
   Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count,
                                const EventFilter& filter = {}) override;
   Result<StreamVersion> stream_version(const StreamId& stream) override;

@@ -66,8 +66,8 @@ class SimulatedStore final : public EventStore {
   ~SimulatedStore() override;
 
   Result<AppendResult> append(const AppendRequest& request) override;
-  Result<std::vector<StoredEvent>> read_stream(const StreamId& stream, StreamVersion from,
-                                               std::size_t max_count) override;
+  Result<StreamPage> read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
+                                 StreamVersion to = StreamVersion{~std::uint64_t{0}}) override;
   Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count,
                                const EventFilter& filter = {}) override;
   Result<StreamVersion> stream_version(const StreamId& stream) override;

@@ -22,8 +22,9 @@ caf::actor spawn_stream_actor(caf::actor_system& system, ContextPtr context, Str
 caf::actor spawn_stream_registry(caf::actor_system& system, ContextPtr context);
 
 // Folds a whole stream, page by page, into fresh states of `needs` (just
-// its version when `needs` is empty). A page shorter than asked for is not
-// taken for the end (a store may clamp pages): only an empty one is.
+// its version when `needs` is empty), each from its newest snapshot when it
+// has one. A page shorter than asked for is not taken for the end (a store
+// may clamp pages): the page's end_of_stream is.
 LoadReply load_folds(EventStore& store, const StreamId& stream, const FoldNeeds& needs, std::size_t page_size);
 
 // Runs blocking EventStore calls; batches appends that queue up (group commit).
