@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 
 #include "eventcore/actors/detail/actors.hpp"
+#include "eventcore/actors/detail/ambiguous_outcome.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
 
 namespace eventcore::detail {
@@ -36,6 +37,11 @@ caf::behavior store_io(IoActor* self, std::shared_ptr<EventStore> store, std::si
         auto positions = recorded_positions(*self->state.store, record);
         if (!positions) return PositionsReply{{}, std::move(positions).error()};
         return PositionsReply{std::move(*positions), std::nullopt};
+      },
+      [=](lookup_atom, const AppendRequestPtr& request) {
+        auto found = find_committed(*self->state.store, *request);
+        if (!found) return CommittedReply{std::nullopt, std::move(found).error()};
+        return CommittedReply{std::move(*found), std::nullopt};
       },
       [=](snapshot_atom, const Snapshot& snapshot) {
         // Best effort: a snapshot that is not saved is only a longer load later.

@@ -327,7 +327,7 @@ CommandError timed_out(const RuntimeContext& context, const LocalCommand& comman
                            " ms");
 }
 
-void on_local_appended(StreamActor* self, const AppendRequest& request, Result<AppendResult> appended,
+void on_local_appended(StreamActor* self, const AppendRequestPtr& request, Result<AppendResult> appended,
                        PhaseTimings timings, Clock::time_point write_started) {
   auto& st = self->state;
   auto& command = *st.holder->local;
@@ -337,14 +337,14 @@ void on_local_appended(StreamActor* self, const AppendRequest& request, Result<A
     if (error.code == ErrorCode::conflict)
       hand_over(self, FailedAttempt{RetryReason::conflict, std::move(error), command.started_at, timings});
     else if (error.transient())
-      hand_over(self, FailedAttempt{RetryReason::transient, std::move(error), command.started_at, timings});
+      hand_over(self, FailedAttempt{RetryReason::transient, std::move(error), command.started_at, timings, request});
     else
       finish_local(self, true,
                    command_error(command, CommandErrorCode::store_failed, "the store rejected the append", error),
                    timings);
     return;
   }
-  const auto& write = request.streams.front();
+  const auto& write = request->streams.front();
   std::size_t next_position = 0;
   auto committed = stored_events(write, appended->streams.front().version.value - write.events.size(),
                                  appended->positions, next_position, st.context->wall_clock());
@@ -429,7 +429,7 @@ void run_local(StreamActor* self) {
   request->streams.push_back(std::move(write));
   const auto write_started = context.clock();
   if (context.inline_store_calls) {
-    on_local_appended(self, *request, context.store->append(*request), timings, write_started);
+    on_local_appended(self, request, context.store->append(*request), timings, write_started);
     return;
   }
   // A store that may block: its I/O actor appends (batched with other
@@ -443,16 +443,16 @@ void run_local(StreamActor* self) {
             auto& st = self->state;
             if (!st.holder || st.holder->local.get() != running) return;  // it timed out meanwhile
             if (reply.error)
-              on_local_appended(self, *request, std::move(*reply.error), timings, write_started);
+              on_local_appended(self, request, std::move(*reply.error), timings, write_started);
             else
-              on_local_appended(self, *request, std::move(*reply.result), timings, write_started);
+              on_local_appended(self, request, std::move(*reply.result), timings, write_started);
             grant_next(self);
             passivate_if_asked(self);
           },
           [=](caf::error& err) {
             auto& st = self->state;
             if (!st.holder || st.holder->local.get() != running) return;
-            on_local_appended(self, *request,
+            on_local_appended(self, request,
                               Error{ErrorCode::unavailable, "the store writer failed: " + self->system().render(err)},
                               timings, write_started);
             grant_next(self);

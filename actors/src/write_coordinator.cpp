@@ -11,7 +11,9 @@
 //
 // Conflicts come only from writers in other processes (actors serialize
 // this one's); they and, per policy, transient store failures are retried
-// with a fresh prepare. One coordinator actor per command (except a
+// with a fresh prepare. An attempt whose append failed as unavailable may
+// have committed: before every later attempt the coordinator looks for its
+// events (ambiguous_outcome.hpp), so a retry never applies a command twice. One coordinator actor per command (except a
 // single-stream one without idempotency key, which its stream actor runs:
 // protocol.hpp; it comes here only to be retried): if the coordinator dies,
 // the stream actors that monitor it release its streams.
@@ -22,6 +24,7 @@
 #include <caf/all.hpp>
 
 #include "eventcore/actors/detail/actors.hpp"
+#include "eventcore/actors/detail/ambiguous_outcome.hpp"
 #include "eventcore/actors/detail/idempotency_record.hpp"
 #include "eventcore/actors/detail/outcome.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
@@ -50,6 +53,7 @@ struct CoordinatorState {
   PhaseTimings timings;
   Clock::time_point started_at, phase_started_at;
   std::optional<Error> last_cause;
+  std::vector<AppendRequestPtr> ambiguous;   // appends that may have committed (unavailable)
 };
 
 using Coordinator = caf::stateful_actor<CoordinatorState>;
@@ -108,8 +112,76 @@ void retry_or_fail(Coordinator* self, RetryReason reason, Error cause) {
   if (reason == RetryReason::conflict)
     fail(self, CommandErrorCode::concurrency_conflict,
          "a stream changed concurrently on each of " + std::to_string(st.attempt) + " attempt(s)", std::move(cause));
+  else if (!st.ambiguous.empty())
+    fail(self, CommandErrorCode::store_unavailable,
+         "the store is unavailable, and whether an earlier attempt committed is unknown", std::move(cause));
   else
     fail(self, CommandErrorCode::store_unavailable, "the store is unavailable", std::move(cause));
+}
+
+void start_attempt(Coordinator* self);
+void check_ambiguous(Coordinator* self, std::size_t next);
+
+// Answers with what an earlier attempt wrote, had it committed.
+void finish_committed(Coordinator* self, const AppendRequest& request, const AppendResult& appended) {
+  auto& st = self->state;
+  CommandResult result;
+  result.command = st.job->name;
+  result.attempts = st.attempt;
+  std::size_t position = 0;
+  for (std::size_t i = 0; i < request.streams.size(); ++i) {
+    const auto& write = request.streams[i];
+    if (write.stream == st.idempotency) {
+      position += write.events.size();
+      continue;
+    }
+    for (std::size_t k = 0; k < write.events.size() && position < appended.positions.size(); ++k)
+      result.positions.push_back(appended.positions[position++]);
+    result.events_written += write.events.size();
+    result.stream_versions.push_back(appended.streams[i]);
+  }
+  result.timings = st.timings;
+  result.timings.total = now(self) - st.started_at;
+  finish(self, std::move(result));
+}
+
+// Before an attempt after ambiguous ones: did one of them commit after all?
+// Then the command is done; else the next attempt starts (it is safe: see
+// ambiguous_outcome.hpp). Every ambiguous append is looked for each time: one
+// not found before may have committed since. A store that cannot tell counts
+// as unavailable.
+void check_ambiguous(Coordinator* self, std::size_t next) {
+  auto& st = self->state;
+  if (next == st.ambiguous.size()) {
+    start_attempt(self);
+    return;
+  }
+  const AppendRequestPtr request = st.ambiguous[next];
+  auto on_found = [self, request, next](Result<std::optional<AppendResult>> found) {
+    auto& st = self->state;
+    if (st.finished) return;
+    if (!found)
+      retry_or_fail(self, RetryReason::transient, std::move(found).error());
+    else if (*found)
+      finish_committed(self, *request, **found);
+    else
+      check_ambiguous(self, next + 1);
+  };
+  if (st.context->inline_store_calls) {
+    on_found(find_committed(*st.context->store, *request));
+    return;
+  }
+  self->request(st.context->pick_io(), caf::infinite, lookup_atom::value, request)
+      .then(
+          [=](CommittedReply& reply) {
+            if (reply.error)
+              on_found(std::move(*reply.error));
+            else
+              on_found(std::move(reply.committed));
+          },
+          [=](caf::error& err) {
+            on_found(Error{ErrorCode::unavailable, "the store reader failed: " + self->system().render(err)});
+          });
 }
 
 void start_attempt(Coordinator* self) {
@@ -291,7 +363,7 @@ void decide(Coordinator* self) {
 
 // ---- phase 2: commit ---------------------------------------------------------
 
-void on_appended(Coordinator* self, const AppendRequest& request, AppendReply& reply);
+void on_appended(Coordinator* self, const AppendRequestPtr& request, AppendReply& reply);
 
 void commit(Coordinator* self, JobDecision decision) {
   auto& st = self->state;
@@ -331,19 +403,20 @@ void commit(Coordinator* self, JobDecision decision) {
   for (auto& grant : st.held) grant.snapshot->folds.clear();
   st.phase_started_at = now(self);
   self->request(st.context->pick_io(), caf::infinite, append_atom::value, *request)
-      .then([=](AppendReply& reply) { on_appended(self, *request, reply); },
+      .then([=](AppendReply& reply) { on_appended(self, request, reply); },
             [=](caf::error& err) {
               AppendReply reply{std::nullopt,
                                 Error{ErrorCode::unavailable, "the store writer failed: " + self->system().render(err)}};
-              on_appended(self, *request, reply);
+              on_appended(self, request, reply);
             });
 #ifdef EVENTCORE_PLANTED_BUG_early_release  // simulation test build only
   for (auto& grant : st.held) self->send(grant.stream_actor, release_atom::value, self->id(), false);
 #endif
 }
 
-void on_appended(Coordinator* self, const AppendRequest& request, AppendReply& reply) {
+void on_appended(Coordinator* self, const AppendRequestPtr& request_ptr, AppendReply& reply) {
   auto& st = self->state;
+  const AppendRequest& request = *request_ptr;
   st.timings.write = now(self) - st.phase_started_at;
   if (reply.error) {
     // We do not know what the store holds now (a foreign write, or for an
@@ -352,7 +425,9 @@ void on_appended(Coordinator* self, const AppendRequest& request, AppendReply& r
     const Error& error = *reply.error;
 #ifdef EVENTCORE_PLANTED_BUG_ambiguous_retry_unchecked  // simulation test build only
     if (error.transient()) st.idempotency.reset();
+    if (false)
 #endif
+    if (error.transient()) st.ambiguous.push_back(request_ptr);
     if (error.code == ErrorCode::conflict)
       retry_or_fail(self, RetryReason::conflict, error);
     else if (error.transient())
@@ -412,6 +487,7 @@ void start(Coordinator* self) {
     st.streams = st.job->streams;
     sort_unique(st.streams);
     st.timings = st.resumed->timings;
+    if (st.resumed->ambiguous) st.ambiguous.push_back(st.resumed->ambiguous);
     retry_or_fail(self, st.resumed->reason, st.resumed->cause);
     return;
   }
@@ -426,7 +502,7 @@ caf::behavior write_coordinator(Coordinator* self, ContextPtr context, CommandJo
   self->state.resumed = std::move(resumed);
   return {
       [=](run_atom) { start(self); },
-      [=](retry_atom) { start_attempt(self); },
+      [=](retry_atom) { check_ambiguous(self, 0); },
       [=](timeout_atom) {
         // Streams still held are released without waiting for a reply that
         // may never come; an append in flight may still land, so caches drop.

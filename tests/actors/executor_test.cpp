@@ -224,10 +224,13 @@ TEST_CASE("an idempotency key survives an ambiguous outcome (connection lost aft
     options.idempotency_key = "k";
     auto result = sim.run(AddTo{{sid("acct")}, 5}, options);
     REQUIRE(result.ok());
-    CHECK(result->attempts == 2);
-    CHECK(result->replayed);
+    // Before retrying, the executor finds the first attempt's events: that
+    // attempt committed, and it is the answer (not a replay of another execution).
+    CHECK(result->attempts == 1);
+    CHECK_FALSE(result->replayed);
     CHECK(result->positions.size() == 1);
     CHECK(sim.total(sid("acct")) == 5);  // written exactly once
+    CHECK(sim.store->appends.size() == 1);
   }
   SECTION("re-executed by the caller") {
     Simulation sim;
@@ -242,6 +245,48 @@ TEST_CASE("an idempotency key survives an ambiguous outcome (connection lost aft
     CHECK(second->replayed);
     CHECK(sim.total(sid("acct")) == 5);
   }
+}
+
+TEST_CASE("a command without a key, retried after an ambiguous outcome, is written once and answered with what it wrote") {
+  // The append commits but the answer is lost (unavailable): the retry must
+  // find the first attempt's events instead of deciding and writing again.
+  auto streams = GENERATE(std::vector<std::string>{"acct"}, std::vector<std::string>{"x", "y"});
+  Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 3).retry_transient());
+  std::vector<StreamId> ids;
+  for (const auto& s : streams) ids.push_back(sid(s));
+  sim.store->commit_then_fail = 1;
+  auto result = sim.run(AddTo{ids, 5});
+  INFO((result.ok() ? std::string("ok") : to_string(result.error())));
+  REQUIRE(result.ok());
+  CHECK(result->attempts == 1);  // the one attempt committed; the lookup found it
+  CHECK_FALSE(result->replayed);
+  CHECK(result->events_written == ids.size());
+  REQUIRE(result->positions.size() == ids.size());
+  for (const auto& id : ids) {
+    CHECK(sim.total(id) == 5);  // written exactly once
+    auto stored = sim.store->inner.read_stream(id, StreamVersion{1}, 10);
+    REQUIRE(stored.ok());
+    REQUIRE(stored->size() == 1);
+    CHECK(std::find(result->positions.begin(), result->positions.end(), (*stored)[0].position) !=
+          result->positions.end());
+  }
+  CHECK(result->stream_versions.at(0).version.value == 1);
+  CHECK(sim.store->appends.size() == 1);  // the retry wrote nothing
+
+  // The stream actors reload: the next command sees the committed event.
+  auto next = sim.run(AddTo{ids, -5});
+  REQUIRE(next.ok());
+  for (const auto& id : ids) CHECK(sim.total(id) == 0);
+}
+
+TEST_CASE("a command whose ambiguous append did not commit is retried and written once") {
+  Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 3).retry_transient());
+  sim.store->fail_next.push_back(Error{ErrorCode::unavailable, "connection lost before commit"});
+  auto result = sim.run(AddTo{{sid("x"), sid("y")}, 5});
+  REQUIRE(result.ok());
+  CHECK(result->attempts == 2);
+  CHECK(sim.total(sid("x")) == 5);
+  CHECK(sim.total(sid("y")) == 5);
 }
 
 TEST_CASE("a command that declares no stream, or a stream twice, fails before anything is read") {

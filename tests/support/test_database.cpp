@@ -82,5 +82,6 @@ bool can_control_server() {
 }
 void stop_server() { pgctl("stop"); }
 void start_server() { pgctl("start"); }
+void crash_server() { pgctl("crash"); }
 
 }  // namespace eventcore::testing

@@ -216,11 +216,11 @@ void Run::start_runtime() {
   // Snapshots every few events, so that reloads (passivation, crashes) start from them.
   config.snapshot_every = rng_.chance(0.2) ? 0 : static_cast<std::uint64_t>(rng_.between(1, 8));
   keyless_ = rng_.chance(0.5) ? 0.2 + 0.6 * rng_.unit() : 0.0;
-  // With keyless commands, transient failures are not retried: an append
-  // reported failed may have landed, and only an idempotency key makes
-  // trying it again safe. They reach the client as store_unavailable.
+  // Transient failures are retried, keyed or not: before each retry the
+  // runtime looks for the events of an append reported failed, which may
+  // have landed (exactly once: "no event written twice" checks it).
   auto retry = RetryPolicy::exponential(microseconds(rng_.between(0, 2000)), 2.0, milliseconds(50), 8)
-                   .retry_transient(keyless_ == 0);
+                   .retry_transient(true);
   executor_ = CommandExecutor::builder()
                   .with_system(*system_)
                   .with_store(store_)

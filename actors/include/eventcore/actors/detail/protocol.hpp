@@ -15,6 +15,7 @@
 //   coordinator -> io actor      (append_atom, AppendRequest)        -> AppendReply (group-committed)
 //   coordinator -> io actor      (read_atom, IdempotencyRecord)      -> PositionsReply (a replay's positions)
 //   stream actor-> io actor      (snapshot_atom, Snapshot)           : save it (best effort, no answer)
+//   coordinator -> io actor      (lookup_atom, AppendRequestPtr)     -> CommittedReply (ambiguous_outcome.hpp)
 //
 // A stream actor monitors its holder and everyone queued: a coordinator that
 // dies releases its streams.
@@ -63,6 +64,7 @@ using run_atom = caf::atom_constant<caf::atom("run")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 
 using TxnId = std::uint64_t;  // the holding coordinator's actor id
 
@@ -106,11 +108,20 @@ using LocalCommandPtr = std::shared_ptr<LocalCommand>;
 
 // A first attempt made on the fast path that failed in a way the retry
 // policy may retry; the coordinator that takes over starts from it.
+using AppendRequestPtr = std::shared_ptr<const AppendRequest>;
+
 struct FailedAttempt {
   RetryReason reason;
   Error cause;
   std::chrono::steady_clock::time_point started_at;
   PhaseTimings timings;
+  AppendRequestPtr ambiguous;  // an append that failed as unavailable: it may have committed
+};
+
+// Whether an append that may have committed did (ambiguous_outcome.hpp).
+struct CommittedReply {
+  std::optional<AppendResult> committed;  // what it wrote, if it committed
+  std::optional<Error> error;             // the store could not tell
 };
 
 // Folds of a stream read from the store, all at `version`.
@@ -139,6 +150,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::CommittedEventsPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::LoadReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::FoldNeeds)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::Snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::AppendRequestPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::CommittedReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::IdempotencyRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::PositionsReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::LocalCommandPtr)

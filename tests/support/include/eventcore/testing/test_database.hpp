@@ -37,5 +37,7 @@ std::string exec_sql(const std::string& sql);
 bool can_control_server();
 void stop_server();
 void start_server();
+// Stops the server as a crash would (pg_ctl -m immediate) and starts it again.
+void crash_server();
 
 }  // namespace eventcore::testing
