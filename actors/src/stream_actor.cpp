@@ -94,7 +94,7 @@ struct StreamActorState {
     const Error error{ErrorCode::unavailable, "the actor of stream '" + stream->str() + "' stopped"};
     auto answer_waiter = [&](Waiter& waiter) {
       if (waiter.local || !waiter.promise.pending()) return;
-      waiter.promise.deliver(StreamGrant{std::nullopt, caf::actor{}, error});
+      waiter.promise.deliver(StreamGrant{std::nullopt, {}, caf::actor{}, error});
     };
     if (holder && holder->local)
       answer(*context, *holder->local,
@@ -136,7 +136,7 @@ void fail_waiters(StreamActor* self, const Error& error) {
       continue;
     }
     self->demonitor(waiter.who);
-    waiter.promise.deliver(StreamGrant{std::nullopt, caf::actor_cast<caf::actor>(self), error});
+    waiter.promise.deliver(StreamGrant{std::nullopt, {}, caf::actor_cast<caf::actor>(self), error});
   }
 }
 
@@ -168,13 +168,15 @@ void loaded(StreamActor* self, LoadReply& reply) {
 
 const FoldNeeds& needs_of(const Waiter& waiter) { return waiter.local ? waiter.local->needs : waiter.needs; }
 
-StreamSnapshot snapshot_for(const StreamActorState& st, const FoldNeeds& needs) {
-  StreamSnapshot snapshot{*st.stream, *st.version, {}};
-  snapshot.folds.reserve(needs.size());
+// A grant's copy of the folds `needs` names (shared states: the actor copies
+// a state on write while a grant still holds it).
+std::vector<FoldState> folds_for(const StreamActorState& st, const FoldNeeds& needs) {
+  std::vector<FoldState> out;
+  out.reserve(needs.size());
   for (const FoldOps* ops : needs)
     for (const auto& fold : st.folds)
-      if (fold.ops == ops) snapshot.folds.push_back(fold);
-  return snapshot;
+      if (fold.ops == ops) out.push_back(fold);
+  return out;
 }
 
 void grant_next(StreamActor* self);
@@ -228,8 +230,8 @@ void grant_next(StreamActor* self) {
       run_local(self);  // finished: the loop goes on; in flight: the stream stays held
       continue;
     }
-    st.holder->promise.deliver(
-        StreamGrant{snapshot_for(st, st.holder->needs), caf::actor_cast<caf::actor>(self), std::nullopt});
+    st.holder->promise.deliver(StreamGrant{*st.version, folds_for(st, st.holder->needs),
+                                           caf::actor_cast<caf::actor>(self), std::nullopt});
   }
 }
 
@@ -383,9 +385,9 @@ void run_local(StreamActor* self) {
     finish_local(self, false, timed_out(context, command), timings);
     return;
   }
-  StreamSnapshot snapshot = snapshot_for(st, command.needs);
+  // A view of the actor's own folds: nothing changes them until the command is done.
+  const StreamSnapshot snapshot{*st.stream, *st.version, st.folds};
   JobDecision decision = decide(*command.job, std::span<const StreamSnapshot>(&snapshot, 1), context.clock);
-  snapshot.folds.clear();  // so that the folds can advance in place
   timings.reconstruct = decision.reconstruct;
   timings.handle = decision.handle;
   switch (decision.kind) {

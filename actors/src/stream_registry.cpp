@@ -22,7 +22,7 @@ caf::behavior stream_registry(caf::event_based_actor* self, ContextPtr context) 
       [=](acquire_atom atom, const StreamId& stream) {
         auto rp = self->make_response_promise();
         if (!context->directory->with_actor(stream, [&](const caf::actor& actor) { rp.delegate(actor, atom, stream, FoldNeeds{}); }))
-          rp.deliver(StreamGrant{std::nullopt, caf::actor{}, Error{ErrorCode::unavailable, "the executor was shut down"}});
+          rp.deliver(StreamGrant{std::nullopt, {}, caf::actor{}, Error{ErrorCode::unavailable, "the executor was shut down"}});
         return rp;
       },
       [=](sweep_atom) {

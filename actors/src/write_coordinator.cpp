@@ -242,9 +242,10 @@ void prepare(Coordinator* self) {
   if (st.idempotency) order.push_back(*st.idempotency);
   sort_unique(order);
   FoldNeeds needs = st.job->needs(st.streams.size());
+  // held[i] is the grant of st.order[i].
   const bool prefix_kept = needs == st.needs && st.held.size() <= order.size() &&
-                           std::equal(st.held.begin(), st.held.end(), order.begin(),
-                                      [](const StreamGrant& g, const StreamId& s) { return g.snapshot->stream == s; });
+                           std::equal(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(st.held.size()),
+                                      st.order.begin());
   if (!prefix_kept) release_all(self, false);
   st.needs = std::move(needs);
   st.order = std::move(order);
@@ -256,9 +257,10 @@ void prepare(Coordinator* self) {
 std::optional<Result<IdempotencyRecord>> recorded(Coordinator* self) {
   auto& st = self->state;
   if (!st.idempotency) return std::nullopt;
-  for (const auto& grant : st.held) {
-    if (grant.snapshot->stream != *st.idempotency || grant.snapshot->version.value == 0) continue;
-    const auto* events = static_cast<const std::vector<StoredEvent>*>(grant.snapshot->find(events_fold()));
+  for (std::size_t i = 0; i < st.held.size(); ++i) {
+    if (st.order[i] != *st.idempotency || st.held[i].version->value == 0) continue;
+    const auto* events =
+        static_cast<const std::vector<StoredEvent>*>(st.held[i].snapshot(st.order[i]).find(events_fold()));
     if (!events || events->empty()) return Result<IdempotencyRecord>(missing_fold(*st.idempotency));
     return decode_record(events->front());
   }
@@ -313,8 +315,8 @@ void decide(Coordinator* self) {
     return;
   }
   std::vector<StreamSnapshot> snapshots;
-  for (const auto& grant : st.held)
-    if (grant.snapshot->stream != st.idempotency) snapshots.push_back(*grant.snapshot);
+  for (std::size_t i = 0; i < st.held.size(); ++i)
+    if (st.order[i] != st.idempotency) snapshots.push_back(st.held[i].snapshot(st.order[i]));
   JobDecision decision = detail::decide(*st.job, snapshots, st.context->clock);
   snapshots.clear();
   st.timings.reconstruct = decision.reconstruct;
@@ -371,8 +373,8 @@ void commit(Coordinator* self, JobDecision decision) {
   auto request = std::make_shared<AppendRequest>();
   IdempotencyRecord record{st.job->name, {}, {}};
   for (const auto& e : decision.events) record.event_ids.push_back(e.event.id);
-  for (const auto& grant : st.held) {
-    const auto& snap = *grant.snapshot;
+  for (std::size_t i = 0; i < st.held.size(); ++i) {
+    const auto snap = st.held[i].snapshot(st.order[i]);
     StreamWrite write{snap.stream, ExpectedVersion::exact(snap.version), {}};
     if (snap.stream == st.idempotency) {
       write.expected = ExpectedVersion::no_stream();
@@ -400,7 +402,7 @@ void commit(Coordinator* self, JobDecision decision) {
   }
   // Drop our references to the stream actors' folds so that they can
   // advance in place on commit.
-  for (auto& grant : st.held) grant.snapshot->folds.clear();
+  for (auto& grant : st.held) grant.folds.clear();
   st.phase_started_at = now(self);
   self->request(st.context->pick_io(), caf::infinite, append_atom::value, *request)
       .then([=](AppendReply& reply) { on_appended(self, request, reply); },

@@ -17,9 +17,8 @@ caf::behavior holder(caf::event_based_actor* self, caf::actor registry, std::str
   return {
       [=](hold_atom, const StreamId& stream) {
         self->request(registry, caf::infinite, acquire_atom::value, stream).then([=](StreamGrant& grant) {
-          REQUIRE(grant.snapshot);
-          log->push_back(name + "@" + grant.snapshot->stream.str() + ":" +
-                         std::to_string(grant.snapshot->version.value));
+          REQUIRE(grant.version);
+          log->push_back(name + "@" + stream.str() + ":" + std::to_string(grant.version->value));
           held->push_back(grant.stream_actor);
         });
       },

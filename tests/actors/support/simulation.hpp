@@ -27,7 +27,7 @@ inline caf::behavior grabber(caf::event_based_actor* self, caf::actor registry, 
   return {
       [=](hold_atom, const StreamId& stream) {
         self->request(registry, caf::infinite, detail::acquire_atom::value, stream).then([=](detail::StreamGrant& grant) {
-          REQUIRE(grant.snapshot);
+          REQUIRE(grant.version);
           *granted = grant.stream_actor;
         });
       },

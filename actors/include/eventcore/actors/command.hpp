@@ -292,10 +292,15 @@ CommandJobPtr make_job(C command, ExecuteOptions options = {}) {
   job->metadata = std::move(options.metadata);
   if constexpr (per_stream) {
     using S = typename State::value_type;
-    job->needs = [](std::size_t) { return FoldNeeds{&detail::Fold<S, Event, false>::ops}; };
+    job->needs = [](std::size_t) -> const FoldNeeds& {
+      static const FoldNeeds needs{&detail::Fold<S, Event, false>::ops};
+      return needs;
+    };
   } else {
-    job->needs = [](std::size_t count) {
-      return FoldNeeds{count <= 1 ? &detail::Fold<State, Event, true>::ops : detail::events_fold()};
+    job->needs = [](std::size_t count) -> const FoldNeeds& {
+      static const FoldNeeds one{&detail::Fold<State, Event, true>::ops};
+      static const FoldNeeds several{detail::events_fold()};
+      return count <= 1 ? one : several;
     };
   }
   job->decide = [command = std::move(command), metadata = job->metadata](

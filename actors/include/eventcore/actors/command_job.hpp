@@ -47,12 +47,13 @@ struct FoldState {
 };
 
 // What the runtime knows of one stream when a command runs: its version and
-// the folds the command asked for, each current at that version. Immutable
-// while the command holds the stream.
+// its folds (at least those the command asked for), each current at that
+// version. A view: the folds belong to the stream actor (fast path) or to the
+// grant (coordinator), and stay unchanged while the command holds the stream.
 struct StreamSnapshot {
   StreamId stream;
   StreamVersion version;
-  std::vector<FoldState> folds;
+  std::span<const FoldState> folds;
 
   const void* find(const FoldOps* ops) const {
     for (const auto& fold : folds)
@@ -91,7 +92,7 @@ struct CommandJob {
   Metadata metadata;                         // copied onto every event written
   // The folds the job needs of every stream when it runs over `stream_count`
   // streams (a State folded across streams in global order needs their events).
-  std::function<FoldNeeds(std::size_t stream_count)> needs;
+  std::function<const FoldNeeds&(std::size_t stream_count)> needs;
   std::function<JobDecision(std::span<const StreamSnapshot>, const MonotonicClock&)> decide;
 };
 

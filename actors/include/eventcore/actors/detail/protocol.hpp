@@ -71,7 +71,9 @@ using TxnId = std::uint64_t;  // the holding coordinator's actor id
 // The answer to an acquire: the stream is held by the requester until it
 // sends commit or release (or dies). On error the stream is not held.
 struct StreamGrant {
-  std::optional<StreamSnapshot> snapshot;
+  std::optional<StreamVersion> version;  // set unless error
+  std::vector<FoldState> folds;          // the folds the acquire named
+  StreamSnapshot snapshot(const StreamId& stream) const { return StreamSnapshot{stream, *version, folds}; }
   caf::actor stream_actor;
   std::optional<Error> error;
 };
@@ -91,7 +93,7 @@ struct RuntimeContext;
 // retry policy decides (while the runtime is stopping it fails instead).
 struct LocalCommand {
   CommandJobPtr job;
-  FoldNeeds needs;  // job->needs(1)
+  const FoldNeeds& needs;  // job->needs(1)
   std::function<void(const ExecuteResult&)> done;
   std::chrono::steady_clock::time_point started_at;
   std::shared_ptr<RuntimeContext> context;
