@@ -1,5 +1,6 @@
 #include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "postgres_test_support.hpp"
 
@@ -84,5 +85,10 @@ TEST_CASE("the coalesced notifier survives a restart: appends after it are notif
   listener.exec("LISTEN " + config.notify_channel);
   REQUIRE(store->append(one_event(stream("n"), ExpectedVersion::any())).ok());
   CHECK(notified(listener, config.notify_channel, std::chrono::seconds(5)));
+  // The notifier counts a notification once its pg_notify returns, which can
+  // be after the listener already received it: wait for the count, bounded.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (store->notifications_sent() < sent_before + 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   CHECK(store->notifications_sent() == sent_before + 1);
 }
