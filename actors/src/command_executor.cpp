@@ -213,8 +213,15 @@ ExecuteResult CommandExecutor::run(CommandJobPtr job) const {
   return future.get();
 }
 
-caf::actor CommandExecutor::gateway() const { return runtime_->gateway; }
-caf::actor CommandExecutor::registry() const { return runtime_->context->registry; }
+namespace detail {
+struct ExecutorAccess {
+  static caf::actor gateway(const CommandExecutor& executor) { return executor.runtime_->gateway; }
+  static caf::actor registry(const CommandExecutor& executor) { return executor.runtime_->context->registry; }
+};
+}  // namespace detail
+
+caf::actor gateway(const CommandExecutor& executor) { return detail::ExecutorAccess::gateway(executor); }
+caf::actor stream_registry(const CommandExecutor& executor) { return detail::ExecutorAccess::registry(executor); }
 const std::shared_ptr<RuntimeMetrics>& CommandExecutor::metrics() const { return runtime_->context->metrics; }
 void CommandExecutor::shutdown() const { runtime_->shutdown(); }
 

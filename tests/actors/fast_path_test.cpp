@@ -19,7 +19,7 @@ namespace {
 // The actor of `stream` (spawned if need be), idle again when this returns.
 caf::actor actor_of(Simulation& sim, const StreamId& stream) {
   auto granted = std::make_shared<caf::actor>();
-  auto h = sim.system->spawn(grabber, sim.executor->registry(), granted);
+  auto h = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
   caf::anon_send(h, hold_atom::value, stream);
   sim.sched->run();
   caf::anon_send(h, let_go_atom::value);
@@ -71,7 +71,7 @@ TEST_CASE("a single-stream command without an idempotency key needs no write coo
 TEST_CASE("fast-path commands wait their turn behind a coordinator's transaction, in FIFO order") {
   Simulation sim;
   auto granted = std::make_shared<caf::actor>();
-  auto h = sim.system->spawn(grabber, sim.executor->registry(), granted);
+  auto h = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
   caf::anon_send(h, hold_atom::value, sid("q"));
   sim.sched->run();
   REQUIRE(*granted);
@@ -98,7 +98,7 @@ TEST_CASE("a fast-path command that cannot get its stream in time fails with tim
   config.command_timeout = 500ms;
   Simulation sim(config);
   auto granted = std::make_shared<caf::actor>();
-  auto h = sim.system->spawn(grabber, sim.executor->registry(), granted);
+  auto h = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
   caf::anon_send(h, hold_atom::value, sid("t"));
   sim.sched->run();
 
@@ -192,7 +192,7 @@ TEST_CASE("actors reach the runtime through the gateway, on either path") {
             out->push_back(r);
           });
       },
-      sim.executor->gateway(), results);
+      gateway(*sim.executor), results);
   sim.sched->run();
   REQUIRE(results->size() == 2);
   for (const auto& r : *results) CHECK(r.ok());

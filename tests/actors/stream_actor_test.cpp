@@ -34,7 +34,7 @@ caf::behavior holder(caf::event_based_actor* self, caf::actor registry, std::str
 TEST_CASE("a stream is held by one transaction at a time; waiters are served FIFO") {
   Simulation sim;
   auto log = std::make_shared<std::vector<std::string>>();
-  auto registry = sim.executor->registry();
+  auto registry = stream_registry(*sim.executor);
   auto h1 = sim.system->spawn(holder, registry, "h1", log);
   auto h2 = sim.system->spawn(holder, registry, "h2", log);
   auto h3 = sim.system->spawn(holder, registry, "h3", log);
@@ -56,7 +56,7 @@ TEST_CASE("a stream is held by one transaction at a time; waiters are served FIF
 TEST_CASE("a coordinator that dies while holding streams releases them") {
   Simulation sim;
   auto log = std::make_shared<std::vector<std::string>>();
-  auto crashing = sim.system->spawn(holder, sim.executor->registry(), "crashing", log);
+  auto crashing = sim.system->spawn(holder, stream_registry(*sim.executor), "crashing", log);
   caf::anon_send(crashing, hold_atom::value, sid("a"));
   sim.sched->run();
   caf::anon_send(crashing, hold_atom::value, sid("b"));
@@ -79,7 +79,7 @@ TEST_CASE("a command that cannot get its streams in time fails with timeout and 
   config.command_timeout = 500ms;
   Simulation sim(config);
   auto log = std::make_shared<std::vector<std::string>>();
-  auto stuck = sim.system->spawn(holder, sim.executor->registry(), "stuck", log);
+  auto stuck = sim.system->spawn(holder, stream_registry(*sim.executor), "stuck", log);
   caf::anon_send(stuck, hold_atom::value, sid("b"));
   sim.sched->run();
 
@@ -170,7 +170,7 @@ TEST_CASE("a stream actor that dies answers the commands queued on it (no wait f
   const bool retry_transient = GENERATE(false, true);
   Simulation sim(simulation_config(), RetryPolicy::fixed(std::chrono::milliseconds(0), 5).retry_transient(retry_transient));
   auto granted = std::make_shared<caf::actor>();
-  auto grab = sim.system->spawn(grabber, sim.executor->registry(), granted);
+  auto grab = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
   caf::anon_send(grab, hold_atom::value, sid("s"));
   sim.sched->run();
   REQUIRE(*granted);

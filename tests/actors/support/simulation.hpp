@@ -106,7 +106,7 @@ struct Simulation {
         [](caf::event_based_actor* self, caf::actor registry, std::shared_ptr<std::size_t> out) {
           self->request(registry, caf::infinite, live_count_atom::value).then([=](std::size_t n) { *out = n; });
         },
-        executor->registry(), count);
+        stream_registry(*executor), count);
     sched->run();
     return *count;
   }

@@ -3,8 +3,6 @@
 #include <functional>
 #include <memory>
 
-#include <caf/fwd.hpp>
-
 #include "eventcore/actors/command.hpp"
 #include "eventcore/actors/command_result.hpp"
 #include "eventcore/actors/metrics.hpp"
@@ -12,7 +10,16 @@
 #include "eventcore/actors/runtime_config.hpp"
 #include "eventcore/store/event_store.hpp"
 
+// The executor is plain code: this header needs no CAF. Actors that call it
+// use the gateway (actor_gateway.hpp).
+namespace caf {
+class actor_system;
+}
+
 namespace eventcore {
+namespace detail {
+struct ExecutorAccess;
+}
 
 // Runs commands against an EventStore through the actor runtime: one stream
 // actor per stream serializes writers in this process, the store's version
@@ -77,16 +84,6 @@ class CommandExecutor {
   void submit(CommandJobPtr job, Callback done) const;
   ExecuteResult run(CommandJobPtr job) const;
 
-  // For actors: an actor that answers (execute_atom, CommandJobPtr) with an
-  // ExecuteResult (see messages.hpp):
-  //   self->request(executor.gateway(), caf::infinite, execute_atom::value, make_job(cmd))
-  //       .then([](const ExecuteResult& r) { ... });
-  caf::actor gateway() const;
-
-  // The stream registry (answers live_count_atom with the number of live
-  // stream actors); for tests and metrics.
-  caf::actor registry() const;
-
   // The runtime's counters and histograms (render_prometheus() for /metrics).
   const std::shared_ptr<RuntimeMetrics>& metrics() const;
 
@@ -94,6 +91,7 @@ class CommandExecutor {
   void shutdown() const;
 
  private:
+  friend struct detail::ExecutorAccess;
   struct Runtime;
   explicit CommandExecutor(std::shared_ptr<Runtime> runtime) : runtime_(std::move(runtime)) {}
   std::shared_ptr<Runtime> runtime_;

@@ -46,7 +46,7 @@
 
 #include "eventcore/actors/command_job.hpp"
 #include "eventcore/actors/detail/idempotency_record.hpp"
-#include "eventcore/actors/messages.hpp"
+#include "eventcore/actors/actor_gateway.hpp"
 #include "eventcore/actors/retry_policy.hpp"
 #include "eventcore/store/event_store.hpp"
 
