@@ -1,5 +1,6 @@
 #include "eventcore/actors/detail/idempotency_record.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include <cereal/types/array.hpp>
@@ -13,6 +14,7 @@ struct Wire {
   std::string command;
   std::vector<std::pair<std::string, std::uint64_t>> stream_versions;
   std::vector<std::array<std::uint8_t, 16>> event_ids;
+  std::string fingerprint;  // appended last: a record without it still reads (as empty)
   template <class Archive>
   void serialize(Archive& ar) { ar(command, stream_versions, event_ids); }
 };
@@ -24,7 +26,7 @@ Result<StreamId> idempotency_stream(const std::string& key) {
 }
 
 EventToWrite encode_record(const IdempotencyRecord& record) {
-  Wire wire{record.command, record.stream_versions, {}};
+  Wire wire{record.command, record.stream_versions, {}, record.fingerprint};
   for (const auto& id : record.event_ids) wire.event_ids.push_back(id.bytes());
   Payload payload;
   {
@@ -32,6 +34,7 @@ EventToWrite encode_record(const IdempotencyRecord& record) {
     std::ostream os(&buf);
     cereal::PortableBinaryOutputArchive archive(os);
     archive(wire);
+    archive(wire.fingerprint);
   }
   return EventToWrite{EventId::generate(), std::string(idempotency_event_type), std::move(payload), {}};
 }
@@ -46,12 +49,22 @@ Result<IdempotencyRecord> decode_record(const StoredEvent& event) {
     std::istream is(&buf);
     cereal::PortableBinaryInputArchive archive(is);
     archive(wire);
+    if (is.peek() != std::char_traits<char>::eof()) archive(wire.fingerprint);
   } catch (const std::exception& e) {
     return Error{ErrorCode::malformed_event, "malformed idempotency record in '" + event.stream.str() + "': " + e.what()};
   }
-  IdempotencyRecord record{std::move(wire.command), std::move(wire.stream_versions), {}};
+  IdempotencyRecord record{std::move(wire.command), std::move(wire.stream_versions), {}, std::move(wire.fingerprint)};
   for (const auto& bytes : wire.event_ids) record.event_ids.emplace_back(bytes);
   return record;
+}
+
+std::string key_fingerprint(const std::string& command, std::vector<StreamId> streams, const std::string& extra) {
+  std::sort(streams.begin(), streams.end());
+  std::string out = command + "(";
+  for (std::size_t i = 0; i < streams.size(); ++i) out += (i ? ", " : "") + streams[i].str();
+  out += ")";
+  if (!extra.empty()) out += " " + extra;
+  return out;
 }
 
 Result<std::vector<GlobalPosition>> recorded_positions(EventStore& store, const IdempotencyRecord& record) {

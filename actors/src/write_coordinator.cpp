@@ -308,10 +308,18 @@ void decide(Coordinator* self) {
   auto& st = self->state;
   if (auto record = recorded(self)) {
     release_all(self, false);
-    if (!*record)
+    if (!*record) {
       fail(self, CommandErrorCode::store_failed, "the idempotency record does not decode", std::move(*record).error());
-    else
-      replay(self, std::move(**record));
+      return;
+    }
+    const std::string wanted = key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint);
+    if (!(*record)->fingerprint.empty() && (*record)->fingerprint != wanted) {
+      fail(self, CommandErrorCode::invalid_command,
+           "idempotency key '" + *st.job->idempotency_key + "' was first used with another command: " +
+               (*record)->fingerprint + ", not " + wanted + "; nothing was written");
+      return;
+    }
+    replay(self, std::move(**record));
     return;
   }
   std::vector<StreamSnapshot> snapshots;
@@ -371,7 +379,7 @@ void commit(Coordinator* self, JobDecision decision) {
   auto& st = self->state;
   std::vector<AppendResult::StreamResult> versions_after;
   auto request = std::make_shared<AppendRequest>();
-  IdempotencyRecord record{st.job->name, {}, {}};
+  IdempotencyRecord record{st.job->name, {}, {}, key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint)};
   for (const auto& e : decision.events) record.event_ids.push_back(e.event.id);
   for (std::size_t i = 0; i < st.held.size(); ++i) {
     const auto snap = st.held[i].snapshot(st.order[i]);

@@ -216,6 +216,31 @@ TEST_CASE("an idempotency key makes a repeated command return the first result a
   CHECK(sim.total(sid("acct")) == 5);
 }
 
+TEST_CASE("an idempotency key reused with another command is an error, never the first command's result") {
+  Simulation sim;
+  ExecuteOptions options;
+  options.idempotency_key = "k-1";
+  options.fingerprint = "body-hash-1";
+  REQUIRE(sim.run(AddTo{{sid("acct")}, 5}, options).ok());
+  // The same command again: the recorded result.
+  auto again = sim.run(AddTo{{sid("acct")}, 5}, options);
+  REQUIRE(again.ok());
+  CHECK(again->replayed);
+  const auto appends = sim.store->appends.size();
+  auto expect_reuse_error = [&](ExecuteResult result) {
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code == CommandErrorCode::invalid_command);
+    CHECK_THAT(result.error().message, Catch::Contains("'k-1' was first used with another command"));
+  };
+  expect_reuse_error(sim.run(AddTo{{sid("other")}, 5}, options));  // other streams
+  expect_reuse_error(sim.run(EmitElsewhere{sid("acct"), sid("x")}, options));  // another command type
+  auto other_body = options;
+  other_body.fingerprint = "body-hash-2";
+  expect_reuse_error(sim.run(AddTo{{sid("acct")}, 5}, other_body));  // another request body
+  CHECK(sim.store->appends.size() == appends);  // nothing written
+  CHECK(sim.total(sid("acct")) == 5);
+}
+
 TEST_CASE("an idempotency key survives an ambiguous outcome (connection lost after commit)") {
   SECTION("retried by the executor") {
     Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 3).retry_transient());

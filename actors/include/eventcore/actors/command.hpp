@@ -157,8 +157,14 @@ class PerStream {
 struct ExecuteOptions {
   // Executing twice with the same key returns the first result and writes
   // nothing the second time, also after an ambiguous outcome. Overrides the
-  // command's own idempotency_key().
+  // command's own idempotency_key(). The key is bound to the command it was
+  // first used with: its type, its declared streams and `fingerprint`; the
+  // same key with another command fails with invalid_command and writes
+  // nothing (never the first command's result).
   std::optional<std::string> idempotency_key;
+  // What else the key promises, e.g. a hash of the request body a service
+  // received with it (empty: only the command's type and streams).
+  std::string fingerprint;
   Metadata metadata;  // copied onto every event written (correlation, user...)
 };
 
@@ -287,6 +293,7 @@ CommandJobPtr make_job(C command, ExecuteOptions options = {}) {
   job->name = detail::command_name<C>();
   job->streams = command.streams();
   job->idempotency_key = std::move(options.idempotency_key);
+  job->fingerprint = std::move(options.fingerprint);
   if constexpr (requires { { command.idempotency_key() } -> std::convertible_to<std::optional<std::string>>; })
     if (!job->idempotency_key) job->idempotency_key = command.idempotency_key();
   job->metadata = std::move(options.metadata);

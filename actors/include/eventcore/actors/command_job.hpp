@@ -89,6 +89,7 @@ struct CommandJob {
   std::string name;
   std::vector<StreamId> streams;             // declared by the command
   std::optional<std::string> idempotency_key;
+  std::string fingerprint;                   // ExecuteOptions::fingerprint
   Metadata metadata;                         // copied onto every event written
   // The folds the job needs of every stream when it runs over `stream_count`
   // streams (a State folded across streams in global order needs their events).

@@ -23,7 +23,12 @@ struct IdempotencyRecord {
   std::string command;
   std::vector<std::pair<std::string, std::uint64_t>> stream_versions;  // after the command
   std::vector<EventId> event_ids;                                      // in emit order
+  std::string fingerprint;  // the command the key was used with (empty in records from before it was kept)
 };
+
+// What an idempotency key promises: the command's type, its declared streams
+// (sorted) and the caller's fingerprint.
+std::string key_fingerprint(const std::string& command, std::vector<StreamId> streams, const std::string& extra);
 
 Result<StreamId> idempotency_stream(const std::string& key);
 EventToWrite encode_record(const IdempotencyRecord& record);
