@@ -18,6 +18,7 @@
 #include <caf/all.hpp>
 
 #include "eventcore/actors/detail/actors.hpp"
+#include "eventcore/actors/detail/command_rules.hpp"
 #include "eventcore/actors/detail/outcome.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
 
@@ -336,10 +337,10 @@ void on_local_appended(StreamActor* self, const AppendRequestPtr& request, Resul
   timings.write = st.context->clock() - write_started;
   if (!appended) {
     Error error = std::move(appended).error();
-    if (error.code == ErrorCode::conflict)
-      hand_over(self, FailedAttempt{RetryReason::conflict, std::move(error), command.started_at, timings});
-    else if (error.transient())
-      hand_over(self, FailedAttempt{RetryReason::transient, std::move(error), command.started_at, timings, request});
+    const auto reason = retry_reason(error);
+    if (reason)
+      hand_over(self, FailedAttempt{*reason, std::move(error), command.started_at, timings,
+                                    reason == RetryReason::transient ? request : nullptr});
     else
       finish_local(self, true,
                    command_error(command, CommandErrorCode::store_failed, "the store rejected the append", error),
@@ -390,34 +391,17 @@ void run_local(StreamActor* self) {
   JobDecision decision = decide(*command.job, std::span<const StreamSnapshot>(&snapshot, 1), context.clock);
   timings.reconstruct = decision.reconstruct;
   timings.handle = decision.handle;
-  switch (decision.kind) {
-    case JobDecision::Kind::reject:
-      finish_local(self, false, command_error(command, CommandErrorCode::validation_failed, decision.message), timings);
+  auto next = after_decide(*command.job, decision, std::span<const StreamId>(&*st.stream, 1), 1);
+  switch (next.kind) {
+    case AfterDecide::Kind::answer:
+      finish_local(self, next.drop_cache, std::move(*next.error), timings);
       return;
-    case JobDecision::Kind::failed:
-      finish_local(self, true,
-                   command_error(command, CommandErrorCode::store_failed, "a stored event could not be decoded",
-                                 decision.error),
-                   timings);
-      return;
-    case JobDecision::Kind::threw:  // the cached fold it was applying to is dropped already
-      finish_local(self, false, threw_error(*command.job, decision, 1), timings);
-      return;
-    case JobDecision::Kind::need_streams:
+    case AfterDecide::Kind::discover:
       hand_over(self, std::nullopt);
       return;
-    case JobDecision::Kind::write:
+    case AfterDecide::Kind::append:
       break;
   }
-  for (const auto& e : decision.events)
-    if (e.stream != *st.stream) {
-      auto error = command_error(command, CommandErrorCode::undeclared_stream,
-                                 "handle emitted a '" + e.event.type + "' event for stream '" + e.stream.str() +
-                                     "', which the command did not declare");
-      error.streams = {e.stream};
-      finish_local(self, false, std::move(error), timings);
-      return;
-    }
   if (decision.events.empty()) {
     CommandResult result{command.job->name, 1, 0, {{*st.stream, snapshot.version}}, {}, timings, false};
     result.timings.total = context.clock() - command.started_at;

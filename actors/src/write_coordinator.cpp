@@ -25,6 +25,7 @@
 
 #include "eventcore/actors/detail/actors.hpp"
 #include "eventcore/actors/detail/ambiguous_outcome.hpp"
+#include "eventcore/actors/detail/command_rules.hpp"
 #include "eventcore/actors/detail/idempotency_record.hpp"
 #include "eventcore/actors/detail/outcome.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
@@ -330,20 +331,13 @@ void decide(Coordinator* self) {
   st.timings.reconstruct = decision.reconstruct;
   st.timings.handle = decision.handle;
 
-  switch (decision.kind) {
-    case JobDecision::Kind::reject:
-      release_all(self, false);
-      fail(self, CommandErrorCode::validation_failed, decision.message);
+  auto next = after_decide(*st.job, decision, st.streams, st.attempt);
+  switch (next.kind) {
+    case AfterDecide::Kind::answer:
+      release_all(self, next.drop_cache);
+      finish(self, std::move(*next.error));
       return;
-    case JobDecision::Kind::threw:
-      release_all(self, false);
-      finish(self, threw_error(*st.job, decision, st.attempt));
-      return;
-    case JobDecision::Kind::failed:
-      release_all(self, true);
-      fail(self, CommandErrorCode::store_failed, "a stored event could not be decoded", decision.error);
-      return;
-    case JobDecision::Kind::need_streams: {
+    case AfterDecide::Kind::discover: {
       if (++st.rounds > st.context->config.max_discovery_rounds) {
         release_all(self, false);
         fail(self, CommandErrorCode::stream_discovery_limit,
@@ -356,16 +350,7 @@ void decide(Coordinator* self) {
       prepare(self);
       return;
     }
-    case JobDecision::Kind::write:
-      for (const auto& e : decision.events)
-        if (!std::binary_search(st.streams.begin(), st.streams.end(), e.stream)) {
-          release_all(self, false);
-          fail(self, CommandErrorCode::undeclared_stream,
-               "handle emitted a '" + e.event.type + "' event for stream '" + e.stream.str() +
-                   "', which the command did not declare",
-               std::nullopt, std::vector<StreamId>{e.stream});
-          return;
-        }
+    case AfterDecide::Kind::append:
       commit(self, std::move(decision));
       return;
   }
@@ -437,11 +422,10 @@ void on_appended(Coordinator* self, const AppendRequestPtr& request_ptr, AppendR
     if (error.transient()) st.idempotency.reset();
     if (false)
 #endif
-    if (error.transient()) st.ambiguous.push_back(request_ptr);
-    if (error.code == ErrorCode::conflict)
-      retry_or_fail(self, RetryReason::conflict, error);
-    else if (error.transient())
-      retry_or_fail(self, RetryReason::transient, error);
+    const auto reason = retry_reason(error);
+    if (reason == RetryReason::transient) st.ambiguous.push_back(request_ptr);
+    if (reason)
+      retry_or_fail(self, *reason, error);
     else
       fail(self, CommandErrorCode::store_failed, "the store rejected the append", error);
     return;

@@ -35,6 +35,29 @@ struct ExecutorAccess;
 // A CommandExecutor is a cheap handle (copies share one runtime); the runtime
 // stops when the last copy is gone or on shutdown(). All methods are
 // thread-safe.
+//
+// Outcomes (the same however the command runs):
+// - ok: every event was written, atomically, with every declared stream at
+//   the version the command decided on. `replayed`: an earlier execution
+//   with the same idempotency key wrote them; nothing was written now.
+// - validation_failed (handle rejected), undeclared_stream, invalid_command
+//   (no stream, a stream twice, a key reused with another command, handle or
+//   apply threw), stream_discovery_limit: final, nothing written, not retried.
+// - concurrency_conflict: another process moved a stream on every attempt
+//   the RetryPolicy allowed (conflicts are retried by default); nothing of
+//   this command was written.
+// - store_unavailable: the store could not be reached on every attempt
+//   allowed (transient failures are retried only with retry_transient()).
+//   Before any retry the runtime looks for the events of an attempt whose
+//   append failed this way, so a retry never writes a command twice, with
+//   or without a key; if the last such attempt is still unresolved, the
+//   message says so, and the command may have been written.
+// - store_failed: the store rejected the append, or a stored event does not
+//   decode: not retried.
+// - timeout: the command did not finish within RuntimeConfig::command_timeout.
+//   It may have committed. Executing it again with the same idempotency key
+//   is safe (it returns the first result if it did); without a key, read the
+//   streams first.
 class CommandExecutor {
  public:
   using Callback = std::function<void(const ExecuteResult&)>;
