@@ -30,6 +30,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench_domain.hpp"
 #include "chains.hpp"
 #include "eventcore/actors/command_executor.hpp"
 #include "eventcore/store/memory_store.hpp"
@@ -41,18 +42,6 @@
 
 namespace eventcore::bench {
 namespace {
-
-struct Recorded {
-  static constexpr std::string_view event_type = "Recorded";
-  std::int64_t value = 0;
-  template <class Archive> void serialize(Archive& ar) { ar(value); }
-};
-using BenchEvent = std::variant<Recorded>;
-
-struct Count {
-  std::uint64_t events = 0;
-  void apply(const BenchEvent&) { ++events; }
-};
 
 // Moves a unit from one stream to the other: reads both streams' states.
 struct Move {

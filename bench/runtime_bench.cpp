@@ -39,6 +39,7 @@
 #include "eventcore/actors/command_executor.hpp"
 #include "eventcore/store/memory_store.hpp"
 #include "eventcore/store/postgres_store.hpp"
+#include "bench_domain.hpp"
 #include "chains.hpp"
 #include "harness.hpp"
 #include "raw_pg.hpp"
@@ -55,18 +56,6 @@ std::uint64_t stream_length(std::uint64_t case_default) {
   return v && std::atoll(v) > 0 ? static_cast<std::uint64_t>(std::atoll(v)) : case_default;
 }
 constexpr std::uint64_t kStreamLength = 16;
-
-struct Recorded {
-  static constexpr std::string_view event_type = "Recorded";
-  std::int64_t value = 0;
-  template <class Archive> void serialize(Archive& ar) { ar(value); }
-};
-using BenchEvent = std::variant<Recorded>;
-
-struct Count {
-  std::uint64_t events = 0;
-  void apply(const BenchEvent&) { ++events; }
-};
 
 // Appends one event to each of its streams (one stream or two).
 struct Record {
