@@ -15,6 +15,7 @@
 #include "eventcore/store/postgres_store.hpp"
 #include "eventcore/testing/require_postgres.hpp"
 #include "eventcore/testing/test_database.hpp"
+#include "support/bank_audit.hpp"
 
 using namespace eventcore;
 
@@ -66,34 +67,13 @@ TEST_CASE("two processes transferring among 20 accounts conserve money and write
   CHECK(outcome.size() == 2 * per_process);
   WARN("acknowledged commands that needed a retry: " << retried);
 
-  std::map<std::string, int> events_per_reference;
-  std::int64_t total = 0;
-  for (int i = 0; i < accounts; ++i) {
-    auto id = bank::AccountId::try_new("acc" + std::to_string(i)).value();
-    auto events = store->read_stream(id.stream(), StreamVersion{1}, 100000);
-    REQUIRE(events.ok());
-    std::uint64_t version = 1;
-    std::int64_t balance = 0;
-    for (const auto& e : *events) {
-      CHECK(e.version.value == version++);  // contiguous
-      auto ev = EventCodec<bank::Event>::decode(e);
-      REQUIRE(ev.ok());
-      if (auto* d = std::get_if<bank::MoneyDeposited>(&*ev)) {
-        balance += d->cents;
-        if (!d->reference.empty()) ++events_per_reference[d->reference];
-      }
-      if (auto* w = std::get_if<bank::MoneyWithdrawn>(&*ev)) {
-        balance -= w->cents;
-        CHECK(balance >= 0);  // never overdrawn
-        ++events_per_reference[w->reference];
-      }
-    }
-    total += balance;
-  }
-  CHECK(total == accounts * 1000);
+  std::vector<bank::AccountId> ids;
+  for (int i = 0; i < accounts; ++i) ids.push_back(bank::AccountId::try_new("acc" + std::to_string(i)).value());
+  auto audit = testing::audit_accounts(*store, ids);
+  CHECK(audit.total == accounts * 1000);
   for (const auto& [reference, kind] : outcome) {
     INFO(reference << " " << kind);
-    if (kind == "ok") CHECK(events_per_reference[reference] == 2);  // withdrawal + deposit, exactly once
-    if (kind == "rejected") CHECK(events_per_reference[reference] == 0);
+    if (kind == "ok") CHECK(audit.events_per_reference[reference] == 2);  // withdrawal + deposit, exactly once
+    if (kind == "rejected") CHECK(audit.events_per_reference[reference] == 0);
   }
 }

@@ -16,6 +16,7 @@
 #include "eventcore/store/postgres_store.hpp"
 #include "eventcore/testing/require_postgres.hpp"
 #include "eventcore/testing/test_database.hpp"
+#include "support/bank_audit.hpp"
 
 using namespace eventcore;
 using namespace std::chrono_literals;
@@ -80,38 +81,15 @@ TEST_CASE("keyless transfers retried through server crashes are each written at 
   WARN("transient retries: " << transient_retries);
   CHECK(transient_retries > 0);  // the crashes did hit commands in flight
 
-  std::map<std::string, int> events_per_reference;
-  std::int64_t total = 0;
-  for (int i = 0; i < accounts; ++i) {
-    std::int64_t balance = 0;
-    StreamVersion from{1};
-    for (;;) {
-      auto page = store->read_stream(id(i).stream(), from, 1000);
-      REQUIRE(page.ok());
-      for (const auto& e : *page) {
-        auto ev = EventCodec<bank::Event>::decode(e);
-        REQUIRE(ev.ok());
-        if (auto* d = std::get_if<bank::MoneyDeposited>(&*ev)) {
-          balance += d->cents;
-          if (!d->reference.empty()) ++events_per_reference[d->reference];
-        }
-        if (auto* w = std::get_if<bank::MoneyWithdrawn>(&*ev)) {
-          balance -= w->cents;
-          CHECK(balance >= 0);
-          ++events_per_reference[w->reference];
-        }
-      }
-      if (page->end_of_stream) break;
-      from = page->next;
-    }
-    total += balance;
-  }
-  CHECK(total == accounts * 5000);
+  std::vector<bank::AccountId> ids;
+  for (int i = 0; i < accounts; ++i) ids.push_back(id(i));
+  auto audit = testing::audit_accounts(*store, ids);
+  CHECK(audit.total == accounts * 5000);
   REQUIRE(outcome.size() == threads * per_thread);
   std::size_t unknown = 0;
   for (const auto& [reference, kind] : outcome) {
     INFO(reference << ": " << kind);
-    const int written = events_per_reference[reference];
+    const int written = audit.events_per_reference[reference];
     CHECK((written == 0 || written == 2));  // never twice (4), never half
     if (kind == "ok") CHECK(written == 2);
     if (kind == "rejected") CHECK(written == 0);
