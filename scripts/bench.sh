@@ -9,15 +9,16 @@
 # --cases pg_append,mem, --reps 5, --clients 8, ...).
 #
 #   --quick   a smoke run: EVENTCORE_BENCH_SECONDS=1, 50,000 catch-up events, 1 repetition
-# Afterwards runtime_bench (the command runtime) and history_bench (long-lived
-# streams: cost by history, memory of many live streams) run with their
-# default options.
+# Afterwards runtime_bench (the command runtime), history_bench (long-lived
+# streams: cost by history, memory of many live streams) and projection_bench
+# (catch-up, live lag, appends with projections running) run with their
+# default options: one command runs every benchmark.
 #
 # Environment: EVENTCORE_BENCH_SECONDS (seconds per timed run, default 5),
 # EVENTCORE_BENCH_EVENTS (catch-up log size, default 1,000,000),
 # EVENTCORE_DATABASE_URL (use this server instead of starting one),
 # EVENTCORE_BENCH_PGPORT (default 54331), EVENTCORE_BENCH_SKIP_RUNTIME=1 (run
-# store_bench only, not runtime_bench and history_bench).
+# store_bench only, not runtime_bench, history_bench and projection_bench).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -45,7 +46,7 @@ fi
 mkdir -p "${EVENTCORE_STATE}/bench"
 build_log="${EVENTCORE_STATE}/bench/build.log"
 targets=(store_bench)
-if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then targets+=(runtime_bench history_bench); fi
+if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then targets+=(runtime_bench history_bench projection_bench); fi
 log "building ${targets[*]} in ${build_dir#"${EVENTCORE_ROOT}/"}"
 if ! cmake --build "${build_dir}" --target "${targets[@]}" -- -j"$(nproc)" >"${build_log}" 2>&1; then
   grep -vE '^\[[0-9]+/[0-9]+\] ' "${build_log}" >&2 || true
@@ -74,4 +75,6 @@ if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then
   "${build_dir}/bench/runtime_bench" "${runtime_args[@]}" | tee -a "${EVENTCORE_STATE}/bench/last.jsonl"
   log "running history_bench"
   "${build_dir}/bench/history_bench" "${runtime_args[@]}" | tee -a "${EVENTCORE_STATE}/bench/last.jsonl"
+  log "running projection_bench"
+  "${build_dir}/bench/projection_bench" "${runtime_args[@]}" | tee -a "${EVENTCORE_STATE}/bench/last.jsonl"
 fi
