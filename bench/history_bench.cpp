@@ -187,6 +187,10 @@ class SyntheticStore final : public EventStore {
     return std::optional<Snapshot>{};
   }
   Status save_snapshot(const Snapshot&) override { return {}; }
+  Result<std::optional<CommandRecord>> load_command_record(std::string_view) override {
+    return std::optional<CommandRecord>{};
+  }
+  Result<std::uint64_t> expire_command_records(std::chrono::seconds) override { return std::uint64_t{0}; }
 
  private:
   std::uint64_t length_;

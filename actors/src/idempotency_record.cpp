@@ -20,12 +20,7 @@ struct Wire {
 };
 }  // namespace
 
-Result<StreamId> idempotency_stream(const std::string& key) {
-  if (key.empty()) return Error{ErrorCode::invalid_argument, "the idempotency key is empty"};
-  return StreamId::try_new(std::string(idempotency_stream_prefix) + key);
-}
-
-EventToWrite encode_record(const IdempotencyRecord& record) {
+Payload encode_record(const IdempotencyRecord& record) {
   Wire wire{record.command, record.stream_versions, {}, record.fingerprint};
   for (const auto& id : record.event_ids) wire.event_ids.push_back(id.bytes());
   Payload payload;
@@ -36,22 +31,22 @@ EventToWrite encode_record(const IdempotencyRecord& record) {
     archive(wire);
     archive(wire.fingerprint);
   }
-  return EventToWrite{EventId::generate(), std::string(idempotency_event_type), std::move(payload), {}};
+  return payload;
 }
 
-Result<IdempotencyRecord> decode_record(const StoredEvent& event) {
-  if (event.type != idempotency_event_type)
-    return Error{ErrorCode::unknown_event_type, "stream '" + event.stream.str() + "' holds a '" + event.type +
-                                                    "', not an idempotency record"};
+// The encoding is the one records had as events of '$idempotency-<key>'
+// streams, so that the records migrated from there still decode.
+Result<IdempotencyRecord> decode_record(const CommandRecord& stored) {
   Wire wire;
   try {
-    PayloadReadBuf buf(event.payload);
+    PayloadReadBuf buf(stored.data);
     std::istream is(&buf);
     cereal::PortableBinaryInputArchive archive(is);
     archive(wire);
     if (is.peek() != std::char_traits<char>::eof()) archive(wire.fingerprint);
   } catch (const std::exception& e) {
-    return Error{ErrorCode::malformed_event, "malformed idempotency record in '" + event.stream.str() + "': " + e.what()};
+    return Error{ErrorCode::malformed_event, "malformed command record under idempotency key '" + stored.key +
+                                                 "': " + e.what()};
   }
   IdempotencyRecord record{std::move(wire.command), std::move(wire.stream_versions), {}, std::move(wire.fingerprint)};
   for (const auto& bytes : wire.event_ids) record.event_ids.emplace_back(bytes);

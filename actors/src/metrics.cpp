@@ -116,7 +116,7 @@ std::string RuntimeMetrics::render_prometheus() const {
       out += "eventcore_commands_total{type=\"" + label(key.first) + "\",outcome=\"" + label(key.second) + "\"} " +
              std::to_string(count.load(std::memory_order_relaxed)) + "\n";
   }
-  out += "# HELP eventcore_events_written_total Events written by commands (idempotency records excluded).\n";
+  out += "# HELP eventcore_events_written_total Events written by commands.\n";
   out += "# TYPE eventcore_events_written_total counter\n";
   out += "eventcore_events_written_total " + std::to_string(events_written()) + "\n";
   out += "# HELP eventcore_command_retries_total Failed attempts that were tried again, by reason.\n";

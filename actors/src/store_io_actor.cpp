@@ -43,6 +43,15 @@ caf::behavior store_io(IoActor* self, std::shared_ptr<EventStore> store, std::si
         if (!found) return CommittedReply{std::nullopt, std::move(found).error()};
         return CommittedReply{std::move(*found), std::nullopt};
       },
+      [=](record_atom, const std::string& key) {
+        auto record = self->state.store->load_command_record(key);
+        if (!record) return RecordReply{std::nullopt, std::move(record).error()};
+        return RecordReply{std::move(*record), std::nullopt};
+      },
+      [=](expire_atom, caf::timespan older_than) {
+        // Best effort: records not removed now are removed by the next sweep.
+        (void)self->state.store->expire_command_records(std::chrono::duration_cast<std::chrono::seconds>(older_than));
+      },
       [=](snapshot_atom, const Snapshot& snapshot) {
         // Best effort: a snapshot that is not saved is only a longer load later.
         (void)self->state.store->save_snapshot(snapshot);

@@ -3,6 +3,8 @@
 // directory's (stream_directory.hpp), called directly by the executor and
 // the coordinators.
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 
 #include "eventcore/actors/detail/actors.hpp"
@@ -18,6 +20,10 @@ caf::behavior stream_registry(caf::event_based_actor* self, ContextPtr context) 
   });
   if (auto interval = context->config.idle_sweep_interval; interval.count() > 0)
     self->delayed_send(self, interval, sweep_atom::value);
+  const std::chrono::seconds retention = context->config.idempotency_retention;
+  const caf::timespan expire_every =
+      std::clamp<caf::timespan>(retention / 10, std::chrono::seconds(1), std::chrono::minutes(10));
+  if (retention.count() > 0) self->send(self, expire_atom::value);
   return {
       [=](acquire_atom atom, const StreamId& stream) {
         auto rp = self->make_response_promise();
@@ -28,6 +34,10 @@ caf::behavior stream_registry(caf::event_based_actor* self, ContextPtr context) 
       [=](sweep_atom) {
         context->directory->sweep();
         self->delayed_send(self, context->config.idle_sweep_interval, sweep_atom::value);
+      },
+      [=](expire_atom) {
+        self->send(context->pick_io(), expire_atom::value, caf::timespan{retention});
+        self->delayed_send(self, expire_every, expire_atom::value);
       },
       [=](live_count_atom) { return context->directory->live(); },
   };

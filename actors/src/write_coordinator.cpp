@@ -13,10 +13,14 @@
 // this one's); they and, per policy, transient store failures are retried
 // with a fresh prepare. An attempt whose append failed as unavailable may
 // have committed: before every later attempt the coordinator looks for its
-// events (ambiguous_outcome.hpp), so a retry never applies a command twice. One coordinator actor per command (except a
-// single-stream one without idempotency key, which its stream actor runs:
-// protocol.hpp; it comes here only to be retried): if the coordinator dies,
-// the stream actors that monitor it release its streams.
+// events (ambiguous_outcome.hpp), so a retry never applies a command twice.
+// A command with an idempotency key looks for its key's record before each
+// attempt and writes one with its events (idempotency_record.hpp).
+//
+// One coordinator actor per command (except a single-stream one without
+// idempotency key, which its stream actor runs: protocol.hpp; it comes here
+// only to be retried): if the coordinator dies, the stream actors that
+// monitor it release its streams.
 
 #include <algorithm>
 #include <unordered_map>
@@ -45,8 +49,7 @@ struct CoordinatorState {
   bool finished = false;
 
   std::vector<StreamId> streams;             // declared + discovered, sorted, unique
-  std::optional<StreamId> idempotency;       // the idempotency stream, if any
-  std::vector<StreamId> order;               // streams + idempotency, sorted: acquisition order
+  std::vector<StreamId> order;               // the streams held or being acquired, in acquisition order
   FoldNeeds needs;                           // what the grants carry of each command stream
   std::vector<StreamGrant> held;             // grants for order[0 .. held.size())
   std::size_t attempt = 0;
@@ -55,6 +58,9 @@ struct CoordinatorState {
   Clock::time_point started_at, phase_started_at;
   std::optional<Error> last_cause;
   std::vector<AppendRequestPtr> ambiguous;   // appends that may have committed (unavailable)
+#ifdef EVENTCORE_PLANTED_BUG_ambiguous_retry_unchecked  // simulation test build only
+  bool record_unchecked = false;
+#endif
 };
 
 using Coordinator = caf::stateful_actor<CoordinatorState>;
@@ -132,10 +138,6 @@ void finish_committed(Coordinator* self, const AppendRequest& request, const App
   std::size_t position = 0;
   for (std::size_t i = 0; i < request.streams.size(); ++i) {
     const auto& write = request.streams[i];
-    if (write.stream == st.idempotency) {
-      position += write.events.size();
-      continue;
-    }
     for (std::size_t k = 0; k < write.events.size() && position < appended.positions.size(); ++k)
       result.positions.push_back(appended.positions[position++]);
     result.events_written += write.events.size();
@@ -185,13 +187,24 @@ void check_ambiguous(Coordinator* self, std::size_t next) {
           });
 }
 
+void look_up_record(Coordinator* self, bool must_exist);
+
 void start_attempt(Coordinator* self) {
   auto& st = self->state;
   ++st.attempt;
   st.rounds = 0;
   st.streams = st.job->streams;
   sort_unique(st.streams);
-  prepare(self);
+#ifdef EVENTCORE_PLANTED_BUG_ambiguous_retry_unchecked  // simulation test build only
+  if (st.record_unchecked) {
+    prepare(self);
+    return;
+  }
+#endif
+  if (st.job->idempotency_key)
+    look_up_record(self, false);
+  else
+    prepare(self);
 }
 
 // ---- phase 1: prepare --------------------------------------------------------
@@ -205,8 +218,7 @@ void acquire_next(Coordinator* self) {
   }
   const StreamId& stream = st.order[st.held.size()];
   const bool routed = st.context->directory->with_actor(stream, [&](const caf::actor& actor) {
-    FoldNeeds needs = stream == st.idempotency ? FoldNeeds{events_fold()} : st.needs;
-    self->request(actor, caf::infinite, acquire_atom::value, stream, std::move(needs))
+    self->request(actor, caf::infinite, acquire_atom::value, stream, st.needs)
         .then(
             [=](StreamGrant& grant) {
               if (grant.error) {
@@ -239,9 +251,7 @@ void acquire_next(Coordinator* self) {
 // deadlock with another command).
 void prepare(Coordinator* self) {
   auto& st = self->state;
-  std::vector<StreamId> order = st.streams;
-  if (st.idempotency) order.push_back(*st.idempotency);
-  sort_unique(order);
+  const std::vector<StreamId>& order = st.streams;
   FoldNeeds needs = st.job->needs(st.streams.size());
   // held[i] is the grant of st.order[i].
   const bool prefix_kept = needs == st.needs && st.held.size() <= order.size() &&
@@ -249,23 +259,67 @@ void prepare(Coordinator* self) {
                                       st.order.begin());
   if (!prefix_kept) release_all(self, false);
   st.needs = std::move(needs);
-  st.order = std::move(order);
+  st.order = order;
   st.phase_started_at = now(self);
   acquire_next(self);
 }
 
-// The idempotency record, if the key's stream holds one.
-std::optional<Result<IdempotencyRecord>> recorded(Coordinator* self) {
+void replay(Coordinator* self, IdempotencyRecord record);
+
+// Answers from the key's record, refuses a key used with another command,
+// or (no record) runs the attempt. After a duplicate_key the record must
+// exist: another execution with the key committed.
+void on_record(Coordinator* self, Result<std::optional<CommandRecord>> found, bool must_exist) {
   auto& st = self->state;
-  if (!st.idempotency) return std::nullopt;
-  for (std::size_t i = 0; i < st.held.size(); ++i) {
-    if (st.order[i] != *st.idempotency || st.held[i].version->value == 0) continue;
-    const auto* events =
-        static_cast<const std::vector<StoredEvent>*>(st.held[i].snapshot(st.order[i]).find(events_fold()));
-    if (!events || events->empty()) return Result<IdempotencyRecord>(missing_fold(*st.idempotency));
-    return decode_record(events->front());
+  if (st.finished) return;
+  if (!found) {
+    retry_or_fail(self, RetryReason::transient, std::move(found).error());
+    return;
   }
-  return std::nullopt;
+  const std::string& key = *st.job->idempotency_key;
+  if (!*found) {
+    if (must_exist)
+      fail(self, CommandErrorCode::store_failed,
+           "the store refused idempotency key '" + key + "' as taken, but holds no record of it");
+    else
+      prepare(self);
+    return;
+  }
+  auto record = decode_record(**found);
+  if (!record) {
+    fail(self, CommandErrorCode::store_failed, "the command record of idempotency key '" + key + "' does not decode",
+         std::move(record).error());
+    return;
+  }
+  const std::string wanted = key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint);
+  if (!record->fingerprint.empty() && record->fingerprint != wanted) {
+    fail(self, CommandErrorCode::invalid_command,
+         "idempotency key '" + key + "' was first used with another command: " + record->fingerprint + ", not " +
+             wanted + "; nothing was written");
+    return;
+  }
+  replay(self, std::move(*record));
+}
+
+void look_up_record(Coordinator* self, bool must_exist) {
+  auto& st = self->state;
+  const std::string& key = *st.job->idempotency_key;
+  if (st.context->inline_store_calls) {
+    on_record(self, st.context->store->load_command_record(key), must_exist);
+    return;
+  }
+  self->request(st.context->pick_io(), caf::infinite, record_atom::value, key)
+      .then(
+          [=](RecordReply& reply) {
+            if (reply.error)
+              on_record(self, std::move(*reply.error), must_exist);
+            else
+              on_record(self, std::move(reply.record), must_exist);
+          },
+          [=](caf::error& err) {
+            on_record(self, Error{ErrorCode::unavailable, "the store reader failed: " + self->system().render(err)},
+                      must_exist);
+          });
 }
 
 // Answers with the recorded result, its positions read back from the store.
@@ -307,25 +361,8 @@ void replay(Coordinator* self, IdempotencyRecord record) {
 // Between the phases: the command's own logic, on the prepared snapshots.
 void decide(Coordinator* self) {
   auto& st = self->state;
-  if (auto record = recorded(self)) {
-    release_all(self, false);
-    if (!*record) {
-      fail(self, CommandErrorCode::store_failed, "the idempotency record does not decode", std::move(*record).error());
-      return;
-    }
-    const std::string wanted = key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint);
-    if (!(*record)->fingerprint.empty() && (*record)->fingerprint != wanted) {
-      fail(self, CommandErrorCode::invalid_command,
-           "idempotency key '" + *st.job->idempotency_key + "' was first used with another command: " +
-               (*record)->fingerprint + ", not " + wanted + "; nothing was written");
-      return;
-    }
-    replay(self, std::move(**record));
-    return;
-  }
   std::vector<StreamSnapshot> snapshots;
-  for (std::size_t i = 0; i < st.held.size(); ++i)
-    if (st.order[i] != st.idempotency) snapshots.push_back(st.held[i].snapshot(st.order[i]));
+  for (std::size_t i = 0; i < st.held.size(); ++i) snapshots.push_back(st.held[i].snapshot(st.order[i]));
   JobDecision decision = detail::decide(*st.job, snapshots, st.context->clock);
   snapshots.clear();
   st.timings.reconstruct = decision.reconstruct;
@@ -369,22 +406,18 @@ void commit(Coordinator* self, JobDecision decision) {
   for (std::size_t i = 0; i < st.held.size(); ++i) {
     const auto snap = st.held[i].snapshot(st.order[i]);
     StreamWrite write{snap.stream, ExpectedVersion::exact(snap.version), {}};
-    if (snap.stream == st.idempotency) {
-      write.expected = ExpectedVersion::no_stream();
-    } else {
-      for (const auto& e : decision.events)
-        if (e.stream == snap.stream) write.events.push_back(e.event);
-      record.stream_versions.emplace_back(snap.stream.str(), snap.version.value + write.events.size());
-      versions_after.push_back({snap.stream, StreamVersion{snap.version.value + write.events.size()}});
+    for (const auto& e : decision.events)
+      if (e.stream == snap.stream) write.events.push_back(e.event);
+    record.stream_versions.emplace_back(snap.stream.str(), snap.version.value + write.events.size());
+    versions_after.push_back({snap.stream, StreamVersion{snap.version.value + write.events.size()}});
 #ifdef EVENTCORE_PLANTED_BUG_readonly_unchecked  // simulation test build only
-      if (write.events.empty()) write.expected = ExpectedVersion::any();
+    if (write.events.empty()) write.expected = ExpectedVersion::any();
 #endif
-    }
     request->streams.push_back(std::move(write));
   }
-  if (st.idempotency) {
-    for (auto& write : request->streams)
-      if (write.stream == *st.idempotency) write.events.push_back(encode_record(record));
+  // A keyed command records what it did even when that is nothing.
+  if (st.job->idempotency_key) {
+    request->record = CommandRecord{*st.job->idempotency_key, encode_record(record), {}};
   } else if (decision.events.empty()) {
     // Nothing to write: the command is done and the caches are still right.
     release_all(self, false);
@@ -418,12 +451,17 @@ void on_appended(Coordinator* self, const AppendRequestPtr& request_ptr, AppendR
     // unavailable store perhaps our own): every stream reloads.
     release_all(self, true);
     const Error& error = *reply.error;
-#ifdef EVENTCORE_PLANTED_BUG_ambiguous_retry_unchecked  // simulation test build only
-    if (error.transient()) st.idempotency.reset();
-    if (false)
-#endif
+    if (error.code == ErrorCode::duplicate_key) {
+      // Another execution with this key committed first: answer as it did.
+      look_up_record(self, true);
+      return;
+    }
     const auto reason = retry_reason(error);
+#ifdef EVENTCORE_PLANTED_BUG_ambiguous_retry_unchecked  // simulation test build only
+    if (reason == RetryReason::transient) st.record_unchecked = true;
+#else
     if (reason == RetryReason::transient) st.ambiguous.push_back(request_ptr);
+#endif
     if (reason)
       retry_or_fail(self, *reason, error);
     else
@@ -441,11 +479,9 @@ void on_appended(Coordinator* self, const AppendRequestPtr& request_ptr, AppendR
     auto committed = std::make_shared<CommittedEvents>();
     committed->events = stored_events(write, appended.streams[i].version.value - write.events.size(),
                                       appended.positions, position, stamp);
-    if (write.stream != st.idempotency) {
-      for (const auto& e : committed->events) result.positions.push_back(e.position);
-      result.events_written += committed->events.size();
-      result.stream_versions.push_back(appended.streams[i]);
-    }
+    for (const auto& e : committed->events) result.positions.push_back(e.position);
+    result.events_written += committed->events.size();
+    result.stream_versions.push_back(appended.streams[i]);
     self->send(st.held[i].stream_actor, commit_atom::value, self->id(), CommittedEventsPtr(std::move(committed)));
   }
   st.held.clear();
@@ -463,12 +499,10 @@ void start(Coordinator* self) {
   st.started = true;
   st.started_at = now(self);
   if (st.job->idempotency_key) {
-    auto stream = idempotency_stream(*st.job->idempotency_key);
-    if (!stream) {
-      fail(self, CommandErrorCode::invalid_command, "the idempotency key is not usable", std::move(stream).error());
+    if (auto status = validate_record_key(*st.job->idempotency_key); !status) {
+      fail(self, CommandErrorCode::invalid_command, "the idempotency key is not usable", std::move(status).error());
       return;
     }
-    st.idempotency = std::move(*stream);
   }
   if (st.resumed) st.started_at = st.resumed->started_at;
   if (auto timeout = st.context->config.command_timeout; timeout.count() > 0)

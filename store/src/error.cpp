@@ -7,6 +7,7 @@ std::string_view to_string(ErrorCode code) noexcept {
     case ErrorCode::invalid_argument: return "invalid argument";
     case ErrorCode::conflict: return "conflict";
     case ErrorCode::duplicate_event: return "duplicate event";
+    case ErrorCode::duplicate_key: return "duplicate idempotency key";
     case ErrorCode::payload_too_large: return "payload too large";
     case ErrorCode::unknown_event_type: return "unknown event type";
     case ErrorCode::malformed_event: return "malformed event";

@@ -73,6 +73,22 @@ Status validate_append(const AppendRequest& request, const StoreLimits& limits) 
     return Error{ErrorCode::invalid_argument, "stream '" + twice->str() + "' appears twice in one append"};
   if (const EventId* twice = first_repeat(ids))
     return Error{ErrorCode::invalid_argument, "event id " + twice->str() + " appears twice in one append"};
+  if (request.record) {
+    if (auto status = validate_record_key(request.record->key); !status) return status;
+    if (request.record->data.size() > limits.max_payload_bytes)
+      return Error{ErrorCode::payload_too_large, "the command record of idempotency key '" + request.record->key +
+                                                     "' has " + std::to_string(request.record->data.size()) +
+                                                     " bytes, the limit is " + std::to_string(limits.max_payload_bytes)};
+  }
+  return {};
+}
+
+Status validate_record_key(std::string_view key) {
+  if (key.empty()) return Error{ErrorCode::invalid_argument, "the idempotency key is empty"};
+  if (key.size() > 200)
+    return Error{ErrorCode::invalid_argument, "an idempotency key is at most 200 bytes; '" +
+                                                  std::string(key.substr(0, 40)) + "...' has " +
+                                                  std::to_string(key.size())};
   return {};
 }
 

@@ -20,6 +20,7 @@ struct MemoryStore::State {
   EventIdSet ids;
   std::uint64_t appends = 0;
   std::map<std::tuple<StreamId, std::string, std::uint32_t>, Snapshot, std::less<>> snapshots;
+  std::unordered_map<std::string, CommandRecord> records;  // by idempotency key
 };
 
 MemoryStore::MemoryStore(StoreLimits limits, std::function<Timestamp()> clock)
@@ -47,6 +48,9 @@ Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
         return Error{ErrorCode::duplicate_event,
                      "event " + event.id.str() + " already exists in the store"};
   }
+  if (request.record && state_->records.contains(request.record->key))
+    return Error{ErrorCode::duplicate_key,
+                 "idempotency key '" + request.record->key + "' already has a command record"};
 
   const std::uint64_t transaction = ++state_->appends;
   AppendResult result;
@@ -66,6 +70,11 @@ Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
       result.positions.push_back(GlobalPosition{transaction, sequence});
     }
     result.streams.push_back({write.stream, StreamVersion{indexes.size()}});
+  }
+  if (request.record) {
+    CommandRecord& record = state_->records[request.record->key];
+    record = *request.record;
+    record.recorded_at = now;
   }
   return result;
 }
@@ -123,6 +132,20 @@ Status MemoryStore::save_snapshot(const Snapshot& snapshot) {
       state_->snapshots.try_emplace(std::make_tuple(snapshot.stream, snapshot.type, snapshot.schema), snapshot);
   if (!inserted && it->second.version < snapshot.version) it->second = snapshot;
   return {};
+}
+
+Result<std::optional<CommandRecord>> MemoryStore::load_command_record(std::string_view key) {
+  std::shared_lock lock(state_->mutex);
+  auto it = state_->records.find(std::string(key));
+  if (it == state_->records.end()) return std::optional<CommandRecord>{};
+  return std::optional<CommandRecord>{it->second};
+}
+
+Result<std::uint64_t> MemoryStore::expire_command_records(std::chrono::seconds older_than) {
+  const Timestamp cutoff = clock_() - older_than;
+  std::unique_lock lock(state_->mutex);
+  return static_cast<std::uint64_t>(
+      std::erase_if(state_->records, [&](const auto& entry) { return entry.second.recorded_at <= cutoff; }));
 }
 
 }  // namespace eventcore

@@ -342,6 +342,25 @@ CREATE TABLE snapshots (
   PRIMARY KEY (stream_id, snapshot_type, schema_version)
 );
 )SQL"},
+    Migration{5, "command_records (idempotency keys out of the log)", R"SQL(
+-- What a command left under its idempotency key, written in the same
+-- transaction as its events; removed once older than the runtime's retention.
+CREATE TABLE command_records (
+  key text PRIMARY KEY,
+  record bytea NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX command_records_recorded_at ON command_records (recorded_at);
+
+-- Earlier versions kept these records in the log, as the one event of the
+-- stream '$idempotency-<key>' (same encoding): their keys keep their promise.
+-- The events themselves stay where they are; the log is append-only.
+INSERT INTO command_records (key, record, recorded_at)
+SELECT substr(stream_id, 14), payload, recorded_at
+  FROM events
+ WHERE starts_with(stream_id, '$idempotency-') AND stream_version = 1 AND event_type = '$CommandRecorded'
+ON CONFLICT (key) DO NOTHING;
+)SQL"},
 };
 
 std::string trim(std::string s) {

@@ -35,6 +35,22 @@ enum Column { c_id, c_stream, c_version, c_tx, c_position, c_type, c_payload, c_
 const std::string append_sql =
     "SELECT tx_id, versions, positions FROM eventcore_append("
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+// An append with its command record, in one statement (one transaction).
+// The record's insert runs after the function has locked every stream (an
+// unreferenced data-modifying WITH runs once the main query is done), so two
+// appends with one key never hold a stream each other waits for: the second
+// blocks on the key, then fails with a unique violation (duplicate_key).
+constexpr const char* append_recorded_statement = "eventcore_append_recorded";
+const std::string append_recorded_sql =
+    "WITH r AS (INSERT INTO command_records (key, record) VALUES ($15::text, $16::bytea))"
+    " SELECT tx_id, versions, positions FROM eventcore_append("
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+constexpr const char* load_record_statement = "eventcore_load_record";
+const std::string load_record_sql = "SELECT record, recorded_at FROM command_records WHERE key = $1";
+constexpr const char* expire_records_statement = "eventcore_expire_records";
+const std::string expire_records_sql =
+    "WITH d AS (DELETE FROM command_records WHERE recorded_at <= now() - make_interval(secs => $1::bigint)"
+    " RETURNING 1) SELECT count(*) FROM d";
 // The common case, one event to one stream, as one statement: it skips the
 // function's per-call overhead. The same checks as eventcore_append, as a
 // version range the row must be in:
@@ -123,6 +139,9 @@ Status prepare_statements(PGconn* conn, bool notify) {
   const std::string append_one_upsert_sql = append_one_sql(true, notify);
   const std::pair<const char*, const std::string*> statements[] = {
       {append_statement, &append_sql},
+      {append_recorded_statement, &append_recorded_sql},
+      {load_record_statement, &load_record_sql},
+      {expire_records_statement, &expire_records_sql},
       {append_batch_statement, &append_batch_sql},
       {append_one_update_statement, &append_one_update_sql},
       {append_one_upsert_statement, &append_one_upsert_sql},
@@ -268,7 +287,8 @@ struct AppendScratch {
 // The error of a failed append statement, in the store's terms. `order`
 // maps the statement's stream indexes to the request's.
 Error append_error(PGconn* conn, const PGresult* result, const std::vector<StreamWrite>& streams,
-                   const std::vector<std::size_t>& order, const std::string& target) {
+                   const std::vector<std::size_t>& order, const std::string& target,
+                   const std::string* key = nullptr) {
   const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
   const std::string_view sqlstate = state ? state : "";
   if (sqlstate == "EC409") {  // raised by eventcore_append, DETAIL '<stream index> <actual>'
@@ -284,6 +304,8 @@ Error append_error(PGconn* conn, const PGresult* result, const std::vector<Strea
     if (constraint && std::string_view(constraint) == "events_event_id_key") {
       return duplicate_error(PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL));
     }
+    if (constraint && std::string_view(constraint) == "command_records_pkey" && key)
+      return Error{ErrorCode::duplicate_key, "idempotency key '" + *key + "' already has a command record"};
   }
   if (pg::connection_lost(conn, result))
     return Error{ErrorCode::unavailable,
@@ -308,6 +330,8 @@ struct PostgresStore::Impl {
   }
 
   Result<AppendResult> append(const AppendRequest& request);
+  void append_group(const std::vector<AppendRequest>& requests, const std::vector<std::size_t>& valid,
+                    std::vector<std::optional<Result<AppendResult>>>& answers);
 
   // One event to one stream: append_one_sql, one round trip like the rest.
   Result<AppendResult> append_one(const AppendRequest& request, AppendScratch& scratch) {
@@ -452,7 +476,7 @@ Result<AppendResult> PostgresStore::append(const AppendRequest& request) {
 Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   if (auto status = validate_append(request, config.limits); !status) return status.error();
   thread_local AppendScratch scratch;
-  if (request.streams.size() == 1 && request.streams[0].events.size() == 1)
+  if (request.streams.size() == 1 && request.streams[0].events.size() == 1 && !request.record)
     return append_one(request, scratch);
   const auto& streams = request.streams;
   const std::size_t n = streams.size();
@@ -515,15 +539,20 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   add_event_columns(per_event, scratch.json);
   if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
   else params.add_null();
+  if (request.record) {
+    params.add_bytes(request.record->key);
+    params.add_bytes({reinterpret_cast<const char*>(request.record->data.data()), request.record->data.size()});
+  }
   params.finish();
 
   auto lease = pool->acquire();
   if (!lease) return std::move(lease).error();
   PGconn* conn = lease->get();
-  pg::ResultPtr result(PQexecPrepared(conn, append_statement, params.count(), params.values(),
-                                      params.lengths(), params.formats(), 1));
+  pg::ResultPtr result(PQexecPrepared(conn, request.record ? append_recorded_statement : append_statement,
+                                      params.count(), params.values(), params.lengths(), params.formats(), 1));
   if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
-    return append_error(conn, result.get(), streams, order, pool->settings().target);
+    return append_error(conn, result.get(), streams, order, pool->settings().target,
+                        request.record ? &request.record->key : nullptr);
 
   const PGresult* r = result.get();
   auto& versions = scratch.versions;
@@ -549,29 +578,41 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
 
 std::vector<Result<AppendResult>> PostgresStore::append_batch(const std::vector<AppendRequest>& requests) {
   std::vector<std::optional<Result<AppendResult>>> answers(requests.size());
-  std::vector<std::size_t> valid;  // indexes of the requests that go to the database
-  valid.reserve(requests.size());
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    if (auto status = validate_append(requests[i], impl_->config.limits); !status) answers[i].emplace(status.error());
-    else valid.push_back(i);
-  }
-  auto finish = [&] {
-    std::vector<Result<AppendResult>> out;
-    out.reserve(requests.size());
-    bool wrote = false;
-    for (auto& a : answers) {
-      wrote = wrote || a->ok();
-      out.push_back(std::move(*a));
-    }
-    if (wrote) impl_->appended();
-    return out;
+  // Runs of valid requests without a command record go to the database as
+  // one group; a request with one goes alone, in its place in the order
+  // (its key's unique check must fail that request only).
+  std::vector<std::size_t> group;
+  auto flush = [&] {
+    if (group.size() == 1) answers[group[0]].emplace(impl_->append(requests[group[0]]));
+    else if (!group.empty()) impl_->append_group(requests, group, answers);
+    group.clear();
   };
-  // Nothing to group: the single-append paths (a one-event fast path among them).
-  if (valid.size() <= 1) {
-    for (std::size_t i : valid) answers[i].emplace(impl_->append(requests[i]));
-    return finish();
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (auto status = validate_append(requests[i], impl_->config.limits); !status) {
+      answers[i].emplace(status.error());
+    } else if (requests[i].record) {
+      flush();
+      answers[i].emplace(impl_->append(requests[i]));
+    } else {
+      group.push_back(i);
+    }
   }
+  flush();
+  std::vector<Result<AppendResult>> out;
+  out.reserve(requests.size());
+  bool wrote = false;
+  for (auto& a : answers) {
+    wrote = wrote || a->ok();
+    out.push_back(std::move(*a));
+  }
+  if (wrote) impl_->appended();
+  return out;
+}
 
+// Appends the requests `valid` (two or more, validated, no command record)
+// with one call of eventcore_append_batch.
+void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& requests, const std::vector<std::size_t>& valid,
+                                       std::vector<std::optional<Result<AppendResult>>>& answers) {
   // Every distinct stream of the batch, sorted like append sorts the streams
   // of one request: the lock order all writers share (no deadlock).
   struct Lock {
@@ -653,17 +694,16 @@ std::vector<Result<AppendResult>> PostgresStore::append_batch(const std::vector<
   per_event(pg::oid_int4, [](auto& a, std::int32_t w, auto, const auto&) { a.element_int4(w); });
   per_event(pg::oid_int4, [](auto& a, auto, std::size_t e, const auto&) { a.element_int4(static_cast<std::int32_t>(e + 1)); });
   add_event_columns(per_event, json);
-  if (impl_->config.notify == NotifyMode::per_append) params.add_bytes(impl_->config.notify_channel);
+  if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
   else params.add_null();
   params.finish();
 
   auto fail_all = [&](const Error& error) {
     for (std::size_t i : valid) answers[i].emplace(error);
-    return finish();
   };
   pg::ResultPtr result;
   for (int attempt = 0;; ++attempt) {
-    auto lease = impl_->pool->acquire();
+    auto lease = pool->acquire();
     if (!lease) return fail_all(lease.error());
     PGconn* conn = lease->get();
     result.reset(PQexecPrepared(conn, append_batch_statement, params.count(), params.values(), params.lengths(),
@@ -674,7 +714,7 @@ std::vector<Result<AppendResult>> PostgresStore::append_batch(const std::vector<
     const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
     const std::string_view sqlstate = state ? state : "";
     if (attempt < 3 && (sqlstate == "40P01" || sqlstate == "40001")) continue;
-    return fail_all(append_error(conn, result.get(), {}, {}, impl_->pool->settings().target));
+    return fail_all(append_error(conn, result.get(), {}, {}, pool->settings().target));
   }
 
   const PGresult* r = result.get();
@@ -719,8 +759,7 @@ std::vector<Result<AppendResult>> PostgresStore::append_batch(const std::vector<
     for (auto p : positions) out.positions.push_back(GlobalPosition{transaction, static_cast<std::uint64_t>(p)});
     answer.emplace(std::move(out));
   }
-  return finish();
-}
+  }
 
 Result<StreamPage> PostgresStore::read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
                                               StreamVersion to) {
@@ -813,6 +852,30 @@ Status PostgresStore::save_snapshot(const Snapshot& snapshot) {
   auto result = impl_->read(save_snapshot_statement, params, "save_snapshot");
   if (!result) return std::move(result).error();
   return {};
+}
+
+Result<std::optional<CommandRecord>> PostgresStore::load_command_record(std::string_view key) {
+  if (auto status = validate_record_key(key); !status) return status.error();
+  thread_local pg::Params params;
+  params.clear();
+  params.add_bytes(key);
+  auto result = impl_->read(load_record_statement, params, "load_command_record");
+  if (!result) return std::move(result).error();
+  const PGresult* r = result->get();
+  if (PQntuples(r) == 0) return std::optional<CommandRecord>{};
+  const auto data = field(r, 0, 0);
+  return std::optional<CommandRecord>{
+      CommandRecord{std::string(key), Payload(data.begin(), data.end()),
+                    pg::timestamp_from_pg(static_cast<std::int64_t>(u64_field(r, 0, 1)))}};
+}
+
+Result<std::uint64_t> PostgresStore::expire_command_records(std::chrono::seconds older_than) {
+  thread_local pg::Params params;
+  params.clear();
+  params.add_int8(std::max<std::int64_t>(older_than.count(), 0));
+  auto result = impl_->read(expire_records_statement, params, "expire_command_records");
+  if (!result) return std::move(result).error();
+  return u64_field(result->get(), 0, 0);
 }
 
 }  // namespace eventcore

@@ -90,6 +90,7 @@ std::string describe(const AppendRequest& request) {
     if (!out.empty()) out += ' ';
     out += write.stream.str() + ":" + to_string(write.expected) + "+" + std::to_string(write.events.size());
   }
+  if (request.record) out += " key:" + request.record->key;
   return out;
 }
 }  // namespace
@@ -162,6 +163,23 @@ Result<std::optional<Snapshot>> SimulatedStore::load_snapshot(const StreamId& st
 Status SimulatedStore::save_snapshot(const Snapshot& snapshot) {
   std::lock_guard lock(state_->mutex);
   return state_->inner.save_snapshot(snapshot);
+}
+
+Result<std::optional<CommandRecord>> SimulatedStore::load_command_record(std::string_view key) {
+  std::lock_guard lock(state_->mutex);
+  auto& st = *state_;
+  if (st.draw(st.options.faults.transient_read)) {
+    ++st.stats.transient_reads;
+    st.observe(SimulatedStoreOp::Kind::transient_read, "command record " + std::string(key));
+    return Error{ErrorCode::unavailable, "simulated: the connection failed while loading the command record of '" +
+                                             std::string(key) + "'"};
+  }
+  return st.inner.load_command_record(key);
+}
+
+Result<std::uint64_t> SimulatedStore::expire_command_records(std::chrono::seconds older_than) {
+  std::lock_guard lock(state_->mutex);
+  return state_->inner.expire_command_records(older_than);
 }
 
 void SimulatedStore::set_faults_enabled(bool on) {

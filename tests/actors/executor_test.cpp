@@ -241,6 +241,76 @@ TEST_CASE("an idempotency key reused with another command is an error, never the
   CHECK(sim.total(sid("acct")) == 5);
 }
 
+TEST_CASE("idempotency records stay out of the log: read_all returns only the command's events") {
+  Simulation sim;
+  ExecuteOptions options;
+  options.idempotency_key = "k-log";
+  auto first = sim.run(AddTo{{sid("acct"), sid("x")}, 3}, options);
+  REQUIRE(first.ok());
+  auto log = sim.store->inner.read_all({}, 100);
+  REQUIRE(log.ok());
+  REQUIRE(log->events.size() == first->events_written);
+  for (const auto& e : log->events) CHECK((e.stream == sid("acct") || e.stream == sid("x")));
+  auto record = sim.store->inner.load_command_record("k-log");
+  REQUIRE(record.ok());
+  CHECK(record->has_value());
+}
+
+TEST_CASE("two executions with one key at once: one writes, the other answers with what it wrote") {
+  Simulation sim;
+  ExecuteOptions options;
+  options.idempotency_key = "k-twice";
+  auto a = sim.start(AddTo{{sid("acct"), sid("other")}, 5}, options);
+  auto b = sim.start(AddTo{{sid("acct"), sid("other")}, 5}, options);
+  sim.sched->run();
+  REQUIRE(a->has_value());
+  REQUIRE(b->has_value());
+  REQUIRE((*a)->ok());
+  REQUIRE((*b)->ok());
+  CHECK((**a)->replayed != (**b)->replayed);
+  CHECK((**a)->positions == (**b)->positions);
+  CHECK(sim.total(sid("acct")) == 5);
+  CHECK(sim.total(sid("other")) == 5);
+}
+
+TEST_CASE("an idempotency record is kept for the retention period, then swept, and the key runs again") {
+  auto config = simulation_config();
+  config.idempotency_retention = std::chrono::seconds(10);  // swept every second
+  Simulation sim(config);
+  ExecuteOptions options;
+  options.idempotency_key = "k-expiring";
+  REQUIRE(sim.run(AddTo{{sid("acct")}, 5}, options).ok());
+  // Nine seconds later (on the store's clock, and a sweep later on the runtime's): still kept.
+  sim.store->clock_ahead = std::chrono::seconds(9);
+  sim.sched->advance_time(std::chrono::seconds(1));
+  sim.sched->run();
+  auto again = sim.run(AddTo{{sid("acct")}, 5}, options);
+  REQUIRE(again.ok());
+  CHECK(again->replayed);
+  // Past the retention, the next sweep removes the record: the key is new again.
+  sim.store->clock_ahead = std::chrono::seconds(11);
+  sim.sched->advance_time(std::chrono::seconds(1));
+  sim.sched->run();
+  CHECK_FALSE(sim.store->inner.load_command_record("k-expiring")->has_value());
+  auto third = sim.run(AddTo{{sid("acct")}, 5}, options);
+  REQUIRE(third.ok());
+  CHECK_FALSE(third->replayed);
+  CHECK(sim.total(sid("acct")) == 10);
+}
+
+TEST_CASE("an empty or over-long idempotency key is an invalid command, and nothing is written") {
+  Simulation sim;
+  for (std::string key : {std::string(), std::string(201, 'k')}) {
+    ExecuteOptions options;
+    options.idempotency_key = key;
+    auto result = sim.run(AddTo{{sid("acct")}, 5}, options);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code == CommandErrorCode::invalid_command);
+    CHECK_THAT(result.error().message, Catch::Contains("idempotency key"));
+  }
+  CHECK(sim.store->appends.empty());
+}
+
 TEST_CASE("an idempotency key survives an ambiguous outcome (connection lost after commit)") {
   SECTION("retried by the executor") {
     Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 3).retry_transient());

@@ -66,3 +66,26 @@ TEST_CASE("both append functions run with sequential scans off, so no cached pla
                  " AND proname IN ('eventcore_append', 'eventcore_append_batch')") ==
         "eventcore_append:enable_seqscan=off eventcore_append_batch:enable_seqscan=off");
 }
+
+TEST_CASE("migration 5 moves idempotency records out of the log, leaving the log as it was") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("migrate_records");
+  // A store as an earlier version left it: the record is the one event of '$idempotency-<key>'.
+  const Payload old_record{7, 8, 9};
+  {
+    auto store = open_store(store_config(schema));
+    REQUIRE(store->append(one_event(stream("$idempotency-old-key"), ExpectedVersion::no_stream(),
+                                    EventToWrite{EventId::generate(), "$CommandRecorded", old_record, {}}))
+                .ok());
+    REQUIRE(store->append(one_event(stream("$idempotency-not-a-record"), ExpectedVersion::no_stream())).ok());
+  }
+  exec_sql("DROP TABLE " + schema.name() + ".command_records; DELETE FROM " + schema.name() +
+           ".schema_migrations WHERE version = 5");
+  auto store = open_store(store_config(schema));
+  auto record = store->load_command_record("old-key");
+  REQUIRE(record.ok());
+  REQUIRE(record->has_value());
+  CHECK((*record)->data == old_record);
+  CHECK_FALSE(store->load_command_record("not-a-record")->has_value());
+  CHECK(store->stream_version(stream("$idempotency-old-key"))->value == 1);
+}

@@ -839,6 +839,120 @@ TEMPLATE_TEST_CASE("a snapshot at version 0, with no type, or over the payload l
 }
 
 // ===========================================================================
+// Command records (idempotency keys)
+
+namespace {
+AppendRequest keyed(std::vector<StreamWrite> writes, std::string key, std::string_view data = "record") {
+  AppendRequest req{std::move(writes)};
+  req.record = CommandRecord{std::move(key), bytes(data), {}};
+  return req;
+}
+std::optional<CommandRecord> load_record(EventStore& store, std::string_view key) {
+  auto loaded = store.load_command_record(key);
+  if (!loaded) FAIL("load_command_record failed: " << to_string(loaded.error()));
+  return std::move(loaded).value();
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("a command record is written with its events and loads back; a missing one loads as none",
+                   "[contract][record]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  CHECK_FALSE(load_record(*store, "k1").has_value());
+  const auto before = std::chrono::system_clock::now() - std::chrono::minutes(1);
+  must_append(*store, keyed({write("s", ExpectedVersion::no_stream(), events(2))}, "k1", "what k1 did"));
+  auto loaded = load_record(*store, "k1");
+  REQUIRE(loaded.has_value());
+  CHECK(loaded->key == "k1");
+  CHECK(loaded->data == bytes("what k1 did"));
+  CHECK(loaded->recorded_at > before);
+  CHECK_FALSE(load_record(*store, "k2").has_value());
+  CHECK_FALSE(load_record(*store, "k").has_value());  // keys match whole, not by prefix
+  // An append with only read-only participants still writes its record.
+  must_append(*store, keyed({write("s", ExpectedVersion::exact(2))}, "k2", "nothing"));
+  CHECK(load_record(*store, "k2")->data == bytes("nothing"));
+}
+
+TEMPLATE_TEST_CASE("records live beside the log: read_all and read_stream never show them", "[contract][record]",
+                   CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  auto written = events(2);
+  must_append(*store, keyed({write("s", ExpectedVersion::no_stream(), written)}, "k"));
+  CHECK(ids_of(read_everything(*store)) == ids_of(written));
+  CHECK(ids_of(read_stream(*store, "s")) == ids_of(written));
+  CHECK(version_of(*store, "s") == 2);
+}
+
+TEMPLATE_TEST_CASE("an append whose key already has a record fails as duplicate_key and writes nothing",
+                   "[contract][record]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  must_append(*store, keyed({write("s", ExpectedVersion::no_stream(), events(1))}, "k", "first"));
+  auto error = must_fail(*store, keyed({write("t", ExpectedVersion::no_stream(), events(1))}, "k", "second"),
+                         ErrorCode::duplicate_key);
+  CHECK(contains(error.message, "'k'"));
+  CHECK(version_of(*store, "t") == 0);
+  CHECK(load_record(*store, "k")->data == bytes("first"));
+  // A failed append writes no record either.
+  must_fail(*store, keyed({write("s", ExpectedVersion::no_stream(), events(1))}, "other"), ErrorCode::conflict);
+  CHECK_FALSE(load_record(*store, "other").has_value());
+}
+
+TEMPLATE_TEST_CASE("an empty or over-long key, or a record over the payload limit, is rejected", "[contract][record]",
+                   CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store, StoreLimits{.max_payload_bytes = 16});
+  must_fail(*store, keyed({write("s", ExpectedVersion::any(), events(1))}, ""), ErrorCode::invalid_argument);
+  must_fail(*store, keyed({write("s", ExpectedVersion::any(), events(1))}, std::string(201, 'k')),
+            ErrorCode::invalid_argument);
+  must_fail(*store, keyed({write("s", ExpectedVersion::any(), events(1))}, "k", "seventeen bytes!!"),
+            ErrorCode::payload_too_large);
+  must_append(*store, keyed({write("s", ExpectedVersion::any(), events(1))}, std::string(200, 'k')));
+  CHECK(version_of(*store, "s") == 1);
+}
+
+TEMPLATE_TEST_CASE("expired records are removed, younger ones kept; an expired key can be used again",
+                   "[contract][record]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  must_append(*store, keyed({write("s", ExpectedVersion::no_stream(), events(1))}, "k"));
+  auto kept = store->expire_command_records(std::chrono::hours(1));
+  REQUIRE(kept.ok());
+  CHECK(*kept == 0);
+  CHECK(load_record(*store, "k").has_value());
+  auto removed = store->expire_command_records(std::chrono::seconds(0));
+  REQUIRE(removed.ok());
+  CHECK(*removed == 1);
+  CHECK_FALSE(load_record(*store, "k").has_value());
+  must_append(*store, keyed({write("s", ExpectedVersion::exact(1), events(1))}, "k", "again"));
+  CHECK(load_record(*store, "k")->data == bytes("again"));
+  CHECK(version_of(*store, "s") == 2);  // the events stay: only the record expired
+}
+
+TEMPLATE_TEST_CASE("append_batch fails a request whose key is taken, alone, and keeps the order",
+                   "[contract][record][batch]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  must_append(*store, keyed({write("x", ExpectedVersion::no_stream(), events(1))}, "taken"));
+  auto results = store->append_batch({
+      request({write("a", ExpectedVersion::no_stream(), events(1))}),
+      keyed({write("a", ExpectedVersion::exact(1), events(1))}, "k1"),
+      keyed({write("b", ExpectedVersion::no_stream(), events(1))}, "k1"),     // the key of the request before
+      keyed({write("c", ExpectedVersion::no_stream(), events(1))}, "taken"),  // a key from before the batch
+      request({write("a", ExpectedVersion::exact(2), events(1))}),
+      request({write("d", ExpectedVersion::no_stream(), events(1))}),
+  });
+  REQUIRE(results.size() == 6);
+  CHECK(results[0].ok());
+  CHECK(results[1].ok());
+  REQUIRE_FALSE(results[2].ok());
+  CHECK(results[2].error().code == ErrorCode::duplicate_key);
+  REQUIRE_FALSE(results[3].ok());
+  CHECK(results[3].error().code == ErrorCode::duplicate_key);
+  CHECK(results[4].ok());
+  CHECK(results[5].ok());
+  CHECK(version_of(*store, "a") == 3);
+  CHECK(version_of(*store, "b") == 0);
+  CHECK(version_of(*store, "c") == 0);
+  CHECK(version_of(*store, "d") == 1);
+}
+
+// ===========================================================================
 // Reading the whole log
 
 TEMPLATE_TEST_CASE("read_all returns every event once, in one increasing global order",

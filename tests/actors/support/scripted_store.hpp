@@ -25,7 +25,7 @@ class ScriptedStore final : public EventStore {
   std::vector<AppendRequest> appends;    // every append, in order
   std::vector<std::size_t> batch_sizes;  // the size of every append_batch
   std::size_t reads = 0;
-  std::size_t snapshot_loads = 0, snapshot_saves = 0;
+  std::size_t snapshot_loads = 0, snapshot_saves = 0, record_loads = 0;
   std::vector<std::uint64_t> read_from;  // the `from` of every read_stream
 
   Result<AppendResult> append(const AppendRequest& request) override {
@@ -66,6 +66,13 @@ class ScriptedStore final : public EventStore {
     ++snapshot_saves;
     return inner.save_snapshot(snapshot);
   }
+  Result<std::optional<CommandRecord>> load_command_record(std::string_view key) override {
+    ++record_loads;
+    return inner.load_command_record(key);
+  }
+  Result<std::uint64_t> expire_command_records(std::chrono::seconds older_than) override {
+    return inner.expire_command_records(older_than);
+  }
 
   // A write by another process: bypasses the runtime and its caches.
   void foreign_append(const StreamId& stream, EventToWrite event) {
@@ -73,7 +80,13 @@ class ScriptedStore final : public EventStore {
     (void)inner.append(request);
   }
 
-  MemoryStore inner;
+  // How far the store's clock (recorded_at, record expiry) runs ahead of
+  // the system clock: a test moves it to age records.
+  std::chrono::microseconds clock_ahead{0};
+  MemoryStore inner{StoreLimits{}, [this] {
+                      return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()) +
+                             clock_ahead;
+                    }};
 };
 
 }  // namespace eventcore::testing

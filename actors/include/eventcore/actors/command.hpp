@@ -160,7 +160,9 @@ struct ExecuteOptions {
   // command's own idempotency_key(). The key is bound to the command it was
   // first used with: its type, its declared streams and `fingerprint`; the
   // same key with another command fails with invalid_command and writes
-  // nothing (never the first command's result).
+  // nothing (never the first command's result). The promise lasts
+  // RuntimeConfig::idempotency_retention (a day by default). Keys are 1 to
+  // 200 bytes; their records live beside the log, never in it.
   std::optional<std::string> idempotency_key;
   // What else the key promises, e.g. a hash of the request body a service
   // received with it (empty: only the command's type and streams).

@@ -22,7 +22,7 @@ enum class CommandErrorCode {
   store_unavailable,       // the store could not be reached (cause says why); outcome may be unknown
   store_failed,            // the store or a stored event failed in a way a retry cannot fix
   timeout,                 // the command did not finish within the configured time
-  invalid_command,         // the command is malformed (e.g. an idempotency key that is no valid stream id),
+  invalid_command,         // the command is malformed (e.g. an empty idempotency key, or one reused with another command),
                            // or its handle or its State's apply threw (the exception's what() is in message)
 };
 

@@ -102,7 +102,7 @@ using CommandJobPtr = std::shared_ptr<const CommandJob>;
 namespace detail {
 // The fold whose state is the stream's events themselves (a
 // std::vector<StoredEvent>): for a State folded across streams in global
-// order, and for reading idempotency records. It grows with the stream.
+// order. It grows with the stream.
 const FoldOps* events_fold();
 
 // The error for a snapshot that lacks a fold its command needs (a runtime bug).

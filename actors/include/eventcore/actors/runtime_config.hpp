@@ -46,6 +46,12 @@ struct RuntimeConfig {
   // answered; a stream is then loaded from its newest snapshot plus the
   // events after it. Zero: never save (snapshots already saved are still used).
   std::uint64_t snapshot_every = 100;
+  // How long the store keeps a command's idempotency record (what it wrote,
+  // under its key): a command repeated with the same key within this time is
+  // answered from the record, never run twice. Older records are removed by
+  // a sweep every tenth of this (at least every second, at most every ten
+  // minutes); zero keeps them forever.
+  std::chrono::seconds idempotency_retention{std::chrono::hours(24)};
   // Worker threads of the cooperative scheduler when the executor starts its
   // own actor system (ignored with Builder::with_system); 0: CAF's default,
   // max(cores, 4). (On a loaded 2-core machine 2 workers measured no better.)

@@ -11,6 +11,7 @@ enum class ErrorCode {
   invalid_argument,    // bad input rejected before anything was written
   conflict,            // an expected version did not hold; nothing was written
   duplicate_event,     // an event id already exists in the store; nothing was written
+  duplicate_key,       // the append's idempotency key already has a command record; nothing was written
   payload_too_large,   // an event payload exceeds the store's configured limit
   unknown_event_type,  // a stored event's type is not registered with the codec
   malformed_event,     // a stored payload could not be decoded as its type

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -22,9 +23,21 @@ struct StreamWrite {
   std::vector<EventToWrite> events;
 };
 
+// What a command leaves under its idempotency key: written in the same
+// transaction as the command's events, kept beside the log (never in it:
+// read_all and read_stream do not see it) until it expires.
+struct CommandRecord {
+  std::string key;        // the idempotency key, 1 to 200 bytes
+  Payload data;           // opaque to the store (the runtime's encoded result)
+  Timestamp recorded_at;  // set by the store when it writes the record
+};
+
 // One atomic append across one or several distinct streams.
 struct AppendRequest {
   std::vector<StreamWrite> streams;
+  // Written with the events, all or nothing; its key must be new: an append
+  // whose key already has a record fails with duplicate_key and writes nothing.
+  std::optional<CommandRecord> record = std::nullopt;
 };
 
 struct AppendResult {
@@ -167,7 +180,19 @@ class EventStore {
   // payload_too_large (state over StoreLimits::max_payload_bytes),
   // unavailable, failed.
   virtual Status save_snapshot(const Snapshot& snapshot) = 0;
+
+  // The command record under `key` (AppendRequest::record); none (not an
+  // error) when there is none, or it expired and was removed.
+  virtual Result<std::optional<CommandRecord>> load_command_record(std::string_view key) = 0;
+
+  // Removes the command records written `older_than` ago or earlier and
+  // returns how many it removed. A record lives at least that long; when it
+  // is gone, its key can be used again.
+  virtual Result<std::uint64_t> expire_command_records(std::chrono::seconds older_than) = 0;
 };
+
+// An idempotency key the stores accept: 1 to 200 bytes.
+Status validate_record_key(std::string_view key);
 
 // The checks every store makes before it saves a snapshot.
 Status validate_snapshot(const Snapshot& snapshot, const StoreLimits& limits);

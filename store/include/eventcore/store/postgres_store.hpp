@@ -84,6 +84,8 @@ class PostgresStore final : public EventStore {
   Result<std::optional<Snapshot>> load_snapshot(const StreamId& stream, std::string_view type,
                                                 std::uint32_t schema) override;
   Status save_snapshot(const Snapshot& snapshot) override;
+  Result<std::optional<CommandRecord>> load_command_record(std::string_view key) override;
+  Result<std::uint64_t> expire_command_records(std::chrono::seconds older_than) override;
 
   const PostgresStoreConfig& config() const noexcept;
 

@@ -74,6 +74,8 @@ class SimulatedStore final : public EventStore {
   Result<std::optional<Snapshot>> load_snapshot(const StreamId& stream, std::string_view type,
                                                 std::uint32_t schema) override;
   Status save_snapshot(const Snapshot& snapshot) override;
+  Result<std::optional<CommandRecord>> load_command_record(std::string_view key) override;
+  Result<std::uint64_t> expire_command_records(std::chrono::seconds older_than) override;
 
   // Turns fault injection off (e.g. while invariants are checked) or on again.
   void set_faults_enabled(bool on);

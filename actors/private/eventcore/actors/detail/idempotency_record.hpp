@@ -1,10 +1,13 @@
 #pragma once
 
-// Idempotency: a command with key K also appends one event to the stream
-// "$idempotency-K", expecting no_stream, in the same atomic append as its
-// domain events. A second execution with K (or a retry after an ambiguous
-// outcome, where the first append did commit) finds that stream non-empty
-// during prepare and returns the recorded result without writing.
+// Idempotency: a command with key K leaves a command record under K
+// (AppendRequest::record), written by the store in the same transaction as
+// its events, beside the log. Before each attempt the coordinator loads K's
+// record: found, the command is answered with what the record says it wrote
+// (or refused, when K was used with another command); not found, it runs,
+// and should another execution with K commit first, its append fails with
+// duplicate_key and it looks again. Records expire after the runtime's
+// retention (RuntimeConfig::idempotency_retention).
 
 #include <optional>
 #include <string>
@@ -15,9 +18,6 @@
 #include "eventcore/store/event_store.hpp"
 
 namespace eventcore::detail {
-
-inline constexpr std::string_view idempotency_stream_prefix = "$idempotency-";
-inline constexpr std::string_view idempotency_event_type = "$CommandRecorded";
 
 struct IdempotencyRecord {
   std::string command;
@@ -30,9 +30,8 @@ struct IdempotencyRecord {
 // (sorted) and the caller's fingerprint.
 std::string key_fingerprint(const std::string& command, std::vector<StreamId> streams, const std::string& extra);
 
-Result<StreamId> idempotency_stream(const std::string& key);
-EventToWrite encode_record(const IdempotencyRecord& record);
-Result<IdempotencyRecord> decode_record(const StoredEvent& event);
+Payload encode_record(const IdempotencyRecord& record);
+Result<IdempotencyRecord> decode_record(const CommandRecord& stored);
 
 // The positions of the record's events, in emit order, read back from the
 // store: the last event_ids.size() events of each recorded stream at most.

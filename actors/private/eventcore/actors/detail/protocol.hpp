@@ -16,6 +16,8 @@
 //   coordinator -> io actor      (read_atom, IdempotencyRecord)      -> PositionsReply (a replay's positions)
 //   stream actor-> io actor      (snapshot_atom, Snapshot)           : save it (best effort, no answer)
 //   coordinator -> io actor      (lookup_atom, AppendRequestPtr)     -> CommittedReply (ambiguous_outcome.hpp)
+//   coordinator -> io actor      (record_atom, std::string key)      -> RecordReply (idempotency_record.hpp)
+//   registry    -> io actor      (expire_atom, caf::timespan)        : expire older command records (no answer)
 //
 // A stream actor monitors its holder and everyone queued: a coordinator that
 // dies releases its streams.
@@ -65,6 +67,8 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+using record_atom = caf::atom_constant<caf::atom("record")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
 
 using TxnId = std::uint64_t;  // the holding coordinator's actor id
 
@@ -133,6 +137,12 @@ struct LoadReply {
   std::optional<Error> error;
 };
 
+// The command record under an idempotency key, if there is one.
+struct RecordReply {
+  std::optional<CommandRecord> record;
+  std::optional<Error> error;  // the store could not tell
+};
+
 struct PositionsReply {
   std::vector<GlobalPosition> positions;
   std::optional<Error> error;
@@ -156,5 +166,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::AppendRequestPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::CommittedReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::IdempotencyRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::PositionsReply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::RecordReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::LocalCommandPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::AppendReply)
