@@ -23,10 +23,8 @@ using namespace std::chrono_literals;
 
 TEST_CASE("keyless transfers retried through server crashes are each written at most once, and once if acknowledged") {
   EVENTCORE_REQUIRE_POSTGRES();
-  if (!testing::can_control_server()) {
-    WARN("EVENTCORE_TEST_PGDATA/EVENTCORE_TEST_PGPORT not set: skipped (this test crashes the server)");
-    return;
-  }
+  if (!testing::can_control_server())
+    testing::skip_test("crashes the server: needs EVENTCORE_TEST_PGDATA and EVENTCORE_TEST_PGPORT");
   testing::ScopedSchema schema("crash");
   PostgresStoreConfig config;
   config.conninfo = testing::test_database_url();

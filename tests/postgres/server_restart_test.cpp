@@ -13,10 +13,8 @@ TEST_CASE("while the database is stopped appends fail fast with unavailable, and
   EVENTCORE_REQUIRE_POSTGRES();
   if (!can_control_server()) {
     const char* skip = std::getenv("EVENTCORE_SKIP_POSTGRES_TESTS");
-    if (skip && std::string(skip) == "1") {
-      WARN("EVENTCORE_TEST_PGDATA/EVENTCORE_TEST_PGPORT not set: skipped");
-      return;
-    }
+    if (skip && std::string(skip) == "1")
+      skip_test("needs a server it may restart (EVENTCORE_TEST_PGDATA, EVENTCORE_TEST_PGPORT)");
     FAIL("this test stops and restarts PostgreSQL: set EVENTCORE_TEST_PGDATA and "
          "EVENTCORE_TEST_PGPORT (scripts/test.sh does), or EVENTCORE_SKIP_POSTGRES_TESTS=1");
   }
@@ -55,10 +53,8 @@ TEST_CASE("while the database is stopped appends fail fast with unavailable, and
 
 TEST_CASE("the coalesced notifier survives a restart: appends after it are notified again") {
   EVENTCORE_REQUIRE_POSTGRES();
-  if (!can_control_server()) {
-    WARN("EVENTCORE_TEST_PGDATA/EVENTCORE_TEST_PGPORT not set: skipped");
-    return;
-  }
+  if (!can_control_server())
+    skip_test("restarts the server: needs EVENTCORE_TEST_PGDATA and EVENTCORE_TEST_PGPORT");
   ScopedSchema schema("restart_notify");
   auto config = store_config(schema);
   config.notify_channel = "ect_restart_notify";

@@ -9,10 +9,8 @@ using namespace eventcore::projections;
 
 TEST_CASE("projections resume after a PostgreSQL restart and end equal to the fold of the log, no event missed or doubled") {
   EVENTCORE_REQUIRE_POSTGRES();
-  if (!can_control_server()) {
-    WARN("EVENTCORE_TEST_PGDATA/EVENTCORE_TEST_PGPORT not set: cannot restart the server; skipped");
-    return;
-  }
+  if (!can_control_server())
+    skip_test("restarts the server: needs EVENTCORE_TEST_PGDATA and EVENTCORE_TEST_PGPORT");
   Fixture f("proj_restart");
   auto rc = f.runtime_config();
   rc.poll_interval = 500ms;

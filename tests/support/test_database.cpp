@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -53,6 +54,13 @@ bool postgres_available() {
   throw std::runtime_error(
       "EVENTCORE_TEST_DATABASE_URL is not set: run scripts/test.sh, or set it to a PostgreSQL "
       "the tests may write to (EVENTCORE_SKIP_POSTGRES_TESTS=1 skips these tests)");
+}
+
+void skip_test(const std::string& why) {
+  std::fprintf(stderr, "SKIPPED: %s\n", why.c_str());
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(77);
 }
 
 std::string test_database_url() {

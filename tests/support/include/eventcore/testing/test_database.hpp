@@ -11,6 +11,11 @@ namespace eventcore::testing {
 bool postgres_available();
 std::string test_database_url();
 
+// Ends the running test as skipped: prints why and exits the process with
+// 77, which ctest reports as skipped (tests/CMakeLists.txt). Every ctest test
+// is one Catch2 case in a process of its own, so nothing else is cut short.
+[[noreturn]] void skip_test(const std::string& why);
+
 // A schema of its own for one test, dropped (with everything in it) when the
 // object goes out of scope, so tests never see each other's events.
 class ScopedSchema {
