@@ -30,11 +30,11 @@ install_packages() {
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# build DIR [cmake args...]: configures (once) and builds into DIR.
+# build DIR [cmake args...]: configures (a new DIR, or new args) and builds into DIR.
 build() {
   local dir="$1"; shift
   export CCACHE_DIR="${CCACHE_DIR:-${EVENTCORE_STATE}/ccache}"
-  if [[ ! -f "${dir}/build.ninja" ]]; then
+  if [[ ! -f "${dir}/build.ninja" || $# -gt 0 ]]; then
     cmake -S "${EVENTCORE_ROOT}" -B "${dir}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   fi
   log "building in ${dir#"${EVENTCORE_ROOT}/"} (log: ${dir#"${EVENTCORE_ROOT}/"}/build.log)"
