@@ -4,7 +4,7 @@
 #   scripts/test.sh                              # all tests
 #   scripts/test.sh --sanitize=address,undefined # the same under ASan+UBSan
 #   scripts/test.sh --sanitize=thread            # under TSan, with a TSan-built CAF
-#                                                # (built once into .eventcore/caf-tsan: ~10 min)
+#                                                # (built once into .eventcore/caf-tsan: ~4 min)
 # Other arguments go to ctest (e.g. -R contract).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"

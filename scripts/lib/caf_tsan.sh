@@ -9,7 +9,7 @@ CAF_TSAN_VERSION=0.17.6
 CAF_TSAN_DEBIAN_VERSION=0.17.6-2.1  # the source of bookworm's libcaf-dev
 
 # build_caf_tsan PREFIX: installs the sanitized CAF (headers and libcaf_core,
-# libcaf_io) into PREFIX unless it is already there. Takes about 10 minutes
+# libcaf_io) into PREFIX unless it is already there. Takes about 4 minutes
 # on 2 cores the first time.
 build_caf_tsan() {
   local prefix="$1"
