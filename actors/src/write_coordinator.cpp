@@ -430,6 +430,13 @@ void commit(Coordinator* self, JobDecision decision) {
   // advance in place on commit.
   for (auto& grant : st.held) grant.folds.clear();
   st.phase_started_at = now(self);
+  if (st.context->inline_store_calls) {  // a store that never blocks: no hop to an I/O actor
+    auto appended = st.context->store->append(*request);
+    AppendReply reply = appended ? AppendReply{std::move(*appended), std::nullopt}
+                                 : AppendReply{std::nullopt, std::move(appended).error()};
+    on_appended(self, request, reply);
+    return;
+  }
   self->request(st.context->pick_io(), caf::infinite, append_atom::value, *request)
       .then([=](AppendReply& reply) { on_appended(self, request, reply); },
             [=](caf::error& err) {
