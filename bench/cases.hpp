@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "eventcore/store/event.hpp"
+#include "eventcore/store/event_store.hpp"
 #include "eventcore/store/postgres_store.hpp"
 #include "eventcore/store/stream_id.hpp"
 
@@ -37,6 +38,11 @@ struct Case {
 
 std::vector<Case> postgres_cases();
 std::vector<Case> memory_cases();
+
+// Loads a log with categories holding 1 event in 10 and 1 in 100 into
+// `store` and emits "<family>_read_category_1in10" and "_1in100"
+// (category_cases.cpp).
+void run_category_cases(const Options& o, EventStore& store, const std::string& family);
 
 // The event payload every case writes: `size` deterministic bytes.
 Payload make_payload(std::size_t size);

@@ -112,6 +112,12 @@ std::vector<Case> memory_cases() {
        [](const Options& o) { run_memory_case(o, "mem_append_single", 1, std::nullopt); }},
       {"mem_append_batch100", "MemoryStore, 100 events per append", false,
        [](const Options& o) { run_memory_case(o, "mem_append_batch100", 100, 2'000'000.0); }},
+      {"mem_read_category", "MemoryStore, read_all by a prefix holding 1 in 10 / 1 in 100 events vs unfiltered",
+       false,
+       [](const Options& o) {
+         MemoryStore store;
+         run_category_cases(o, store, "mem");
+       }},
   };
 }
 

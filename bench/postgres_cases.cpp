@@ -560,6 +560,17 @@ std::vector<Case> postgres_cases() {
   cases.push_back({"pg_read_stream100", "read one stream of 100 events", true, run_read_stream_case});
   cases.push_back({"pg_read_all_catchup", "read_all catch-up over the whole log (EVENTCORE_BENCH_EVENTS)", true,
                    run_catch_up_case});
+  cases.push_back({"pg_read_category", "read_all by a prefix holding 1 in 10 / 1 in 100 events vs unfiltered", true,
+                   [](const Options& o) {
+                     const std::string schema = unique_schema("category");
+                     struct Cleanup {
+                       const Options& o;
+                       std::string schema;
+                       ~Cleanup() { drop_schema(o, schema); }
+                     } cleanup{o, schema};
+                     auto store = open_store(o, schema, static_cast<std::size_t>(o.clients), NotifyMode::none);
+                     run_category_cases(o, *store, "pg");
+                   }});
   return cases;
 }
 

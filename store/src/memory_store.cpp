@@ -13,10 +13,18 @@
 
 namespace eventcore {
 
+namespace {
+// A stream's category: its id up to the first '-' (all of it without one).
+std::string_view category_of(std::string_view stream) { return stream.substr(0, stream.find('-')); }
+}  // namespace
+
 struct MemoryStore::State {
   mutable std::shared_mutex mutex;
   std::deque<StoredEvent> log;  // in global order; index = sequence - 1
   std::unordered_map<StreamId, std::vector<std::size_t>> streams;  // log indexes per stream
+  // Log indexes per category (a stream id up to its first '-'): a read_all
+  // whose prefix names one walks only its category's events.
+  std::unordered_map<std::string, std::vector<std::size_t>> categories;
   EventIdSet ids;
   std::uint64_t appends = 0;
   std::map<std::tuple<StreamId, std::string, std::uint32_t>, Snapshot, std::less<>> snapshots;
@@ -60,7 +68,9 @@ Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
   result.positions.reserve(total);
   for (const auto& write : request.streams) {
     auto& indexes = state_->streams[write.stream];
+    auto& category = state_->categories[std::string(category_of(write.stream.str()))];
     for (const auto& event : write.events) {
+      category.push_back(state_->log.size());
       const std::uint64_t sequence = state_->log.size() + 1;
       indexes.push_back(state_->log.size());
       state_->ids.insert(event.id);
@@ -99,15 +109,24 @@ Result<ReadAllPage> MemoryStore::read_all(GlobalPosition after, std::size_t max_
   max_count = std::min(max_count, limits_.max_page_size);
   ReadAllPage page{{}, after};
   std::shared_lock lock(state_->mutex);
+  auto take = [&](std::size_t i) {
+    const auto& event = state_->log[i];
+    if (!filter.matches(event)) return;
+    page.events.push_back(event);
+    page.next = event.position;
+  };
   // Sequences are dense and assigned in commit order, so `after.sequence` is
   // also the index of the first event after it.
-  for (std::size_t i = after.sequence; i < state_->log.size() && page.events.size() < max_count; ++i) {
-    const auto& event = state_->log[i];
-    if (filter.matches(event)) {
-      page.events.push_back(event);
-      page.next = event.position;
-    }
+  if (filter.stream_prefix.find('-') != std::string::npos) {
+    auto it = state_->categories.find(std::string(category_of(filter.stream_prefix)));
+    if (it == state_->categories.end()) return page;
+    const auto& indexes = it->second;
+    for (auto i = std::lower_bound(indexes.begin(), indexes.end(), after.sequence);
+         i != indexes.end() && page.events.size() < max_count; ++i)
+      take(*i);
+    return page;
   }
+  for (std::size_t i = after.sequence; i < state_->log.size() && page.events.size() < max_count; ++i) take(i);
   return page;
 }
 

@@ -361,6 +361,36 @@ SELECT substr(stream_id, 14), payload, recorded_at
  WHERE starts_with(stream_id, '$idempotency-') AND stream_version = 1 AND event_type = '$CommandRecorded'
 ON CONFLICT (key) DO NOTHING;
 )SQL"},
+    Migration{6, "category index: stream-prefix reads cost what they return", R"SQL(
+-- A stream's category is its id up to the first '-' ("account-42":
+-- "account"). read_all with a stream prefix that contains a '-' reads its
+-- category's events in log order from this index, instead of walking the
+-- whole log and dropping what does not match.
+CREATE INDEX events_category ON events (split_part(stream_id, '-', 1), tx_id, position);
+
+-- The same gap-free read as the store's read_all, through that index. The
+-- statement is planned on every call with the call's values (EXECUTE ...
+-- USING), and bitmap scans are off: a cached generic plan, or a bitmap scan,
+-- walks far more than the page (measured on a 1,000,000-event log: a page of
+-- a 1-in-100 category took 18-380 ms that way, 1-5 ms by the ordered index
+-- scan, and a generic plan switched between the two as statistics changed).
+CREATE FUNCTION eventcore_read_category(p_tx xid8, p_position bigint, p_types text[], p_prefix text,
+                                        p_limit bigint)
+RETURNS SETOF events LANGUAGE plpgsql STABLE SET enable_bitmapscan = off AS $fn$
+BEGIN
+  RETURN QUERY EXECUTE
+    'SELECT * FROM events'
+    ' WHERE split_part(stream_id, ''-'', 1) = split_part($4, ''-'', 1)'
+    '   AND (tx_id, position) > ($1, $2)'
+    '   AND tx_id < pg_snapshot_xmin(pg_current_snapshot())'
+    '   AND starts_with(stream_id, $4)'
+    '   AND ($3 IS NULL OR event_type = ANY($3))'
+    ' ORDER BY split_part(stream_id, ''-'', 1), tx_id, position'
+    ' LIMIT $5'
+    USING p_tx, p_position, p_types, p_prefix, p_limit;
+END
+$fn$;
+)SQL"},
 };
 
 std::string trim(std::string s) {

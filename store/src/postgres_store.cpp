@@ -105,6 +105,13 @@ const std::string read_all_sql =
     "   AND ($3::text[] IS NULL OR event_type = ANY($3::text[]))"
     "   AND ($4::text IS NULL OR starts_with(stream_id, $4::text))"
     " ORDER BY tx_id, position LIMIT $5::bigint";
+// The same read for a prefix with a '-' in it, through the category index
+// (migration 6): its cost follows the events returned, not the log crossed.
+constexpr const char* read_category_statement = "eventcore_read_category";
+const std::string read_category_sql =
+    std::string("SELECT ") + event_columns +
+    " FROM eventcore_read_category($1::xid8, $2::bigint, $3::text[], $4::text, $5::bigint)"
+    " ORDER BY tx_id, position";
 const std::string stream_version_sql = "SELECT version FROM streams WHERE stream_id = $1";
 const std::string load_snapshot_sql =
     "SELECT stream_version, state FROM snapshots"
@@ -147,6 +154,7 @@ Status prepare_statements(PGconn* conn, bool notify) {
       {append_one_upsert_statement, &append_one_upsert_sql},
       {read_stream_statement, &read_stream_sql},
       {read_all_statement, &read_all_sql},
+      {read_category_statement, &read_category_sql},
       {stream_version_statement, &stream_version_sql},
       {load_snapshot_statement, &load_snapshot_sql},
       {save_snapshot_statement, &save_snapshot_sql},
@@ -801,7 +809,8 @@ Result<ReadAllPage> PostgresStore::read_all(GlobalPosition after, std::size_t ma
   if (filter.stream_prefix.empty()) params.add_null();
   else params.add_bytes(filter.stream_prefix);
   params.add_int8(static_cast<std::int64_t>(max_count));
-  auto result = impl_->read(read_all_statement, params, "read_all");
+  const bool by_category = filter.stream_prefix.find('-') != std::string::npos;
+  auto result = impl_->read(by_category ? read_category_statement : read_all_statement, params, "read_all");
   if (!result) return std::move(result).error();
   auto events = decode_events(result->get());
   if (!events) return std::move(events).error();

@@ -160,7 +160,10 @@ class EventStore {
   // returned page's `next`. Gap-freedom has a price: an acknowledged append
   // becomes visible here only once every transaction that might take an
   // earlier position has finished (in PostgreSQL: every transaction older
-  // than it), so a reader may briefly trail the writers.
+  // than it), so a reader may briefly trail the writers. A stream prefix with
+  // a '-' in it reads by the category index (a stream id up to its first
+  // '-' is its category): its cost follows the events it returns, not the
+  // log it crosses; a prefix without one walks the log.
   virtual Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count,
                                        const EventFilter& filter = {}) = 0;
 
