@@ -86,6 +86,7 @@
 #include <string_view>
 #include <vector>
 
+#include "eventcore/store/event_codec.hpp"
 #include "eventcore/store/event_store.hpp"
 
 namespace caf {
@@ -164,6 +165,62 @@ class PostgresProjection {
   virtual void create(Sql& sql) = 0;
   // Folds one event into the tables, inside the page's transaction.
   virtual void apply(Sql& sql, const StoredEvent& event) = 0;
+};
+
+// Typed projections: written over a domain's event variant (the Event of
+// its commands, an EventCodec<Event> variant), decoded by the runtime's
+// thread before the projection sees it. What to do with an event of a type
+// the variant does not know (a newer writer's type, another domain's event
+// under the same prefix) is the projection's choice:
+enum class UnknownEvents {
+  skip,    // ignore it; the checkpoint moves past it
+  poison,  // treat it as a failed apply: retried, then the ErrorPolicy (stop or dead letter)
+};
+// An event that is known but does not decode (malformed_event) is always poison.
+
+namespace detail {
+// The decoded event, or none when it is of an unknown type to skip; throws
+// (a failed apply) otherwise.
+template <class Event>
+std::optional<Event> decode_for_projection(const StoredEvent& stored, UnknownEvents unknown) {
+  auto decoded = EventCodec<Event>::decode(stored);
+  if (decoded) return std::move(decoded).value();
+  if (decoded.error().code == ErrorCode::unknown_event_type && unknown == UnknownEvents::skip) return std::nullopt;
+  throw std::runtime_error(to_string(decoded.error()));
+}
+}  // namespace detail
+
+// A Projection over Event, e.g.
+//
+//   class Balances final : public TypedProjection<bank::Event> {
+//     void apply_event(const bank::Event& event, const StoredEvent& stored) override { ... }
+//   };
+template <class Event>
+class TypedProjection : public Projection {
+ public:
+  explicit TypedProjection(UnknownEvents unknown = UnknownEvents::skip) : unknown_(unknown) {}
+  // Folds one decoded event; `stored` carries its stream, version, position and metadata.
+  virtual void apply_event(const Event& event, const StoredEvent& stored) = 0;
+  void apply(const StoredEvent& stored) final {
+    if (auto event = detail::decode_for_projection<Event>(stored, unknown_)) apply_event(*event, stored);
+  }
+
+ private:
+  UnknownEvents unknown_;
+};
+
+// A PostgresProjection over Event (exactly-once, as PostgresProjection).
+template <class Event>
+class TypedPostgresProjection : public PostgresProjection {
+ public:
+  explicit TypedPostgresProjection(UnknownEvents unknown = UnknownEvents::skip) : unknown_(unknown) {}
+  virtual void apply_event(Sql& sql, const Event& event, const StoredEvent& stored) = 0;
+  void apply(Sql& sql, const StoredEvent& stored) final {
+    if (auto event = detail::decode_for_projection<Event>(stored, unknown_)) apply_event(sql, *event, stored);
+  }
+
+ private:
+  UnknownEvents unknown_;
 };
 
 enum class ProjectionState {
