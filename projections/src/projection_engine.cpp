@@ -1,6 +1,7 @@
 #include "projection_engine.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 namespace eventcore::projections::detail {
@@ -493,28 +494,28 @@ ProjectionStatus Engine::status() {
         "SELECT tx_id::text, position FROM events WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
         "ORDER BY tx_id DESC, position DESC LIMIT 1");
     if (!head.empty()) s.head = parse_position(head[0][0], head[0][1]);
-    if (s.head > s.position) {
-      // Lag counts the events this projection still has to apply: the wanted ones.
-      const auto& filter = config_.options.filter;
-      std::optional<std::string> types, prefix;
-      if (!filter.types.empty()) {
-        std::string literal = "{";
-        for (const auto& t : filter.types) {
-          if (literal.size() > 1) literal += ',';
-          literal += '"';
-          for (char c : t) {
-            if (c == '"' || c == '\\') literal += '\\';
-            literal += c;
-          }
-          literal += '"';
+    // Lag counts the events this projection still has to apply: the wanted ones.
+    const auto& filter = config_.options.filter;
+    std::optional<std::string> types, prefix;
+    if (!filter.types.empty()) {
+      std::string literal = "{";
+      for (const auto& t : filter.types) {
+        if (literal.size() > 1) literal += ',';
+        literal += '"';
+        for (char c : t) {
+          if (c == '"' || c == '\\') literal += '\\';
+          literal += c;
         }
-        types = literal + "}";
+        literal += '"';
       }
-      if (!filter.stream_prefix.empty()) prefix = filter.stream_prefix;
-      const std::string wanted =
-          " AND ($3::text[] IS NULL OR event_type = ANY($3::text[]))"
-          " AND ($4::text IS NULL OR starts_with(stream_id, $4::text))";
-      const std::vector<std::optional<std::string>> params{tx_text(position_), seq_text(position_), types, prefix};
+      types = literal + "}";
+    }
+    if (!filter.stream_prefix.empty()) prefix = filter.stream_prefix;
+    const std::string wanted =
+        " AND ($3::text[] IS NULL OR event_type = ANY($3::text[]))"
+        " AND ($4::text IS NULL OR starts_with(stream_id, $4::text))";
+    const std::vector<std::optional<std::string>> params{tx_text(position_), seq_text(position_), types, prefix};
+    if (s.head > s.position) {
       auto lag = session_.exec(
           "SELECT count(*) FROM events WHERE (tx_id, position) > ($1::xid8, $2::bigint) "
           "AND tx_id < pg_snapshot_xmin(pg_current_snapshot())" + wanted,
@@ -525,6 +526,32 @@ ProjectionStatus Engine::status() {
           "WHERE (tx_id, position) > ($1::xid8, $2::bigint)" + wanted + " ORDER BY tx_id, position LIMIT 1",
           params);
       if (!age.empty()) s.lag_ms = std::max(0.0, std::atof(age[0][0].c_str()));
+    }
+    // Committed events that gap-free reading cannot return yet: a transaction
+    // that began before them (anywhere on the server) is still open.
+    auto held = session_.exec(
+        "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(recorded_at)) * 1000, 0) "
+        "FROM events WHERE (tx_id, position) > ($1::xid8, $2::bigint) "
+        "AND tx_id >= pg_snapshot_xmin(pg_current_snapshot())" + wanted,
+        params);
+    s.held_back_events = std::strtoull(held.at(0).at(0).c_str(), nullptr, 10);
+    if (s.held_back_events > 0) {
+      s.stalled_ms = std::max(0.0, std::atof(held.at(0).at(1).c_str()));
+      auto holder = session_.exec(
+          "SELECT pid, coalesce(datname, ''), coalesce(state, ''), "
+          "coalesce(extract(epoch FROM clock_timestamp() - xact_start), 0) "
+          "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+          "ORDER BY age(backend_xid) DESC LIMIT 1");
+      if (holder.empty()) {
+        s.blocked_by = "a transaction pg_stat_activity does not show (a prepared transaction, or another "
+                       "role's session: grant pg_read_all_stats to see it)";
+      } else {
+        char age[32];
+        std::snprintf(age, sizeof age, "%.1f", std::atof(holder[0][3].c_str()));
+        s.blocked_by = "pid " + holder[0][0] + " (database '" + holder[0][1] + "', " +
+                       (holder[0][2].empty() ? std::string() : holder[0][2] + ", ") + "transaction open " + age +
+                       " s)";
+      }
     }
   } catch (const SqlError& e) {
     if (e.connection_lost) lost(e.what());

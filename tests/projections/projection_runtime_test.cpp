@@ -243,6 +243,47 @@ TEST_CASE("status reports position, head and lag of a projection that is behind"
   CHECK(s.name == "stuck");
 }
 
+TEST_CASE("a transaction left open in another database stalls projections, and status says by whom and how long") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  Fixture f("proj_stall");
+  f.start();
+  REQUIRE(f.runtime->add(options("stalled"), [] { return std::make_unique<EventLog>(); }).ok());
+  auto model = std::dynamic_pointer_cast<EventLog>(f.runtime->instance("stalled"));
+  // Another database of the same cluster: a transaction that took an xid and stays open.
+  const std::string url = test_database_url();
+  const char* keys[] = {"dbname", "dbname", nullptr};
+  const char* values[] = {url.c_str(), "template1", nullptr};
+  PGconn* other = PQconnectdbParams(keys, values, 1);
+  struct Close {
+    PGconn* conn;
+    ~Close() { PQfinish(conn); }
+  } close{other};
+  REQUIRE(PQstatus(other) == CONNECTION_OK);
+  PQclear(PQexec(other, "BEGIN"));
+  PGresult* begun = PQexec(other, "SELECT pg_backend_pid(), pg_current_xact_id()");
+  REQUIRE(PQresultStatus(begun) == PGRES_TUPLES_OK);
+  const std::string pid = PQgetvalue(begun, 0, 0);
+  PQclear(begun);
+
+  for (int i = 0; i < 5; ++i) REQUIRE(f.store->append(one_event("s")).ok());
+  REQUIRE(wait_until([&] {
+    const auto s = f.status("stalled");
+    return s.held_back_events == 5 && s.stalled_ms >= 100;
+  }, 5s));
+  const auto stalled = f.status("stalled");
+  CHECK(model->size() == 0);
+  CHECK(stalled.lag_events == 0);  // what gap-free reading can return: nothing yet
+  CHECK_THAT(stalled.blocked_by, Catch::Contains("pid " + pid) && Catch::Contains("'template1'") &&
+                                     Catch::Contains("idle in transaction"));
+
+  PQclear(PQexec(other, "COMMIT"));
+  REQUIRE(wait_until([&] { return model->size() == 5; }, 5s));
+  const auto after = f.status("stalled");
+  CHECK(after.held_back_events == 0);
+  CHECK(after.stalled_ms == 0);
+  CHECK(after.blocked_by.empty());
+}
+
 TEST_CASE("a standby of a PostgreSQL projection in the same database waits while another runtime holds it") {
   EVENTCORE_REQUIRE_POSTGRES();
   Fixture f("proj_standby");

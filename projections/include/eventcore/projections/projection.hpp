@@ -242,6 +242,17 @@ struct ProjectionStatus {
   double lag_ms = 0;         // age of the oldest of those, committed or not (0 when none)
   std::uint64_t events_applied = 0;  // by this runtime since it started
   std::uint64_t dead_letters = 0;    // recorded by this runtime since it started
+  // Gap-free reading returns an event only once every transaction that began
+  // before it has ended, on the whole server (any database). An open
+  // transaction therefore stalls every projection: events committed after it
+  // began stay invisible. How many of the wanted events are held back that
+  // way, for how long (the oldest's age), and which transaction holds them
+  // (its pid, database, state and age). Remedy: end it; prevent it with
+  // idle_in_transaction_session_timeout (and short transactions) on every
+  // database of the cluster.
+  std::uint64_t held_back_events = 0;
+  double stalled_ms = 0;
+  std::string blocked_by;  // e.g. "pid 4242 (database 'reports', idle in transaction, transaction open 31.2 s)"
   std::string error;         // why it stopped, or the last transient failure
 };
 
