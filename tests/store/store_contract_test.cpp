@@ -924,6 +924,47 @@ TEMPLATE_TEST_CASE("expired records are removed, younger ones kept; an expired k
   CHECK(version_of(*store, "s") == 2);  // the events stay: only the record expired
 }
 
+TEMPLATE_TEST_CASE("of concurrent appends with one key, exactly one writes; the others fail as duplicate_key, "
+                   "never as a deadlock", "[contract][record][concurrency]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  constexpr int threads = 4;
+  constexpr int rounds = 5;
+  for (int round = 0; round < rounds; ++round) {
+    std::atomic<int> successes{0}, duplicates{0}, failures{0};
+    std::atomic<bool> go{false};
+    const std::string key = "k-" + std::to_string(round);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        // Two writers share streams (in opposite orders), two write streams of their own.
+        std::vector<StreamWrite> writes{
+            StreamWrite{*StreamId::try_new(t < 2 ? "shared-a" : "own-a" + std::to_string(t)), ExpectedVersion::any(),
+                        {event()}},
+            StreamWrite{*StreamId::try_new(t < 2 ? "shared-b" : "own-b" + std::to_string(t)), ExpectedVersion::any(),
+                        {event()}}};
+        if (t % 2) std::swap(writes[0], writes[1]);
+        AppendRequest req{std::move(writes)};
+        req.record = CommandRecord{key, bytes("by " + std::to_string(t)), {}};
+        while (!go) std::this_thread::yield();
+        auto r = store->append(req);
+        if (r) ++successes;
+        else if (r.error().code == ErrorCode::duplicate_key) ++duplicates;
+        else ++failures;
+      });
+    }
+    go = true;
+    for (auto& w : workers) w.join();
+    CHECK(failures.load() == 0);
+    CHECK(successes.load() == 1);
+    CHECK(duplicates.load() == threads - 1);
+  }
+  // One append per round wrote its two events; the others wrote nothing.
+  std::uint64_t written = version_of(*store, "shared-a") + version_of(*store, "shared-b");
+  for (int t = 2; t < threads; ++t)
+    written += version_of(*store, "own-a" + std::to_string(t)) + version_of(*store, "own-b" + std::to_string(t));
+  CHECK(written == 2 * rounds);
+}
+
 TEMPLATE_TEST_CASE("append_batch fails a request whose key is taken, alone, and keeps the order",
                    "[contract][record][batch]", CONTRACT_STORES) {
   GIVEN_A_FRESH_STORE(store);
