@@ -73,7 +73,7 @@ TEST_CASE("transfers to the same account, of nothing, or with unopened accounts 
   CHECK(run(TransferMoney{account_id("a"), account_id("b"), cents(1), ""}, state).rejected());
 }
 
-TEST_CASE("accounts open once; deposits and withdrawals need an open account and enough money") {
+TEST_CASE("accounts open once, and deposits and withdrawals need an open account and enough money") {
   std::map<StreamId, Account> empty;
   CHECK(run(OpenAccount{account_id("a"), "ann"}, empty).events());
   auto state = with_accounts({{"a", 50}});

@@ -219,7 +219,7 @@ struct Throwing {
 };
 }  // namespace
 
-TEST_CASE("a handle that throws fails its command with invalid_command; the stream stays usable") {
+TEST_CASE("a handle that throws fails its command with invalid_command, and the stream stays usable") {
   Simulation sim;
   for (auto streams : {std::vector<StreamId>{sid("x")}, std::vector<StreamId>{sid("x"), sid("y")}}) {
     INFO(streams.size() << " stream(s)");
@@ -254,7 +254,7 @@ void run_all_but_io(Simulation& sim) {
 }
 }  // namespace
 
-TEST_CASE("a fast-path append that gets no answer in time fails with timeout; the late answer is ignored") {
+TEST_CASE("a fast-path append that gets no answer in time fails with timeout, and the late answer is ignored") {
   RuntimeConfig config = simulation_config();
   config.command_timeout = 500ms;
   Simulation sim(config);

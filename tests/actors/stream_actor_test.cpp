@@ -31,7 +31,7 @@ caf::behavior holder(caf::event_based_actor* self, caf::actor registry, std::str
 
 }  // namespace
 
-TEST_CASE("a stream is held by one transaction at a time; waiters are served FIFO") {
+TEST_CASE("a stream is held by one transaction at a time, and waiters are served FIFO") {
   Simulation sim;
   auto log = std::make_shared<std::vector<std::string>>();
   auto registry = stream_registry(*sim.executor);
@@ -101,7 +101,7 @@ TEST_CASE("a command that cannot get its streams in time fails with timeout and 
   caf::anon_send_exit(stuck, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("live stream actors are bounded; passivated streams reload the right state") {
+TEST_CASE("live stream actors are bounded, and passivated streams reload the right state") {
   RuntimeConfig config = simulation_config();
   config.max_live_streams = 2;
   Simulation sim(config);

@@ -349,7 +349,7 @@ TEST_CASE("validate_append rejects an event id repeated in one append, naming it
   CHECK(error.message == "event id " + e.id.str() + " appears twice in one append");
 }
 
-TEST_CASE("an empty event filter matches everything; a filter narrows by type and prefix",
+TEST_CASE("an empty event filter matches everything, and a filter narrows by type and prefix",
           "[event_filter]") {
   StoredEvent e{EventId::generate(), *StreamId::try_new("account-1"), {1}, {1, 1}, "Opened", {}, {}, {}};
   CHECK(EventFilter{}.matches(e));

@@ -853,7 +853,7 @@ std::optional<CommandRecord> load_record(EventStore& store, std::string_view key
 }
 }  // namespace
 
-TEMPLATE_TEST_CASE("a command record is written with its events and loads back; a missing one loads as none",
+TEMPLATE_TEST_CASE("a command record is written with its events and loads back, and a missing one loads as none",
                    "[contract][record]", CONTRACT_STORES) {
   GIVEN_A_FRESH_STORE(store);
   CHECK_FALSE(load_record(*store, "k1").has_value());
@@ -907,7 +907,7 @@ TEMPLATE_TEST_CASE("an empty or over-long key, or a record over the payload limi
   CHECK(version_of(*store, "s") == 1);
 }
 
-TEMPLATE_TEST_CASE("expired records are removed, younger ones kept; an expired key can be used again",
+TEMPLATE_TEST_CASE("expired records are removed, younger ones kept, and an expired key can be used again",
                    "[contract][record]", CONTRACT_STORES) {
   GIVEN_A_FRESH_STORE(store);
   must_append(*store, keyed({write("s", ExpectedVersion::no_stream(), events(1))}, "k"));
@@ -924,7 +924,7 @@ TEMPLATE_TEST_CASE("expired records are removed, younger ones kept; an expired k
   CHECK(version_of(*store, "s") == 2);  // the events stay: only the record expired
 }
 
-TEMPLATE_TEST_CASE("of concurrent appends with one key, exactly one writes; the others fail as duplicate_key, "
+TEMPLATE_TEST_CASE("of concurrent appends with one key, exactly one writes and the others fail as duplicate_key, "
                    "never as a deadlock", "[contract][record][concurrency]", CONTRACT_STORES) {
   GIVEN_A_FRESH_STORE(store);
   constexpr int threads = 4;
