@@ -36,10 +36,10 @@ const std::string append_sql =
     "SELECT tx_id, versions, positions FROM eventcore_append("
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 // An append with its command record, in one statement (one transaction).
-// The record's insert runs after the function has locked every stream (an
-// unreferenced data-modifying WITH runs once the main query is done), so two
-// appends with one key never hold a stream each other waits for: the second
-// blocks on the key, then fails with a unique violation (duplicate_key).
+// Every keyed append runs this same statement, so all of them take stream
+// locks and the key in one order: two appends with one key cannot deadlock;
+// the second blocks on the key, then fails with a unique violation
+// (duplicate_key). The contract suite races them.
 constexpr const char* append_recorded_statement = "eventcore_append_recorded";
 const std::string append_recorded_sql =
     "WITH r AS (INSERT INTO command_records (key, record) VALUES ($15::text, $16::bytea))"
@@ -406,9 +406,9 @@ struct PostgresStore::Impl {
     return out;
   }
 
-  // Runs a read-only prepared statement; a statement that fails on a
-  // connection that died while idle (a server restart) is retried once on a
-  // new connection, reads being safe to repeat.
+  // Runs a prepared statement that is safe to repeat (a read, or the
+  // idempotent expiry DELETE); one that fails on a connection that died
+  // while idle (a server restart) is retried once on a new connection.
   Result<pg::ResultPtr> read(const char* statement, pg::Params& params, std::string_view what) {
     params.finish();
     for (int attempt = 0;; ++attempt) {
