@@ -78,14 +78,6 @@ std::shared_ptr<PostgresStore> open_store(const Settings& s, const std::string& 
   return std::shared_ptr<PostgresStore>(std::move(store).value());
 }
 
-projections::RuntimeConfig runtime_config(const Settings& s, const std::string& schema) {
-  projections::RuntimeConfig rc;
-  rc.conninfo = s.url;
-  rc.schema = schema;
-  rc.notify_channel = schema;
-  return rc;
-}
-
 class CountByType final : public projections::Projection {
  public:
   void apply(const StoredEvent& e) override {
@@ -137,8 +129,8 @@ RunStats raw_catchup(const Settings& s, const std::string& schema) {
 }
 
 RunStats projection_catchup(const Settings& s, caf::actor_system& sys, std::shared_ptr<PostgresStore> store,
-                            const std::string& schema, int run) {
-  auto runtime = projections::ProjectionRuntime::start(sys, store, runtime_config(s, schema)).value();
+                            const std::string&, int run) {
+  auto runtime = projections::ProjectionRuntime::start(sys, store, projections::RuntimeConfig{}).value();
   projections::ProjectionOptions o;
   o.name = "counts_" + std::to_string(run);
   o.page_size = s.catchup_page_size;
@@ -238,7 +230,7 @@ LagResult run_lag(const Settings& s, caf::actor_system& sys, bool coalesced, int
   const std::string schema = fresh_schema(s, "proj_lag" + std::to_string(run));
   auto pg = open_store(s, schema, coalesced ? NotifyMode::coalesced : NotifyMode::none, 8);
   std::shared_ptr<EventStore> store = pg;
-  auto rc = runtime_config(s, schema);
+  auto rc = projections::RuntimeConfig{};
   if (!coalesced) rc.poll_interval = milliseconds(100);  // the polling baseline
   auto runtime = projections::ProjectionRuntime::start(sys, pg, rc).value();
   auto m = std::make_shared<std::mutex>();
@@ -394,7 +386,7 @@ RunStats run_append(const Settings& s, caf::actor_system& sys, AppendSetup setup
   std::unique_ptr<projections::ProjectionRuntime> runtime;
   std::shared_ptr<CountByType> model;
   if (setup != AppendSetup::bare) {
-    runtime = projections::ProjectionRuntime::start(sys, pg, runtime_config(s, schema)).value();
+    runtime = projections::ProjectionRuntime::start(sys, pg, projections::RuntimeConfig{}).value();
     projections::ProjectionOptions o;
     o.name = "counts";
     o.page_size = s.page_size;

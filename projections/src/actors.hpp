@@ -1,8 +1,11 @@
 #pragma once
 
-// Factories of the runtime's actors; each is detached (a thread of its own:
-// they block on libpq) and lives in its own .cpp.
+// Factories of the runtime's actors, each in its own .cpp. The projection
+// and rebuild actors are detached (threads of their own: they block on the
+// store and on libpq); the waker is not.
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 
 #include <caf/fwd.hpp>
@@ -11,8 +14,10 @@
 
 namespace eventcore::projections::detail {
 
-// LISTENs on the channel and wakes its subscribers (see notify_listener.cpp).
-caf::actor spawn_notify_listener(caf::actor_system& system, ListenerConfig config);
+// Wakes its subscribers on the store's wake-ups and every poll_interval (see waker.cpp).
+// `pending` is the flag the store's callback sets before it sends a wake_atom.
+caf::actor spawn_waker(caf::actor_system& system, std::chrono::milliseconds poll_interval,
+                       std::shared_ptr<std::atomic<bool>> pending);
 
 // Runs one projection's Engine (see projection_actor.cpp).
 caf::actor spawn_projection_actor(caf::actor_system& system, std::unique_ptr<Engine> engine, ActorTimings timings);

@@ -2,12 +2,13 @@
 
 // The projection runtime's messages: who sends what to whom.
 //
-//   runtime  -> listener          (subscribe_atom, actor)  : wake this projection actor from now on
-//   listener -> projection actor  (wake_atom)              : the log may have grown (LISTEN/poll)
+//   runtime  -> waker             (subscribe_atom, actor)  : wake this projection actor from now on
+//   store    -> waker             (wake_atom)              : appends committed (EventStore::watch_appends)
+//   waker    -> projection actor  (wake_atom)              : the log may have grown (a wake-up or the poll)
 //   runtime  -> projection actor  (status_atom)            -> ProjectionStatus
 //   runtime  -> projection actor  (generation_atom)        -> int (the live generation)
 //   rebuild  -> projection actor  (adopt_atom, HandoverPtr): switch to the rebuilt model
-//   every actor -> itself         (run_atom / tick_atom)   : the next page / the next poll of the socket
+//   every actor -> itself         (run_atom / tick_atom)   : the next page / the next poll
 
 #include <memory>
 
@@ -28,15 +29,6 @@ using run_atom = caf::atom_constant<caf::atom("run")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 using HandoverPtr = std::shared_ptr<const Handover>;
-
-struct ListenerConfig {
-  std::string conninfo;
-  std::string schema;
-  std::string channel;
-  std::chrono::milliseconds poll_interval;
-  std::chrono::milliseconds keepalive_interval;
-  std::shared_ptr<Clock> clock;
-};
 
 struct ActorTimings {
   std::chrono::milliseconds standby_interval;

@@ -1,32 +1,46 @@
 #include "projection_engine.hpp"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
+
+#include "postgres_checkpoints.hpp"
 
 namespace eventcore::projections::detail {
 
 namespace {
 
-std::string tx_text(const GlobalPosition& p) { return std::to_string(p.transaction); }
-std::string seq_text(const GlobalPosition& p) { return std::to_string(p.sequence); }
+// Runs statements of the engine's own on its session, with failures as the
+// SqlError a PostgresProjection's statements throw: one kind to handle.
+template <class F>
+auto sql(F&& f) {
+  try {
+    return f();
+  } catch (const pg::SqlFailure& e) {
+    throw SqlError(e.what(), e.connection_lost);
+  }
+}
 
 // Thrown inside a page transaction when the checkpoint moved under us: another
-// instance applied these events (it can only happen after losing the lock).
+// instance applied these events (it can only happen after losing leadership).
 struct CheckpointMoved : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+std::string describe(const StoredEvent& event) {
+  return "event " + event.id.str() + " (" + event.type + ", stream '" + event.stream.str() + "' version " +
+         std::to_string(event.version.value) + ", position " + to_string(event.position) + ")";
+}
+
 }  // namespace
 
-Engine::Engine(EngineConfig config, std::shared_ptr<EventStore> store,
-               ProjectionRuntime::ProjectionFactory memory_factory,
-               ProjectionRuntime::PostgresProjectionFactory pg_factory, std::shared_ptr<InstanceSlot> slot)
+Engine::Engine(EngineConfig config, Backend backend, ProjectionRuntime::ProjectionFactory memory_factory,
+               ProjectionRuntime::PostgresProjectionFactory pg_factory, std::shared_ptr<InstanceSlot> slot,
+               std::shared_ptr<LiveCell> live)
     : config_(std::move(config)),
-      store_(std::move(store)),
+      backend_(std::move(backend)),
       memory_factory_(std::move(memory_factory)),
       pg_factory_(std::move(pg_factory)),
-      slot_(std::move(slot)) {
+      slot_(std::move(slot)),
+      live_(std::move(live)) {
   if (!config_.clock) config_.clock = Clock::system();
   // An in-memory instance exists (and is visible through the runtime) from the start.
   if (memory_factory_) {
@@ -42,50 +56,92 @@ std::string Engine::checkpoint_name() const {
   return config_.rebuild ? config_.options.name + "~rebuild" : config_.options.name;
 }
 
+bool Engine::exclusive() const { return !config_.rebuild && (is_postgres() || config_.options.one_instance); }
+
+void Engine::publish() {
+  if (!live_) return;
+  {
+    std::lock_guard lock(live_->mutex);
+    live_->position = position_;
+    live_->state = state_;
+    live_->error = error_;
+    ++live_->steps;
+  }
+  live_->changed.notify_all();
+}
+
 Engine::Outcome Engine::lost(const std::string& message) {
   session_.rollback_if_open();
   session_.close();
-  // PostgreSQL read models reload the committed checkpoint on reconnect (the
-  // outcome of the last commit is unknown); in-memory ones keep their guard.
+  // A PostgreSQL read model reloads the committed checkpoint (the outcome of
+  // the last commit is unknown); an in-memory one keeps its position guard.
   opened_ = false;
+  if (guard_ && !guard_->held()) guard_.reset();
   error_ = message;
   return Outcome::transient;
 }
 
-void Engine::save_state(const char* state, const std::string& error) {
-  try {
-    session_.exec(
-        "UPDATE projection_checkpoints SET state = $2, error = $3, owner = $4, updated_at = now() "
-        "WHERE name = $1",
-        {checkpoint_name(), state, error.empty() ? std::nullopt : std::optional<std::string_view>(error),
-         config_.owner});
-  } catch (const SqlError&) {
-    // Status only; the next open writes it again.
+void Engine::report(const char* state, const std::string& error) {
+  // Status only: a failure here is written again by the next open.
+  if (is_postgres()) {
+    try {
+      pg_checkpoints::report(session_, checkpoint_name(), state, error, config_.owner);
+    } catch (const pg::SqlFailure&) {
+    }
+    return;
   }
+  (void)backend_.checkpoints->report(checkpoint_name(), state, error, config_.owner);
 }
 
 void Engine::point_views(int generation) {
   if (!pg_) return;
-  GenerationSql sql(session_, generation);
+  GenerationSql gen(session_, backend_.schema, generation);
   for (const auto& table : pg_->tables()) {
-    const std::string view = session_.quoted_schema() + "." + quote_ident(table);
-    session_.exec("DROP VIEW IF EXISTS " + view);
-    session_.exec("CREATE VIEW " + view + " AS SELECT * FROM " + sql.table(table));
+    const std::string view = pg::quote_ident(backend_.schema) + "." + pg::quote_ident(table);
+    sql([&] { return session_.exec("DROP VIEW IF EXISTS " + view); });
+    sql([&] { return session_.exec("CREATE VIEW " + view + " AS SELECT * FROM " + gen.table(table)); });
   }
 }
 
 void Engine::create_generation(int generation, bool with_views) {
-  GenerationSql sql(session_, generation);
-  for (const auto& table : pg_->tables()) session_.exec("DROP TABLE IF EXISTS " + sql.table(table) + " CASCADE");
-  pg_->create(sql);
+  GenerationSql gen(session_, backend_.schema, generation);
+  for (const auto& table : pg_->tables())
+    sql([&] { return session_.exec("DROP TABLE IF EXISTS " + gen.table(table) + " CASCADE"); });
+  pg_->create(gen);
   if (with_views) point_views(generation);
 }
 
 Engine::Outcome Engine::open() {
+  if (exclusive() && !guard_) {
+    auto guard = backend_.leadership->try_acquire(config_.options.name);
+    if (!guard) {
+      error_ = guard.error().message;
+      return Outcome::transient;
+    }
+    if (!*guard) {
+      state_ = ProjectionState::standby;
+      return Outcome::standby;
+    }
+    guard_ = std::move(guard).value();
+  }
+  if (is_postgres()) return open_postgres();
+  // In memory: the position guard is the instance's own (start_position, then
+  // what it applied); the stored checkpoint reports progress.
+  if (!config_.rebuild) {
+    if (auto saved = backend_.checkpoints->save(checkpoint_name(), Checkpoint{position_, 1}); !saved) {
+      error_ = saved.error().message;
+      return Outcome::transient;
+    }
+    report("running", "");
+  }
+  opened_ = true;
+  state_ = ProjectionState::catching_up;
+  return Outcome::more;
+}
+
+Engine::Outcome Engine::open_postgres() {
   if (!session_.connected()) {
-    auto connected = session_.connect(config_.conninfo, config_.schema,
-                                      "eventcore-projection:" + config_.options.name);
-    if (!connected) {
+    if (auto connected = session_.connect(*backend_.postgres); !connected) {
       error_ = connected.error().message;
       return Outcome::transient;
     }
@@ -94,53 +150,41 @@ Engine::Outcome Engine::open() {
     // Safe for exactly-once: a crash can lose only the newest commits, and
     // each loses its read-model writes and its checkpoint together, so those
     // events are applied again. It saves a WAL flush per page.
-    session_.exec("SET synchronous_commit = off");
-    if (is_postgres() && !config_.rebuild) {
-      // The lock lives as long as this session: the session that writes the
-      // read model is the one that holds it, so losing one loses both.
-      auto got = session_.exec("SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))",
-                               {config_.schema, config_.options.name});
-      if (got.at(0).at(0) != "t") {
-        state_ = ProjectionState::standby;
-        return Outcome::standby;
-      }
-    }
-    session_.exec("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-                  {checkpoint_name()});
+    sql([&] { return session_.exec("SET synchronous_commit = off"); });
+    std::optional<Checkpoint> checkpoint;
     if (config_.rebuild) {
-      session_.exec("UPDATE projection_checkpoints SET tx_id = $2::xid8, position = $3::bigint, "
-                    "generation = $4::int WHERE name = $1",
-                    {checkpoint_name(), tx_text(config_.rebuild_from), seq_text(config_.rebuild_from),
-                     std::to_string(config_.rebuild_generation)});
-    }
-    auto row = session_.exec(
-        "SELECT tx_id::text, position, generation FROM projection_checkpoints WHERE name = $1",
-        {checkpoint_name()});
-    const GlobalPosition checkpoint = parse_position(row.at(0).at(0), row.at(0).at(1));
-    generation_ = std::atoi(row.at(0).at(2).c_str());
-
-    if (is_postgres()) {
-      position_ = checkpoint;
-      if (!pg_) pg_ = pg_factory_();
-      if (config_.rebuild) {
-        session_.exec("BEGIN");
-        create_generation(generation_, false);
-        session_.exec("COMMIT");
-      } else {
-        // A first start creates generation 1; later starts find it.
-        GenerationSql sql(session_, generation_);
-        const auto tables = pg_->tables();
-        bool exists = true;
-        for (const auto& t : tables)
-          if (session_.exec("SELECT to_regclass($1) IS NOT NULL", {sql.table(t)}).at(0).at(0) != "t") exists = false;
-        if (!exists) {
-          session_.exec("BEGIN");
-          create_generation(generation_, true);
-          session_.exec("COMMIT");
-        }
+      checkpoint = Checkpoint{config_.rebuild_from, config_.rebuild_generation};
+      sql([&] {
+        pg_checkpoints::save(session_, checkpoint_name(), *checkpoint);
+        return 0;
+      });
+    } else {
+      checkpoint = sql([&] { return pg_checkpoints::load(session_, checkpoint_name()); });
+      if (!checkpoint) {
+        // A first start: create it (another process may race us: then read theirs).
+        sql([&] { return pg_checkpoints::compare_and_set(session_, checkpoint_name(), std::nullopt, Checkpoint{}); });
+        checkpoint = sql([&] { return pg_checkpoints::load(session_, checkpoint_name()); });
+        if (!checkpoint) throw SqlError("the checkpoint of '" + checkpoint_name() + "' vanished", true);
       }
     }
-    save_state("running", "");
+    position_ = checkpoint->position;
+    generation_ = checkpoint->generation;
+    if (!pg_) pg_ = pg_factory_();
+    sql([&] { return session_.exec("BEGIN"); });
+    if (config_.rebuild) {
+      create_generation(generation_, false);
+    } else {
+      // A first start creates generation 1; later starts find it.
+      GenerationSql gen(session_, backend_.schema, generation_);
+      bool exists = true;
+      for (const auto& t : pg_->tables())
+        if (sql([&] { return session_.exec("SELECT to_regclass($1) IS NOT NULL", {gen.table(t)}); }).at(0).at(0) !=
+            "t")
+          exists = false;
+      if (!exists) create_generation(generation_, true);
+    }
+    sql([&] { return session_.exec("COMMIT"); });
+    report("running", "");
     opened_ = true;
     state_ = ProjectionState::catching_up;
     return Outcome::more;
@@ -151,19 +195,28 @@ Engine::Outcome Engine::open() {
     return Outcome::transient;
   } catch (const std::exception& e) {
     session_.rollback_if_open();
-    error_ = std::string("cannot start projection '") + config_.options.name + "': " + e.what();
-    state_ = ProjectionState::stopped_with_error;
-    stopped_ = true;
-    return Outcome::stopped;
+    return stop_with(std::string("cannot start projection '") + config_.options.name + "': " + e.what());
   }
 }
 
 Engine::Outcome Engine::step() {
+  const auto outcome = run_step();
+  publish();
+  return outcome;
+}
+
+Engine::Outcome Engine::run_step() {
   if (stopped_) return Outcome::stopped;
+  if (guard_ && !guard_->held()) {
+    // Someone else may hold it now: start over, from the committed checkpoint.
+    guard_.reset();
+    return lost("lost the leadership of projection '" + config_.options.name + "'");
+  }
   if (!opened_) {
     auto outcome = open();
     if (outcome != Outcome::more) return outcome;
   }
+  const auto& store = backend_.store;
   std::unique_ptr<Result<ReadAllPage>> read;
   if (prefetch_.valid()) {
     auto prefetched = prefetch_.get();
@@ -172,7 +225,7 @@ Engine::Outcome Engine::step() {
   }
   if (!read)
     read = std::make_unique<Result<ReadAllPage>>(
-        store_->read_all(position_, config_.options.page_size, config_.options.filter));
+        store->read_all(position_, config_.options.page_size, config_.options.filter));
   // Whatever happens below, this page is retired when step returns.
   struct Retire {
     std::unique_ptr<Result<ReadAllPage>>& from;
@@ -185,13 +238,14 @@ Engine::Outcome Engine::step() {
     return Outcome::transient;
   }
   const auto& events = page->events;
-  if (events.size() >= config_.options.page_size) {
+  if (events.size() >= config_.options.page_size && store->blocking()) {
     // Catching up: read the next page (from where this one ends, which is
     // where the checkpoint will be once it is applied) while applying this
     // one. The reading thread also frees the page before last: pages are
     // allocated and freed by the same kind of thread, not across the two.
+    // (A store in memory answers at once: nothing to overlap.)
     prefetch_from_ = events.back().position;
-    prefetch_ = std::async(std::launch::async, [store = store_, from = prefetch_from_, old = std::move(retired_),
+    prefetch_ = std::async(std::launch::async, [store, from = prefetch_from_, old = std::move(retired_),
                                                 size = config_.options.page_size,
                                                 filter = config_.options.filter]() mutable {
       old.reset();
@@ -223,16 +277,16 @@ Engine::TxResult Engine::postgres_tx(const std::vector<StoredEvent>& events, std
   TxResult result;
   std::size_t i = begin;
   try {
-    session_.exec("BEGIN");
-    GenerationSql sql(session_, generation);
-    for (; i < end; ++i) pg_->apply(sql, events[i]);
+    sql([&] { return session_.exec("BEGIN"); });
+    GenerationSql gen(session_, backend_.schema, generation);
+    for (; i < end; ++i) pg_->apply(gen, events[i]);
     const GlobalPosition last = events[end - 1].position;
-    auto moved = session_.exec(
-        "UPDATE projection_checkpoints SET tx_id = $2::xid8, position = $3::bigint, updated_at = now() "
-        "WHERE name = $1 AND tx_id = $4::xid8 AND position = $5::bigint RETURNING 1",
-        {checkpoint_name(), tx_text(last), seq_text(last), tx_text(position_), seq_text(position_)});
-    if (moved.size() != 1) throw CheckpointMoved("the checkpoint of '" + checkpoint_name() + "' moved");
-    session_.exec("COMMIT");
+    const bool moved = sql([&] {
+      return pg_checkpoints::compare_and_set(session_, checkpoint_name(), Checkpoint{position_, generation},
+                                             Checkpoint{last, generation});
+    });
+    if (!moved) throw CheckpointMoved("the checkpoint of '" + checkpoint_name() + "' moved");
+    sql([&] { return session_.exec("COMMIT"); });
     position_ = last;
     applied_ += end - begin;
     result.ok = true;
@@ -281,6 +335,14 @@ Engine::Outcome Engine::apply_postgres(const std::vector<StoredEvent>& events) {
   return Outcome::more;
 }
 
+Engine::Outcome Engine::stop_with(const std::string& error) {
+  stopped_ = true;
+  state_ = ProjectionState::stopped_with_error;
+  error_ = error;
+  report("stopped_with_error", error_);
+  return Outcome::stopped;
+}
+
 Engine::Outcome Engine::poison(const StoredEvent& event, int attempts, const std::string& first_error,
                                int generation) {
   const auto& policy = config_.options.errors;
@@ -305,47 +367,43 @@ Engine::Outcome Engine::poison(const StoredEvent& event, int attempts, const std
       }
     }
   }
-  const std::string description = "event " + event.id.str() + " (" + event.type + ", stream '" +
-                                  event.stream.str() + "' version " + std::to_string(event.version.value) +
-                                  ", position " + to_string(event.position) + ") failed " +
-                                  std::to_string(attempts) + " times: " + error;
-  if (policy.on_poison == PoisonPolicy::stop) {
-    stopped_ = true;
-    state_ = ProjectionState::stopped_with_error;
-    error_ = "projection '" + config_.options.name + "' stopped: " + description;
-    save_state("stopped_with_error", error_);
-    return Outcome::stopped;
-  }
-  // Dead letter: recorded, and for PostgreSQL read models the checkpoint moves
-  // past the event in the same transaction.
-  try {
-    session_.exec("BEGIN");
-    session_.exec(
-        "INSERT INTO projection_dead_letters (projection, tx_id, position, event_id, stream_id, "
-        "stream_version, event_type, error, attempts) VALUES ($1, $2::xid8, $3::bigint, $4::uuid, $5, "
-        "$6::bigint, $7, $8, $9::int)",
-        {config_.options.name, tx_text(event.position), seq_text(event.position), event.id.str(),
-         event.stream.str(), std::to_string(event.version.value), event.type, error,
-         std::to_string(attempts)});
-    if (is_postgres()) {
-      auto moved = session_.exec(
-          "UPDATE projection_checkpoints SET tx_id = $2::xid8, position = $3::bigint, updated_at = now() "
-          "WHERE name = $1 AND tx_id = $4::xid8 AND position = $5::bigint RETURNING 1",
-          {checkpoint_name(), tx_text(event.position), seq_text(event.position), tx_text(position_),
-           seq_text(position_)});
-      if (moved.size() != 1) {
+  const std::string description = describe(event) + " failed " + std::to_string(attempts) + " times: " + error;
+  if (policy.on_poison == PoisonPolicy::stop)
+    return stop_with("projection '" + config_.options.name + "' stopped: " + description);
+  return dead_letter(event, attempts, description, error);
+}
+
+Engine::Outcome Engine::dead_letter(const StoredEvent& event, int attempts, const std::string& description,
+                                    const std::string& error) {
+  if (!is_postgres()) {
+    if (auto recorded = backend_.checkpoints->dead_letter(config_.options.name, event, error, attempts); !recorded) {
+      if (recorded.error().code == ErrorCode::unavailable) return lost(recorded.error().message);
+      return stop_with("projection '" + config_.options.name + "' stopped: cannot dead-letter " + description + ": " +
+                       recorded.error().message);
+    }
+  } else {
+    // The dead letter and the checkpoint past the event, in one transaction.
+    try {
+      sql([&] { return session_.exec("BEGIN"); });
+      sql([&] {
+        pg_checkpoints::dead_letter(session_, config_.options.name, event, error, attempts);
+        return 0;
+      });
+      const bool moved = sql([&] {
+        return pg_checkpoints::compare_and_set(session_, checkpoint_name(), Checkpoint{position_, generation_},
+                                               Checkpoint{event.position, generation_});
+      });
+      if (!moved) {
         session_.rollback_if_open();
         return lost("the checkpoint of '" + checkpoint_name() + "' moved");
       }
+      sql([&] { return session_.exec("COMMIT"); });
+    } catch (const SqlError& e) {
+      if (e.connection_lost) return lost(e.what());
+      session_.rollback_if_open();
+      return stop_with("projection '" + config_.options.name + "' stopped: cannot dead-letter " + description + ": " +
+                       e.what());
     }
-    session_.exec("COMMIT");
-  } catch (const SqlError& e) {
-    if (e.connection_lost) return lost(e.what());
-    session_.rollback_if_open();
-    stopped_ = true;
-    state_ = ProjectionState::stopped_with_error;
-    error_ = "projection '" + config_.options.name + "' stopped: cannot dead-letter " + description + ": " + e.what();
-    return Outcome::stopped;
   }
   position_ = event.position;
   ++dead_letters_;
@@ -370,46 +428,39 @@ Engine::Outcome Engine::apply_memory(const std::vector<StoredEvent>& events) {
     position_ = std::max(position_, event.position);
     ++applied_;
   }
-  // The checkpoint row of an in-memory model is only its progress report
-  // (status() answers from memory): written at most once a second, so that
-  // following a busy log costs no extra commit per page.
+  // The checkpoint of an in-memory model is only its progress report
+  // (status() answers from memory): saved at most once a second, so that
+  // following a busy log costs no extra write per page.
   const auto now = config_.clock->now();
-  if (now - last_report_ < std::chrono::seconds(1)) return Outcome::more;
+  if (config_.rebuild || now - last_report_ < std::chrono::seconds(1)) return Outcome::more;
   last_report_ = now;
-  try {
-    session_.exec(
-        "UPDATE projection_checkpoints SET tx_id = $2::xid8, position = $3::bigint, updated_at = now() "
-        "WHERE name = $1",
-        {checkpoint_name(), tx_text(position_), seq_text(position_)});
-  } catch (const SqlError& e) {
-    if (e.connection_lost) lost(e.what());
-  }
+  (void)backend_.checkpoints->save(checkpoint_name(), Checkpoint{position_, 1});
   return Outcome::more;
 }
 
 Engine::Outcome Engine::adopt(const Handover& handover) {
-  if (!opened_) {
-    auto outcome = open();
-    if (outcome == Outcome::transient) return outcome;
-    if (outcome != Outcome::more)
-      return abandon(handover, "projection '" + config_.options.name + "' is no longer active in this process");
-  }
-  if (!is_postgres()) {
+  const auto outcome = [&] {
+    if (!opened_) {
+      auto opened = open();
+      if (opened == Outcome::transient) return opened;
+      if (opened != Outcome::more)
+        return abandon(handover, "projection '" + config_.options.name + "' is no longer active in this process");
+    }
+    if (is_postgres()) return adopt_postgres(handover);
     // Bring the new instance up to the head, then swap: the old one served
     // readers until this moment.
     auto instance = handover.instance;
     GlobalPosition at = handover.position;
     for (;;) {
-      auto page = store_->read_all(at, config_.options.page_size, config_.options.filter);
+      auto page = backend_.store->read_all(at, config_.options.page_size, config_.options.filter);
       if (!page) return lost("read_all failed: " + page.error().message);
       for (const auto& e : page->events) {
         try {
           instance->apply(e);
         } catch (const std::exception& ex) {
-          return abandon(handover, "event " + e.id.str() + " (" + e.type + ", position " + to_string(e.position) +
-                                       ") failed while catching the rebuilt model up: " + ex.what());
+          return abandon(handover, describe(e) + " failed while catching the rebuilt model up: " + ex.what());
         } catch (...) {
-          return abandon(handover, "event " + e.id.str() + " failed while catching the rebuilt model up");
+          return abandon(handover, describe(e) + " failed while catching the rebuilt model up");
         }
         at = e.position;
       }
@@ -420,38 +471,45 @@ Engine::Outcome Engine::adopt(const Handover& handover) {
     finish_rebuild(handover, "");
     if (slot_) slot_->set(memory_);
     return Outcome::more;
-  }
-  // PostgreSQL: catch the new generation up and switch in one transaction.
+  }();
+  publish();
+  return outcome;
+}
+
+Engine::Outcome Engine::adopt_postgres(const Handover& handover) {
+  // Catch the new generation up and switch, in one transaction.
   try {
     GlobalPosition at = handover.position;
-    session_.exec("BEGIN");
-    GenerationSql sql(session_, handover.generation);
+    sql([&] { return session_.exec("BEGIN"); });
+    GenerationSql gen(session_, backend_.schema, handover.generation);
     for (;;) {
-      auto page = store_->read_all(at, config_.options.page_size, config_.options.filter);
+      auto page = backend_.store->read_all(at, config_.options.page_size, config_.options.filter);
       if (!page) throw SqlError("read_all failed: " + page.error().message, true);
       for (const auto& e : page->events) {
-        pg_->apply(sql, e);
+        pg_->apply(gen, e);
         at = e.position;
       }
       if (page->events.size() < config_.options.page_size) break;
     }
-    auto moved = session_.exec(
-        "UPDATE projection_checkpoints SET tx_id = $2::xid8, position = $3::bigint, generation = $6::int, "
-        "updated_at = now() WHERE name = $1 AND tx_id = $4::xid8 AND position = $5::bigint RETURNING 1",
-        {checkpoint_name(), tx_text(at), seq_text(at), tx_text(position_), seq_text(position_),
-         std::to_string(handover.generation)});
-    if (moved.size() != 1) throw SqlError("the checkpoint of '" + checkpoint_name() + "' moved", true);
+    const bool moved = sql([&] {
+      return pg_checkpoints::compare_and_set(session_, checkpoint_name(), Checkpoint{position_, generation_},
+                                             Checkpoint{at, handover.generation});
+    });
+    if (!moved) throw SqlError("the checkpoint of '" + checkpoint_name() + "' moved", true);
     point_views(handover.generation);
-    session_.exec("DELETE FROM projection_checkpoints WHERE name = $1", {checkpoint_name() + "~rebuild"});
-    session_.exec("COMMIT");
+    sql([&] {
+      pg_checkpoints::remove(session_, checkpoint_name() + "~rebuild");
+      return 0;
+    });
+    sql([&] { return session_.exec("COMMIT"); });
     const int old = generation_;
     generation_ = handover.generation;
     position_ = at;
-    GenerationSql old_sql(session_, old);
     finish_rebuild(handover, "");
     try {
-      for (const auto& t : pg_->tables()) session_.exec("DROP TABLE IF EXISTS " + old_sql.table(t) + " CASCADE");
-    } catch (const SqlError&) {
+      GenerationSql old_gen(session_, backend_.schema, old);
+      for (const auto& t : pg_->tables()) session_.exec("DROP TABLE IF EXISTS " + old_gen.table(t) + " CASCADE");
+    } catch (const pg::SqlFailure&) {
       // The switch is committed; an old generation left behind is only garbage.
     }
     return Outcome::more;
@@ -488,80 +546,25 @@ ProjectionStatus Engine::status() {
   s.events_applied = applied_;
   s.dead_letters = dead_letters_;
   s.error = error_;
-  if (!session_.connected()) return s;
-  try {
-    auto head = session_.exec(
-        "SELECT tx_id::text, position FROM events WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
-        "ORDER BY tx_id DESC, position DESC LIMIT 1");
-    if (!head.empty()) s.head = parse_position(head[0][0], head[0][1]);
-    // Lag counts the events this projection still has to apply: the wanted ones.
-    const auto& filter = config_.options.filter;
-    std::optional<std::string> types, prefix;
-    if (!filter.types.empty()) {
-      std::string literal = "{";
-      for (const auto& t : filter.types) {
-        if (literal.size() > 1) literal += ',';
-        literal += '"';
-        for (char c : t) {
-          if (c == '"' || c == '\\') literal += '\\';
-          literal += c;
-        }
-        literal += '"';
-      }
-      types = literal + "}";
-    }
-    if (!filter.stream_prefix.empty()) prefix = filter.stream_prefix;
-    const std::string wanted =
-        " AND ($3::text[] IS NULL OR event_type = ANY($3::text[]))"
-        " AND ($4::text IS NULL OR starts_with(stream_id, $4::text))";
-    const std::vector<std::optional<std::string>> params{tx_text(position_), seq_text(position_), types, prefix};
-    if (s.head > s.position) {
-      auto lag = session_.exec(
-          "SELECT count(*) FROM events WHERE (tx_id, position) > ($1::xid8, $2::bigint) "
-          "AND tx_id < pg_snapshot_xmin(pg_current_snapshot())" + wanted,
-          params);
-      s.lag_events = std::strtoull(lag.at(0).at(0).c_str(), nullptr, 10);
-      auto age = session_.exec(
-          "SELECT extract(epoch FROM clock_timestamp() - recorded_at) * 1000 FROM events "
-          "WHERE (tx_id, position) > ($1::xid8, $2::bigint)" + wanted + " ORDER BY tx_id, position LIMIT 1",
-          params);
-      if (!age.empty()) s.lag_ms = std::max(0.0, std::atof(age[0][0].c_str()));
-    }
-    // Committed events that gap-free reading cannot return yet: a transaction
-    // that began before them (anywhere on the server) is still open.
-    auto held = session_.exec(
-        "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(recorded_at)) * 1000, 0) "
-        "FROM events WHERE (tx_id, position) > ($1::xid8, $2::bigint) "
-        "AND tx_id >= pg_snapshot_xmin(pg_current_snapshot())" + wanted,
-        params);
-    s.held_back_events = std::strtoull(held.at(0).at(0).c_str(), nullptr, 10);
-    if (s.held_back_events > 0) {
-      s.stalled_ms = std::max(0.0, std::atof(held.at(0).at(1).c_str()));
-      auto holder = session_.exec(
-          "SELECT pid, coalesce(datname, ''), coalesce(state, ''), "
-          "coalesce(extract(epoch FROM clock_timestamp() - xact_start), 0) "
-          "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
-          "ORDER BY age(backend_xid) DESC LIMIT 1");
-      if (holder.empty()) {
-        s.blocked_by = "a transaction pg_stat_activity does not show (a prepared transaction, or another "
-                       "role's session: grant pg_read_all_stats to see it)";
-      } else {
-        char age[32];
-        std::snprintf(age, sizeof age, "%.1f", std::atof(holder[0][3].c_str()));
-        s.blocked_by = "pid " + holder[0][0] + " (database '" + holder[0][1] + "', " +
-                       (holder[0][2].empty() ? std::string() : holder[0][2] + ", ") + "transaction open " + age +
-                       " s)";
-      }
-    }
-  } catch (const SqlError& e) {
-    if (e.connection_lost) lost(e.what());
+  if (state_ == ProjectionState::standby || state_ == ProjectionState::starting) return s;
+  // Everything else comes from the store: the engine never reads its tables.
+  auto backlog = backend_.store->backlog(position_, config_.options.filter);
+  if (!backlog) {
+    if (s.error.empty()) s.error = "status: " + backlog.error().message;
+    return s;
   }
+  s.head = std::max(backlog->head, position_);
+  s.lag_events = backlog->readable;
+  s.lag_ms = backlog->oldest_ms;
+  s.held_back_events = backlog->held_back;
+  s.stalled_ms = backlog->held_back_ms;
+  s.blocked_by = backlog->held_by;
   return s;
 }
 
 void Engine::mark_stopped() {
-  // Only the holder writes the row: a standby stopping says nothing about the active one.
-  if (session_.connected() && opened_ && !stopped_) save_state("stopped", "");
+  // Only an active instance reports: a standby stopping says nothing about the active one.
+  if (opened_ && !stopped_ && !config_.rebuild) report("stopped", "");
 }
 
 }  // namespace eventcore::projections::detail

@@ -1,17 +1,26 @@
 #pragma once
 
-// The work of one projection, without actors: open (connect, lock, load the
-// checkpoint, create the read model), step (read one page after the
-// checkpoint and apply it with the delivery guarantee of its kind), status.
+// The work of one projection, without actors: open (leadership, checkpoint,
+// read model), step (read one page after the checkpoint through the
+// EventStore and apply it with the delivery guarantee of its kind), status.
 // The projection actor drives it; tests can drive it directly.
+//
+// Two kinds of read model:
+// - Projection (in memory or any sink): at-least-once with a position guard;
+//   its checkpoint in the CheckpointStore is a progress report.
+// - PostgresProjection: exactly-once; each page is one transaction on the
+//   engine's own session that writes the read model and moves the checkpoint
+//   (compare-and-set), with the store's connection settings and its
+//   checkpoint SQL (postgres_checkpoints.hpp).
 
+#include <condition_variable>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "eventcore/projections/projection.hpp"
-#include "sql_session.hpp"
+#include "postgres_session.hpp"
 
 namespace eventcore::projections::detail {
 
@@ -29,6 +38,17 @@ struct InstanceSlot {
   }
 };
 
+// Where the live engine is, published after every step, for
+// ProjectionRuntime::wait_until_caught_up.
+struct LiveCell {
+  std::mutex mutex;
+  std::condition_variable changed;
+  GlobalPosition position;
+  ProjectionState state = ProjectionState::starting;
+  std::string error;
+  std::uint64_t steps = 0;
+};
+
 // Progress of a rebuild, written by the rebuild and live actors, read by the runtime.
 struct ProgressCell {
   mutable std::mutex mutex;
@@ -43,14 +63,23 @@ struct Handover {
   std::shared_ptr<ProgressCell> progress;  // finished (or the error) once the switch is decided
 };
 
+// What a projection runs on: the log, its checkpoints, its leadership, and
+// for a PostgresProjection the database its read model lives in.
+struct Backend {
+  std::shared_ptr<EventStore> store;
+  std::shared_ptr<CheckpointStore> checkpoints;
+  std::shared_ptr<Leadership> leadership;
+  std::shared_ptr<const pg::ConnectionSettings> postgres;  // null unless the store is a PostgresStore
+  std::string schema;                                      // the PostgresStore's schema
+};
+
 struct EngineConfig {
   ProjectionOptions options;
-  std::string conninfo;
-  std::string schema;
   std::string owner;
   std::shared_ptr<Clock> clock;
-  // A rebuild writes generation `rebuild_generation` under the checkpoint
-  // row "<name>~rebuild", starting after rebuild_from; no lock, no views.
+  // A rebuild folds a fresh model from rebuild_from (PostgreSQL: generation
+  // `rebuild_generation` under the checkpoint "<name>~rebuild"); it takes no
+  // leadership and touches no views.
   bool rebuild = false;
   int rebuild_generation = 0;
   GlobalPosition rebuild_from;
@@ -61,21 +90,21 @@ class Engine {
   enum class Outcome {
     more,       // a full page was applied: there may be more right now
     caught_up,  // the last read returned less than a page
-    standby,    // another process holds the projection
-    transient,  // the database failed; try again later
+    standby,    // another instance holds the projection
+    transient,  // the store or database failed; try again later
     stopped,    // stopped with an error (see status().error)
   };
 
-  Engine(EngineConfig config, std::shared_ptr<EventStore> store,
-         ProjectionRuntime::ProjectionFactory memory_factory,
-         ProjectionRuntime::PostgresProjectionFactory pg_factory, std::shared_ptr<InstanceSlot> slot);
+  Engine(EngineConfig config, Backend backend, ProjectionRuntime::ProjectionFactory memory_factory,
+         ProjectionRuntime::PostgresProjectionFactory pg_factory, std::shared_ptr<InstanceSlot> slot,
+         std::shared_ptr<LiveCell> live);
   ~Engine();
 
   Outcome step();
   // Switches to a rebuilt model (see Handover); Outcome::transient to retry.
   Outcome adopt(const Handover& handover);
   ProjectionStatus status();
-  // Marks the projection stopped in its checkpoint row (best effort).
+  // Reports the projection stopped (best effort).
   void mark_stopped();
 
   bool is_postgres() const { return static_cast<bool>(pg_factory_); }
@@ -93,28 +122,38 @@ class Engine {
     std::size_t failed = 0;  // index of the event whose apply threw
     std::string error;
   };
+  Outcome run_step();
   Outcome open();
+  Outcome open_postgres();
   Outcome apply_postgres(const std::vector<StoredEvent>& events);
   Outcome apply_memory(const std::vector<StoredEvent>& events);
   TxResult postgres_tx(const std::vector<StoredEvent>& events, std::size_t begin, std::size_t end,
                        int generation);
   Outcome poison(const StoredEvent& event, int attempts, const std::string& error, int generation);
+  Outcome dead_letter(const StoredEvent& event, int attempts, const std::string& description,
+                      const std::string& error);
+  Outcome stop_with(const std::string& error);
   void backoff(int attempt);
   Outcome lost(const std::string& message);
   Outcome abandon(const Handover& handover, const std::string& error);
+  Outcome adopt_postgres(const Handover& handover);
   void finish_rebuild(const Handover& handover, const std::string& error);
   void create_generation(int generation, bool with_views);
   void point_views(int generation);
-  void save_state(const char* state, const std::string& error);
+  void report(const char* state, const std::string& error);
+  void publish();
+  bool exclusive() const;
   std::string checkpoint_name() const;
 
   EngineConfig config_;
-  std::shared_ptr<EventStore> store_;
+  Backend backend_;
   ProjectionRuntime::ProjectionFactory memory_factory_;
   ProjectionRuntime::PostgresProjectionFactory pg_factory_;
   std::shared_ptr<InstanceSlot> slot_;
+  std::shared_ptr<LiveCell> live_;
 
-  Session session_;
+  std::unique_ptr<LeaderGuard> guard_;
+  pg::Session session_;  // PostgresProjection only
   bool opened_ = false;
   bool stopped_ = false;
   ProjectionState state_ = ProjectionState::starting;
@@ -132,21 +171,27 @@ class Engine {
   std::string error_;
 };
 
-// The Sql a PostgresProjection writes through: a session in a transaction,
-// table names mapped to one generation.
+// The Sql a PostgresProjection writes through: the engine's session in a
+// transaction, table names mapped to one generation.
 class GenerationSql final : public Sql {
  public:
-  GenerationSql(Session& session, int generation) : session_(session), generation_(generation) {}
+  GenerationSql(pg::Session& session, std::string schema, int generation)
+      : session_(session), schema_(std::move(schema)), generation_(generation) {}
   std::vector<std::vector<std::string>> exec(
       std::string_view statement, std::initializer_list<std::optional<std::string_view>> params) override {
-    return session_.exec(statement, params);
+    try {
+      return session_.exec(statement, params);
+    } catch (const pg::SqlFailure& e) {
+      throw SqlError(e.what(), e.connection_lost);
+    }
   }
   std::string table(std::string_view name) const override {
-    return session_.quoted_schema() + "." + quote_ident(std::string(name) + "_g" + std::to_string(generation_));
+    return pg::quote_ident(schema_) + "." + pg::quote_ident(std::string(name) + "_g" + std::to_string(generation_));
   }
 
  private:
-  Session& session_;
+  pg::Session& session_;
+  std::string schema_;
   int generation_;
 };
 

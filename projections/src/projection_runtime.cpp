@@ -1,4 +1,4 @@
-// The facade: spawns the listener and one actor per projection, and answers
+// The facade: spawns the waker and one actor per projection, and answers
 // the user's questions by asking the actors.
 
 #include <unistd.h>
@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "actors.hpp"
+#include "eventcore/store/postgres_store.hpp"
 
 namespace eventcore::projections {
 
@@ -59,28 +60,27 @@ struct ProjectionRuntime::Impl {
     PostgresProjectionFactory pg_factory;
     caf::actor actor;
     std::shared_ptr<InstanceSlot> slot = std::make_shared<InstanceSlot>();
+    std::shared_ptr<LiveCell> live = std::make_shared<LiveCell>();
     std::shared_ptr<ProgressCell> progress = std::make_shared<ProgressCell>();
     caf::actor rebuild;
   };
 
   caf::actor_system& system;
-  std::shared_ptr<EventStore> store;
+  Backend backend;
   RuntimeConfig config;
-  caf::actor listener;
+  caf::actor waker;
+  std::unique_ptr<AppendWatch> watch;
   mutable std::mutex mutex;
   std::map<std::string, Entry> entries;
   bool stopped = false;
 
-  Impl(caf::actor_system& sys, std::shared_ptr<EventStore> s, RuntimeConfig c)
-      : system(sys), store(std::move(s)), config(std::move(c)) {}
+  Impl(caf::actor_system& sys, Backend b, RuntimeConfig c) : system(sys), backend(std::move(b)), config(std::move(c)) {}
 
   ActorTimings timings() const { return {config.standby_interval, config.retry_interval}; }
 
   EngineConfig engine_config(const ProjectionOptions& options) const {
     EngineConfig ec;
     ec.options = options;
-    ec.conninfo = config.conninfo;
-    ec.schema = config.schema;
     ec.owner = config.owner;
     ec.clock = config.clock;
     return ec;
@@ -91,6 +91,10 @@ struct ProjectionRuntime::Impl {
       return Error{ErrorCode::invalid_argument,
                    "projection name '" + options.name + "' must be 1 to 60 bytes of [a-z0-9_]"};
     if (options.page_size == 0) return Error{ErrorCode::invalid_argument, "page_size must be at least 1"};
+    if (pg && !backend.postgres)
+      return Error{ErrorCode::invalid_argument, "projection '" + options.name +
+                                                    "' is a PostgresProjection: it needs a PostgresStore (its "
+                                                    "tables live in the store's database)"};
     std::lock_guard lock(mutex);
     if (stopped) return Error{ErrorCode::invalid_argument, "the projection runtime is stopped"};
     if (entries.count(options.name))
@@ -99,10 +103,10 @@ struct ProjectionRuntime::Impl {
     entry.options = options;
     entry.memory_factory = std::move(memory);
     entry.pg_factory = std::move(pg);
-    auto engine = std::make_unique<Engine>(engine_config(options), store, entry.memory_factory, entry.pg_factory,
-                                           entry.slot);
+    auto engine = std::make_unique<Engine>(engine_config(options), backend, entry.memory_factory, entry.pg_factory,
+                                           entry.slot, entry.live);
     entry.actor = spawn_projection_actor(system, std::move(engine), timings());
-    caf::anon_send(listener, subscribe_atom::value, entry.actor);
+    caf::anon_send(waker, subscribe_atom::value, entry.actor);
     entries.emplace(options.name, std::move(entry));
     return {};
   }
@@ -124,26 +128,33 @@ ProjectionRuntime::~ProjectionRuntime() { stop(); }
 Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::start(caf::actor_system& system,
                                                                   std::shared_ptr<EventStore> store,
                                                                   RuntimeConfig config) {
-  static const std::regex schema_pattern("^[a-z_][a-z0-9_]{0,62}$");
   if (!store) return Error{ErrorCode::invalid_argument, "the projection runtime needs a store"};
-  if (!std::regex_match(config.schema, schema_pattern))
-    return Error{ErrorCode::invalid_argument, "schema name '" + config.schema + "' is not a plain identifier"};
-  if (config.notify_channel.empty() || config.notify_channel.size() > 63)
-    return Error{ErrorCode::invalid_argument, "notify channel must be 1 to 63 bytes"};
-  if (config.poll_interval.count() <= 0 || config.keepalive_interval.count() <= 0)
-    return Error{ErrorCode::invalid_argument, "poll and keepalive intervals must be positive"};
+  if (config.poll_interval.count() <= 0 || config.standby_interval.count() <= 0 ||
+      config.retry_interval.count() <= 0)
+    return Error{ErrorCode::invalid_argument, "poll, standby and retry intervals must be positive"};
   if (!config.clock) config.clock = Clock::system();
   if (config.owner.empty()) config.owner = default_owner();
-  {
-    Session session;
-    if (auto s = session.connect(config.conninfo, config.schema, "eventcore-projections-setup"); !s)
-      return s.error();
-    if (auto s = ensure_projection_schema(session); !s) return s.error();
+  Backend backend;
+  backend.store = store;
+  if (const auto* postgres = dynamic_cast<const PostgresStore*>(store.get())) {
+    auto settings = pg::make_connection_settings(postgres->config(), "eventcore-projection");
+    if (!settings) return std::move(settings).error();
+    backend.postgres = std::make_shared<const pg::ConnectionSettings>(std::move(settings).value());
+    backend.schema = postgres->config().schema;
+    if (!config.checkpoints) config.checkpoints = postgres_checkpoint_store(*postgres);
+    if (!config.leadership) config.leadership = postgres_leadership(*postgres);
   }
-  auto impl = std::make_unique<Impl>(system, std::move(store), config);
-  impl->listener = spawn_notify_listener(
-      system, ListenerConfig{config.conninfo, config.schema, config.notify_channel, config.poll_interval,
-                             config.keepalive_interval, config.clock});
+  if (!config.checkpoints) config.checkpoints = memory_checkpoint_store();
+  if (!config.leadership) config.leadership = memory_leadership();
+  backend.checkpoints = config.checkpoints;
+  backend.leadership = config.leadership;
+  auto impl = std::make_unique<Impl>(system, std::move(backend), config);
+  auto pending = std::make_shared<std::atomic<bool>>(false);
+  impl->waker = spawn_waker(system, config.poll_interval, pending);
+  // Called by the store, possibly once per append: one message until the waker has taken it.
+  impl->watch = store->watch_appends([waker = impl->waker, pending] {
+    if (!pending->exchange(true)) caf::anon_send(waker, wake_atom::value);
+  });
   return std::unique_ptr<ProjectionRuntime>(new ProjectionRuntime(std::move(impl)));
 }
 
@@ -222,7 +233,7 @@ Status ProjectionRuntime::rebuild(const std::string& name, GlobalPosition from) 
     progress->progress.active = true;
     progress->progress.position = from;
   }
-  auto engine = std::make_unique<Engine>(ec, impl_->store, memory, pg, nullptr);
+  auto engine = std::make_unique<Engine>(ec, impl_->backend, memory, pg, nullptr, nullptr);
   auto actor = spawn_rebuild_actor(impl_->system, std::move(engine), live, progress, impl_->timings(),
                                    impl_->config.clock);
   std::lock_guard lock(impl_->mutex);
@@ -238,17 +249,69 @@ RebuildProgress ProjectionRuntime::rebuild_progress(const std::string& name) con
   return it->second.progress->progress;
 }
 
+Status ProjectionRuntime::wait_until_caught_up(const std::string& name, GlobalPosition target,
+                                               std::chrono::milliseconds timeout) {
+  std::shared_ptr<LiveCell> live;
+  EventFilter filter;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->entries.find(name);
+    if (it == impl_->entries.end()) return Error{ErrorCode::invalid_argument, "no projection '" + name + "'"};
+    live = it->second.live;
+    filter = it->second.options.filter;
+  }
+  auto& store = *impl_->backend.store;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Whether nothing it wants lies in (position, target]: the first wanted
+  // event after its position is beyond the target, or there is none and the
+  // target itself is readable (then every event before it is, and final).
+  auto nothing_wanted_before_target = [&](GlobalPosition position) {
+    auto next = store.read_all(position, 1, filter);
+    if (!next) return false;
+    if (!next->events.empty()) return target < next->events.front().position;
+    if (target.sequence == 0) return true;
+    auto at = store.read_all(GlobalPosition{target.transaction, target.sequence - 1}, 1);
+    return at && !at->events.empty() && !(at->events.front().position < target);
+  };
+  std::unique_lock lock(live->mutex);
+  for (;;) {
+    const GlobalPosition position = live->position;
+    const ProjectionState state = live->state;
+    const std::uint64_t steps = live->steps;
+    if (state == ProjectionState::stopped_with_error)
+      return Error{ErrorCode::failed, "projection '" + name + "' stopped: " + live->error};
+    if (!(position < target)) return {};
+    if (state == ProjectionState::running) {
+      lock.unlock();
+      const bool done = nothing_wanted_before_target(position);
+      lock.lock();
+      if (done && live->position == position) return {};
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      return Error{ErrorCode::timeout, "projection '" + name + "' did not reach " + to_string(target) + " within " +
+                                           std::to_string(timeout.count()) + " ms: it is at " +
+                                           to_string(live->position) + " (" + std::string(to_string(live->state)) +
+                                           (live->error.empty() ? "" : ", " + live->error) + ")"};
+    // Until its next step; re-checked at least every 50 ms, since a target
+    // held back by another transaction becomes readable without a step.
+    live->changed.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(50)),
+                             [&] { return live->steps != steps; });
+  }
+}
+
 void ProjectionRuntime::stop() {
   std::vector<caf::actor> actors;
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->stopped) return;
     impl_->stopped = true;
+    impl_->watch.reset();  // no wake-up from the store after this
     for (auto& [name, entry] : impl_->entries) {
       if (entry.rebuild) actors.push_back(entry.rebuild);
       actors.push_back(entry.actor);
     }
-    actors.push_back(impl_->listener);
+    actors.push_back(impl_->waker);
   }
   for (auto& a : actors) impl_->stop_actor(a);
 }

@@ -19,6 +19,25 @@ std::vector<Result<AppendResult>> EventStore::append_batch(const std::vector<App
   return results;
 }
 
+std::unique_ptr<AppendWatch> EventStore::watch_appends(std::function<void()>) { return nullptr; }
+
+Result<ReadBacklog> EventStore::backlog(GlobalPosition after, const EventFilter& filter) {
+  ReadBacklog backlog;
+  backlog.head = after;
+  const auto now = std::chrono::system_clock::now();
+  for (;;) {
+    auto page = read_all(after, 10'000, filter);
+    if (!page) return page.error();
+    if (page->events.empty()) return backlog;
+    if (backlog.readable == 0)
+      backlog.oldest_ms =
+          std::max(0.0, std::chrono::duration<double, std::milli>(now - page->events.front().recorded_at).count());
+    backlog.readable += page->events.size();
+    backlog.head = page->events.back().position;
+    after = page->next;
+  }
+}
+
 namespace {
 // The first value that occurs twice in `values`, or nullptr. Appends are
 // small: a sort of pointers beats building a hash set on every call.

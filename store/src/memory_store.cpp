@@ -1,5 +1,6 @@
 #include "eventcore/store/memory_store.hpp"
 
+#include "append_watchers.hpp"
 #include "event_id_set.hpp"
 
 #include <algorithm>
@@ -29,6 +30,7 @@ struct MemoryStore::State {
   std::uint64_t appends = 0;
   std::map<std::tuple<StreamId, std::string, std::uint32_t>, Snapshot, std::less<>> snapshots;
   std::unordered_map<std::string, CommandRecord> records;  // by idempotency key
+  std::shared_ptr<detail::AppendWatchers> watchers = std::make_shared<detail::AppendWatchers>();
 };
 
 MemoryStore::MemoryStore(StoreLimits limits, std::function<Timestamp()> clock)
@@ -86,7 +88,28 @@ Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
     record = *request.record;
     record.recorded_at = now;
   }
+  lock.unlock();
+  state_->watchers->wake_all();  // after the write is visible, outside the store's lock
   return result;
+}
+
+std::unique_ptr<AppendWatch> MemoryStore::watch_appends(std::function<void()> wake) {
+  return state_->watchers->add(std::move(wake));
+}
+
+Result<ReadBacklog> MemoryStore::backlog(GlobalPosition after, const EventFilter& filter) {
+  // Everything committed is readable at once: nothing is ever held back.
+  ReadBacklog backlog;
+  const auto now = std::chrono::system_clock::now();
+  std::shared_lock lock(state_->mutex);
+  if (!state_->log.empty()) backlog.head = state_->log.back().position;
+  for (std::size_t i = after.sequence; i < state_->log.size(); ++i) {
+    const auto& event = state_->log[i];
+    if (!filter.matches(event)) continue;
+    if (backlog.readable++ == 0)
+      backlog.oldest_ms = std::max(0.0, std::chrono::duration<double, std::milli>(now - event.recorded_at).count());
+  }
+  return backlog;
 }
 
 Result<StreamPage> MemoryStore::read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,

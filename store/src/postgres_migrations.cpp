@@ -391,6 +391,36 @@ BEGIN
 END
 $fn$;
 )SQL"},
+    Migration{7, "projection checkpoints and dead letters, under the store's migrations", R"SQL(
+-- Earlier versions created these two tables from the projection runtime,
+-- with a migration table of their own: a schema that has them keeps them
+-- (and their rows); that separate migration table goes.
+CREATE TABLE IF NOT EXISTS projection_checkpoints (
+  name text PRIMARY KEY,
+  tx_id xid8 NOT NULL DEFAULT '0',
+  position bigint NOT NULL DEFAULT 0,
+  generation int NOT NULL DEFAULT 1,
+  state text NOT NULL DEFAULT 'starting',
+  error text,
+  owner text,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS projection_dead_letters (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  projection text NOT NULL,
+  tx_id xid8 NOT NULL,
+  position bigint NOT NULL,
+  event_id uuid NOT NULL,
+  stream_id text NOT NULL,
+  stream_version bigint NOT NULL,
+  event_type text NOT NULL,
+  error text NOT NULL,
+  attempts int NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS projection_dead_letters_projection ON projection_dead_letters (projection, id);
+DROP TABLE IF EXISTS projection_schema_migrations;
+)SQL"},
 };
 
 std::string trim(std::string s) {

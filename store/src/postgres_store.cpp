@@ -5,11 +5,15 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <cstdlib>
 #include <limits>
+#include <mutex>
 #include <numeric>
 #include <regex>
 
+#include "append_watchers.hpp"
 #include "postgres_connection_pool.hpp"
+#include "postgres_listener.hpp"
 #include "postgres_migrations.hpp"
 #include "postgres_notifier.hpp"
 #include "postgres_wire.hpp"
@@ -112,6 +116,29 @@ const std::string read_category_sql =
     std::string("SELECT ") + event_columns +
     " FROM eventcore_read_category($1::xid8, $2::bigint, $3::text[], $4::text, $5::bigint)"
     " ORDER BY tx_id, position";
+// EventStore::backlog in one round trip; every column as text. The oldest
+// open transaction (the one that holds events back) is looked up on the whole
+// server: gap-free reading waits for every database's transactions.
+constexpr const char* backlog_statement = "eventcore_backlog";
+const std::string backlog_sql =
+    "WITH x AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),"
+    " h AS (SELECT e.tx_id, e.position FROM events e, x WHERE e.tx_id < x.xmin"
+    "       ORDER BY e.tx_id DESC, e.position DESC LIMIT 1),"
+    " w AS (SELECT e.tx_id < x.xmin AS readable, e.recorded_at FROM events e, x"
+    "       WHERE (e.tx_id, e.position) > ($1::xid8, $2::bigint)"
+    "         AND ($3::text[] IS NULL OR e.event_type = ANY($3::text[]))"
+    "         AND ($4::text IS NULL OR starts_with(e.stream_id, $4::text))),"
+    " o AS (SELECT pid, coalesce(datname, '') AS datname, coalesce(state, '') AS state,"
+    "       coalesce(extract(epoch FROM clock_timestamp() - xact_start), 0) AS age"
+    "       FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+    "       ORDER BY age(backend_xid) DESC LIMIT 1)"
+    " SELECT (SELECT tx_id::text FROM h), (SELECT position::text FROM h),"
+    "  (SELECT (count(*) FILTER (WHERE readable))::text FROM w),"
+    "  (SELECT coalesce(extract(epoch FROM clock_timestamp() - min(recorded_at)) * 1000, 0)::text FROM w),"
+    "  (SELECT (count(*) FILTER (WHERE NOT readable))::text FROM w),"
+    "  (SELECT coalesce(extract(epoch FROM clock_timestamp() - min(recorded_at) FILTER (WHERE NOT readable))"
+    "          * 1000, 0)::text FROM w),"
+    "  (SELECT pid::text FROM o), (SELECT datname FROM o), (SELECT state FROM o), (SELECT age::text FROM o)";
 const std::string stream_version_sql = "SELECT version FROM streams WHERE stream_id = $1";
 const std::string load_snapshot_sql =
     "SELECT stream_version, state FROM snapshots"
@@ -156,6 +183,7 @@ Status prepare_statements(PGconn* conn, bool notify) {
       {read_all_statement, &read_all_sql},
       {read_category_statement, &read_category_sql},
       {stream_version_statement, &stream_version_sql},
+      {backlog_statement, &backlog_sql},
       {load_snapshot_statement, &load_snapshot_sql},
       {save_snapshot_statement, &save_snapshot_sql},
   };
@@ -331,6 +359,9 @@ struct PostgresStore::Impl {
   PostgresStoreConfig config;
   std::unique_ptr<pg::ConnectionPool> pool;
   std::unique_ptr<pg::Notifier> notifier;  // NotifyMode::coalesced only
+  std::shared_ptr<detail::AppendWatchers> watchers = std::make_shared<detail::AppendWatchers>();
+  std::mutex listener_mutex;
+  std::unique_ptr<pg::Listener> listener;  // from the first watch_appends on
 
   // After an append that wrote something: wake listeners (coalesced mode).
   void appended() noexcept {
@@ -449,6 +480,8 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(PostgresStoreConfig c
                  "notify channel '" + config.notify_channel + "' must be 1 to 63 bytes"};
   if (config.pool_size == 0)
     return Error{ErrorCode::invalid_argument, "pool_size must be at least 1"};
+  if (config.listen_keepalive.count() <= 0)
+    return Error{ErrorCode::invalid_argument, "listen_keepalive must be positive"};
   if (config.notify_interval.count() < 0)
     return Error{ErrorCode::invalid_argument, "notify_interval must not be negative"};
   auto settings = pg::make_connection_settings(config);
@@ -885,6 +918,62 @@ Result<std::uint64_t> PostgresStore::expire_command_records(std::chrono::seconds
   auto result = impl_->read(expire_records_statement, params, "expire_command_records");
   if (!result) return std::move(result).error();
   return u64_field(result->get(), 0, 0);
+}
+
+}  // namespace eventcore
+
+namespace eventcore {
+
+std::unique_ptr<AppendWatch> PostgresStore::watch_appends(std::function<void()> wake) {
+  auto watch = impl_->watchers->add(std::move(wake));  // before the listener's first wake-up
+  std::lock_guard lock(impl_->listener_mutex);
+  if (!impl_->listener) {
+    auto settings = pg::make_connection_settings(impl_->config, "eventcore-listener:" + impl_->config.notify_channel);
+    if (settings)  // it parsed when the store opened
+      impl_->listener = std::make_unique<pg::Listener>(std::move(settings).value(), impl_->config.notify_channel,
+                                                       impl_->config.listen_keepalive, impl_->watchers);
+  }
+  return watch;
+}
+
+std::uint64_t PostgresStore::listener_connects() const noexcept {
+  std::lock_guard lock(impl_->listener_mutex);
+  return impl_->listener ? impl_->listener->connects() : 0;
+}
+
+Result<ReadBacklog> PostgresStore::backlog(GlobalPosition after, const EventFilter& filter) {
+  thread_local pg::Params params;
+  params.clear();
+  params.add_int8(static_cast<std::int64_t>(after.transaction));
+  params.add_int8(static_cast<std::int64_t>(after.sequence));
+  add_text_array_null_if_empty(params, filter.types);
+  if (filter.stream_prefix.empty()) params.add_null();
+  else params.add_bytes(filter.stream_prefix);
+  auto result = impl_->read(backlog_statement, params, "backlog");
+  if (!result) return std::move(result).error();
+  const PGresult* r = result->get();
+  auto text = [&](int column) { return std::string(field(r, 0, column)); };
+  auto number = [&](int column) { return std::strtod(text(column).c_str(), nullptr); };
+  auto count = [&](int column) { return std::strtoull(text(column).c_str(), nullptr, 10); };
+  ReadBacklog backlog;
+  if (!PQgetisnull(r, 0, 0)) backlog.head = GlobalPosition{count(0), count(1)};
+  backlog.readable = count(2);
+  backlog.oldest_ms = std::max(0.0, number(3));
+  backlog.held_back = count(4);
+  if (backlog.held_back > 0) {
+    backlog.held_back_ms = std::max(0.0, number(5));
+    if (PQgetisnull(r, 0, 6)) {
+      backlog.held_by = "a transaction pg_stat_activity does not show (a prepared transaction, or another "
+                        "role's session: grant pg_read_all_stats to see it)";
+    } else {
+      char age[32];
+      std::snprintf(age, sizeof age, "%.1f", number(9));
+      const std::string state = text(8);
+      backlog.held_by = "pid " + text(6) + " (database '" + text(7) + "', " + (state.empty() ? "" : state + ", ") +
+                        "transaction open " + age + " s)";
+    }
+  }
+  return backlog;
 }
 
 }  // namespace eventcore

@@ -222,3 +222,25 @@ std::string SimulatedStore::first_unexplained_conflict() const {
 }
 
 }  // namespace eventcore
+
+namespace eventcore {
+
+std::unique_ptr<AppendWatch> SimulatedStore::watch_appends(std::function<void()> wake) {
+  std::lock_guard lock(state_->mutex);
+  // The inner store wakes inside an append, which holds state_->mutex.
+  return state_->inner.watch_appends([st = state_.get(), wake = std::move(wake)] {
+    if (st->draw(st->options.faults.lost_wakeup)) {
+      ++st->stats.lost_wakeups;
+      st->observe(SimulatedStoreOp::Kind::lost_wakeup, "a wake-up after an append");
+      return;
+    }
+    wake();
+  });
+}
+
+Result<ReadBacklog> SimulatedStore::backlog(GlobalPosition after, const EventFilter& filter) {
+  std::lock_guard lock(state_->mutex);
+  return state_->inner.backlog(after, filter);
+}
+
+}  // namespace eventcore

@@ -82,7 +82,8 @@ TEST_CASE("migration 5 moves idempotency records out of the log, leaving the log
   // Back to version 4: undo migration 5 and every later one.
   const std::string s = schema.name();
   exec_sql("DROP TABLE " + s + ".command_records; DROP INDEX " + s + ".events_category; DROP FUNCTION " + s +
-           ".eventcore_read_category; DELETE FROM " + s + ".schema_migrations WHERE version >= 5");
+           ".eventcore_read_category; DROP TABLE " + s + ".projection_checkpoints, " + s +
+           ".projection_dead_letters; DELETE FROM " + s + ".schema_migrations WHERE version >= 5");
   auto store = open_store(store_config(schema));
   auto record = store->load_command_record("old-key");
   REQUIRE(record.ok());
@@ -90,4 +91,23 @@ TEST_CASE("migration 5 moves idempotency records out of the log, leaving the log
   CHECK((*record)->data == old_record);
   CHECK_FALSE(store->load_command_record("not-a-record")->has_value());
   CHECK(store->stream_version(stream("$idempotency-old-key"))->value == 1);
+}
+
+TEST_CASE("migration 7 adopts the projection tables an earlier runtime created, rows and all") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("migrate_projections");
+  { auto store = open_store(store_config(schema)); }
+  // Back to version 6, with the tables as the projection runtime's own migration left them.
+  const std::string s = schema.name();
+  exec_sql("DROP TABLE " + s + ".projection_dead_letters; DELETE FROM " + s +
+           ".schema_migrations WHERE version >= 7; CREATE TABLE " + s +
+           ".projection_schema_migrations (version integer PRIMARY KEY); INSERT INTO " + s +
+           ".projection_schema_migrations VALUES (1); INSERT INTO " + s +
+           ".projection_checkpoints (name, tx_id, position) VALUES ('kept', '42', 7)");
+  auto store = open_store(store_config(schema));
+  CHECK(exec_sql("SELECT tx_id::text || ':' || position FROM " + s + ".projection_checkpoints WHERE name = 'kept'") ==
+        "42:7");
+  CHECK(exec_sql("SELECT count(*) FROM " + s + ".projection_dead_letters") == "0");
+  CHECK(exec_sql("SELECT to_regclass('" + s + ".projection_schema_migrations') IS NULL") == "t");
+  CHECK(exec_sql("SELECT max(version) FROM " + s + ".schema_migrations") == "7");
 }

@@ -384,10 +384,9 @@ TEST_CASE("a failing event is retried with exponential backoff capped at max_bac
 
 TEST_CASE("the listener's keepalive replaces a connection that stopped answering, and projections still wake") {
   EVENTCORE_REQUIRE_POSTGRES();
-  Fixture f("proj_keepalive");
+  Fixture f("proj_keepalive", PostgresStoreConfig{}.notify, PostgresStoreConfig{}.notify_interval, 300ms);
   auto rc = f.runtime_config();
   rc.poll_interval = 60s;
-  rc.keepalive_interval = 300ms;
   f.start(rc);
   REQUIRE(f.runtime->add(options("log"), [] { return std::make_unique<EventLog>(); }).ok());
   auto model = std::dynamic_pointer_cast<EventLog>(f.runtime->instance("log"));

@@ -62,7 +62,8 @@ struct Fixture {
 
   // The store's notify mode and interval default to the store's own defaults.
   explicit Fixture(const std::string& hint, NotifyMode mode = PostgresStoreConfig{}.notify,
-                   std::chrono::microseconds notify_interval = PostgresStoreConfig{}.notify_interval)
+                   std::chrono::microseconds notify_interval = PostgresStoreConfig{}.notify_interval,
+                   std::chrono::milliseconds listen_keepalive = PostgresStoreConfig{}.listen_keepalive)
       : schema(hint) {
     channel = schema.name();
     PostgresStoreConfig config;
@@ -73,6 +74,7 @@ struct Fixture {
     config.notify_interval = notify_interval;
     config.notify_channel = channel;
     config.connect_timeout = std::chrono::seconds{2};
+    config.listen_keepalive = listen_keepalive;
     auto opened = PostgresStore::open(config);
     if (!opened) FAIL("PostgresStore::open: " << to_string(opened.error()));
     store = std::shared_ptr<PostgresStore>(std::move(opened).value());
@@ -86,9 +88,6 @@ struct Fixture {
 
   projections::RuntimeConfig runtime_config() const {
     projections::RuntimeConfig rc;
-    rc.conninfo = test_database_url();
-    rc.schema = schema.name();
-    rc.notify_channel = channel;
     rc.retry_interval = 50ms;
     rc.standby_interval = 100ms;
     return rc;

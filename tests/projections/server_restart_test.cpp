@@ -11,10 +11,9 @@ TEST_CASE("projections resume after a PostgreSQL restart and end equal to the fo
   EVENTCORE_REQUIRE_POSTGRES();
   if (!can_control_server())
     skip_test("restarts the server: needs EVENTCORE_TEST_PGDATA and EVENTCORE_TEST_PGPORT");
-  Fixture f("proj_restart");
+  Fixture f("proj_restart", PostgresStoreConfig{}.notify, PostgresStoreConfig{}.notify_interval, 500ms);
   auto rc = f.runtime_config();
   rc.poll_interval = 500ms;
-  rc.keepalive_interval = 500ms;
   f.start(rc);
   ProjectionOptions copy;
   copy.name = "copy";

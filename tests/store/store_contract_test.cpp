@@ -1436,3 +1436,58 @@ TEMPLATE_TEST_CASE("of concurrent appends expecting the same version, exactly on
     last_acknowledged = std::max(last_acknowledged, e.position);
   CHECK(read_everything(*store).size() == 2 * (rounds + 1));
 }
+
+TEMPLATE_TEST_CASE("watch_appends wakes a watcher after an append, when the event is readable, and never once "
+                   "the watch is gone", "[contract]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  std::atomic<int> wakes{0};
+  auto watch = store->watch_appends([&] { wakes.fetch_add(1); });
+  REQUIRE(watch != nullptr);
+  const int before = wakes.load();  // PostgreSQL wakes once when its LISTEN is in place
+  const auto appended = must_append(*store, request({write("watched-1", ExpectedVersion::any(), {event()})}));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (wakes.load() == before && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(wakes.load() > before);
+  const auto page = read_all(*store);
+  REQUIRE(page.events.size() == 1);
+  CHECK(page.events[0].position == appended.positions[0]);
+
+  watch.reset();
+  const int after = wakes.load();
+  must_append(*store, request({write("watched-1", ExpectedVersion::any(), {event()})}));
+  settle(*store);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a late notification would land by now
+  CHECK(wakes.load() == after);
+}
+
+TEMPLATE_TEST_CASE("backlog counts what a reader at a position with a filter has still to read, and names the head",
+                   "[contract]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  const auto first = must_append(*store, request({write("account-1", ExpectedVersion::any(), events(3, "Deposited"))}));
+  const auto second = must_append(*store, request({write("order-1", ExpectedVersion::any(), events(2, "Placed"))}));
+  settle(*store);
+  const GlobalPosition head = second.positions.back();
+
+  auto all = store->backlog({}, {});
+  REQUIRE(all.ok());
+  CHECK(all->head == head);
+  CHECK(all->readable == 5);
+  CHECK(all->oldest_ms >= 0);
+  CHECK(all->held_back == 0);
+
+  auto accounts = store->backlog(first.positions[0], EventFilter{{}, "account-"});
+  REQUIRE(accounts.ok());
+  CHECK(accounts->readable == 2);
+  CHECK(accounts->head == head);  // the head whatever the filter
+
+  auto placed = store->backlog({}, EventFilter{{"Placed"}, ""});
+  REQUIRE(placed.ok());
+  CHECK(placed->readable == 2);
+
+  auto none = store->backlog(head, {});
+  REQUIRE(none.ok());
+  CHECK(none->readable == 0);
+  CHECK(none->oldest_ms == 0);
+  CHECK(none->head == head);
+}

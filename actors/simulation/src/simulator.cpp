@@ -90,6 +90,7 @@ const char* op_name(SimulatedStoreOp::Kind kind) {
     case SimulatedStoreOp::Kind::ambiguous_append: return "FAULT ambiguous append (committed, reply lost)";
     case SimulatedStoreOp::Kind::transient_read: return "FAULT transient read";
     case SimulatedStoreOp::Kind::foreign_write: return "FAULT foreign write";
+    case SimulatedStoreOp::Kind::lost_wakeup: return "FAULT lost wake-up";
   }
   return "?";
 }

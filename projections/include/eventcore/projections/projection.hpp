@@ -1,29 +1,32 @@
 #pragma once
 
 // Projections: read models folded from the event log, kept up to date by
-// actors that follow the log through LISTEN/NOTIFY wake-ups.
+// actors that follow the log through the store's wake-ups.
 //
 // What a user writes: a ProjectionOptions (a name and the events wanted) and
 // either a Projection (a read model in memory or any sink outside
 // PostgreSQL) or a PostgresProjection (a read model in PostgreSQL tables).
-// A ProjectionRuntime runs any number of them in one process:
+// A ProjectionRuntime runs any number of them in one process, on any
+// EventStore. Test a projection on a MemoryStore, run it on PostgreSQL:
 //
-//   auto runtime = ProjectionRuntime::start(system, store, {.conninfo = url}).value();
+//   auto runtime = ProjectionRuntime::start(system, store).value();
 //   runtime->add({.name = "balances", .filter = {.stream_prefix = "account-"}},
-//                [] { return std::make_unique<BalancesTable>(); });
-//   ... runtime->status("balances") ...
+//                [] { return std::make_unique<Balances>(); });
+//   ... executor.execute_sync(...) ...
+//   runtime->wait_until_caught_up("balances", position, 5s);
+//   ... runtime->instance("balances"), runtime->status("balances") ...
 //   runtime->stop();
 //
-// How it runs: one listener per runtime holds a dedicated connection: LISTEN,
-// then every projection catches up, then notifications wake them (the same
-// order after every reconnect). The writers' PostgresStore sends the
-// notifications on the same notify_channel (NotifyMode::coalesced, its
-// default: at most one per notify_interval, after the commits). A slow poll
-// (RuntimeConfig::poll_interval) wakes them too, so a lost notification
-// delays a projection by at most that long. A keepalive detects a dead listener connection within
-// about 2 x keepalive_interval. Notifications carry no data: each projection
-// actor reads pages of events after its checkpoint with the store's gap-free
-// read_all, so no event is skipped and none is delivered out of order.
+// How it runs: every projection reads pages of events after its checkpoint
+// with the store's gap-free read_all, so no event is skipped and none is
+// delivered out of order. The store's wake-ups (EventStore::watch_appends:
+// after each append in memory; LISTEN/NOTIFY on PostgreSQL, where the
+// writers' PostgresStore notifies on the same notify_channel) wake the
+// projections; a slow poll (RuntimeConfig::poll_interval) wakes them too, so
+// a lost wake-up delays a projection by at most that long. Checkpoints live
+// in a CheckpointStore and leadership in a Leadership (checkpoint_store.hpp,
+// leadership.hpp): by default in memory, or in the PostgresStore's schema
+// when the store is one. The runtime never reads a store's tables itself.
 //
 // Guarantees:
 // - Order: a projection sees the events it wants in the store's global order.
@@ -44,14 +47,16 @@
 //   read-model writes together with its checkpoint: those events are applied
 //   again, never twice.
 // - One active instance per PostgresProjection name and schema across all
-//   processes: its connection holds a session advisory lock; other instances
+//   processes (and per Projection with one_instance): the runtime takes its
+//   Leadership first (PostgreSQL: a session advisory lock); other instances
 //   wait as standbys and take over (from the committed checkpoint) when the
-//   active one's session ends, however it ends.
+//   active one's guard is released or its session ends, however it ends.
 // - Poison events: an apply that throws is retried ErrorPolicy::max_attempts
 //   times with exponential backoff; then, per ErrorPolicy::on_poison, the
 //   projection stops with state stopped_with_error and the event in the
-//   error message, or records the event in projection_dead_letters and moves
-//   on. An event is never skipped silently. A stopped projection stays
+//   error message, or records the event as a dead letter and moves
+//   on (in the CheckpointStore's dead letters; PostgreSQL:
+//   projection_dead_letters). An event is never skipped silently. A stopped projection stays
 //   stopped until it is started again (a new runtime or process), which
 //   retries the event from the checkpoint.
 // - Rebuild: a fresh read model (a new generation of a PostgresProjection's
@@ -63,10 +68,11 @@
 //   rebuild is abandoned (RebuildProgress::error) and the live model stays.
 // - Catch-up reads the next page while the current one is applied.
 //
-// Tables (in the store's schema): projection_checkpoints (one row per
-// projection: position, generation, state, owner), projection_dead_letters,
-// and each PostgresProjection's tables: <table>_g<generation>, read through
-// a view named <table> that always points at the live generation.
+// Tables (PostgreSQL, in the store's schema, created by its migrations):
+// projection_checkpoints (one row per projection: position, generation,
+// state, owner), projection_dead_letters, and each PostgresProjection's
+// tables: <table>_g<generation>, read through a view named <table> that
+// always points at the live generation.
 //
 // Threads: apply() is called from one thread at a time (the projection's
 // actor, a thread of its own); an instance that is also read from other
@@ -86,6 +92,8 @@
 #include <string_view>
 #include <vector>
 
+#include "eventcore/projections/checkpoint_store.hpp"
+#include "eventcore/projections/leadership.hpp"
 #include "eventcore/store/event_codec.hpp"
 #include "eventcore/store/event_store.hpp"
 
@@ -122,6 +130,9 @@ struct ProjectionOptions {
   EventFilter filter;  // the events it wants (empty: all)
   std::size_t page_size = 1000;  // events per read and per transaction
   ErrorPolicy errors;
+  // A Projection whose sink is shared between processes (a table elsewhere,
+  // a mail sender) runs as one active instance, like a PostgresProjection.
+  bool one_instance = false;
 };
 
 // A read model outside PostgreSQL. At-least-once with a position guard (see above).
@@ -267,33 +278,34 @@ struct RebuildProgress {
 };
 
 struct RuntimeConfig {
-  std::string conninfo;                // the database the store uses
-  std::string schema = "eventcore";    // the store's schema
-  std::string notify_channel = "eventcore_events";
   std::chrono::milliseconds poll_interval{1000};     // safety-net wake-up of every projection
-  std::chrono::milliseconds keepalive_interval{1000};  // listener liveness probe period
-  std::chrono::milliseconds standby_interval{500};   // how often a standby tries the lock
+  std::chrono::milliseconds standby_interval{500};   // how often a standby tries to take over
   std::chrono::milliseconds retry_interval{200};     // after a transient failure (doubling, to 2 s)
-  std::string owner;  // who holds a projection, recorded in its checkpoint row (default host:pid)
+  std::string owner;  // who runs a projection, reported beside its checkpoint (default host:pid)
   std::shared_ptr<Clock> clock;  // default Clock::system()
+  // Default: postgres_checkpoint_store/postgres_leadership when the store is
+  // a PostgresStore, else memory_checkpoint_store/memory_leadership (one per runtime).
+  std::shared_ptr<CheckpointStore> checkpoints;
+  std::shared_ptr<Leadership> leadership;
 };
 
 // Runs projections in this process. See the top of this file.
 class ProjectionRuntime {
  public:
-  // Ensures the projection tables exist and starts the listener. The store
-  // must read the same database and schema (it is used for read_all).
-  // Errors: invalid_argument, unavailable.
+  // Starts following `store` (watch_appends and the poll). A
+  // PostgresProjection needs a PostgresStore: its tables live in the store's
+  // database and schema. Errors: invalid_argument.
   static Result<std::unique_ptr<ProjectionRuntime>> start(caf::actor_system& system,
                                                           std::shared_ptr<EventStore> store,
-                                                          RuntimeConfig config);
+                                                          RuntimeConfig config = {});
   ~ProjectionRuntime();  // stop()
 
   using ProjectionFactory = std::function<std::unique_ptr<Projection>()>;
   using PostgresProjectionFactory = std::function<std::unique_ptr<PostgresProjection>()>;
 
   // Starts a projection. The factory makes the instance (and, on rebuild, a
-  // fresh one). Errors: invalid_argument (bad or duplicate name).
+  // fresh one). Errors: invalid_argument (bad or duplicate name, a
+  // PostgresProjection on a store that is not a PostgresStore).
   Status add(ProjectionOptions options, ProjectionFactory factory);
   Status add(ProjectionOptions options, PostgresProjectionFactory factory);
 
@@ -304,6 +316,14 @@ class ProjectionRuntime {
   // Current status; errors: invalid_argument (unknown name), timeout.
   Result<ProjectionStatus> status(const std::string& name,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  // Waits until projection `name` has applied every event it wants at or
+  // before `position` (e.g. an AppendResult's or a command's position), so a
+  // test or a read-your-writes request can read its model. Errors:
+  // invalid_argument (unknown name), timeout (saying where it is), failed
+  // (it stopped with an error, which the message gives).
+  Status wait_until_caught_up(const std::string& name, GlobalPosition position,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   // Rebuilds into a fresh read model from `from`, then switches (see above).
   // Errors: invalid_argument (unknown name, a rebuild already running).

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,6 +84,28 @@ struct ReadAllPage {
   // Where the next read_all should start. It is the position of the last
   // event returned, or the requested position when the page is empty.
   GlobalPosition next;
+};
+
+// How far a reader at `after` with a filter is from the end of the log:
+// what EventStore::backlog reports, and projection status is built from.
+struct ReadBacklog {
+  GlobalPosition head;          // the last event read_all can return now (whatever its filter)
+  std::uint64_t readable = 0;   // events matching the filter after `after` that read_all can return now
+  double oldest_ms = 0;         // age of the oldest matching event after `after`, readable or held back (0: none)
+  // Committed matching events read_all cannot return yet because a
+  // transaction that began before them is still open (PostgreSQL; always 0
+  // in memory), the age of the oldest of them, and that transaction.
+  std::uint64_t held_back = 0;
+  double held_back_ms = 0;
+  std::string held_by;  // e.g. "pid 4242 (database 'reports', idle in transaction, transaction open 31.2 s)"
+};
+
+// A registration of an EventStore::watch_appends callback. Destroying it
+// unregisters the callback; once the destructor returns, it is not running
+// and is never called again.
+class AppendWatch {
+ public:
+  virtual ~AppendWatch() = default;
 };
 
 // A state folded from one stream's events [1, version], saved so that a
@@ -192,6 +216,24 @@ class EventStore {
   // returns how many it removed. A record lives at least that long; when it
   // is gone, its key can be used again.
   virtual Result<std::uint64_t> expire_command_records(std::chrono::seconds older_than) = 0;
+
+  // Calls `wake` after appends commit, so that a reader of read_all can
+  // follow the log without polling in a loop. A wake-up carries no data:
+  // the reader reads after its position. Wake-ups may merge and may come
+  // late; a store that cannot guarantee them all (PostgreSQL: a notification
+  // sent while its listening connection was down is lost) calls `wake` after
+  // every reconnect, and readers poll slowly as well. `wake` runs on a thread
+  // of the store's (or the appender's), must be quick and must not call the
+  // store. None (nullptr) when the store has no wake-ups: poll. The default
+  // has none. MemoryStore calls it after each append; PostgresStore LISTENs
+  // on its notify_channel on a connection of its own, opened at the first
+  // watch (Errors: none; a database that is down is retried in the background).
+  virtual std::unique_ptr<AppendWatch> watch_appends(std::function<void()> wake);
+
+  // How far a reader at `after` with `filter` is from the end of the log (see
+  // ReadBacklog). Costs in proportion to the events after `after`. The
+  // default pages through read_all (its head is the last matching event).
+  virtual Result<ReadBacklog> backlog(GlobalPosition after, const EventFilter& filter = {});
 };
 
 // An idempotency key the stores accept: 1 to 200 bytes.

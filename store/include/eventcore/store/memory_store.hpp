@@ -30,6 +30,9 @@ class MemoryStore final : public EventStore {
   Status save_snapshot(const Snapshot& snapshot) override;
   Result<std::optional<CommandRecord>> load_command_record(std::string_view key) override;
   Result<std::uint64_t> expire_command_records(std::chrono::seconds older_than) override;
+  // Wakes after each append, on the appender's thread, once the events are readable.
+  std::unique_ptr<AppendWatch> watch_appends(std::function<void()> wake) override;
+  Result<ReadBacklog> backlog(GlobalPosition after, const EventFilter& filter = {}) override;
 
  private:
   struct State;

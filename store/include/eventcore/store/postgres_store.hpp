@@ -44,6 +44,9 @@ struct PostgresStoreConfig {
   std::chrono::microseconds notify_interval{1000};
   StoreLimits limits;
   std::chrono::seconds connect_timeout{5};
+  // watch_appends' listening connection: a keepalive query this often must
+  // answer within another interval, or the connection is replaced.
+  std::chrono::milliseconds listen_keepalive{1000};
 };
 
 // An EventStore in PostgreSQL (15 or later), through libpq.
@@ -86,8 +89,15 @@ class PostgresStore final : public EventStore {
   Status save_snapshot(const Snapshot& snapshot) override;
   Result<std::optional<CommandRecord>> load_command_record(std::string_view key) override;
   Result<std::uint64_t> expire_command_records(std::chrono::seconds older_than) override;
+  // LISTENs on notify_channel (see EventStore::watch_appends and NotifyMode);
+  // the first watch starts a thread with a connection of its own.
+  std::unique_ptr<AppendWatch> watch_appends(std::function<void()> wake) override;
+  // One round trip; held_back and held_by name the oldest open transaction on the server.
+  Result<ReadBacklog> backlog(GlobalPosition after, const EventFilter& filter = {}) override;
 
   const PostgresStoreConfig& config() const noexcept;
+  // Times watch_appends' listener has (re)connected and LISTENed, for tests.
+  std::uint64_t listener_connects() const noexcept;
 
   // Notifications the coalesced notifier has sent so far (0 in the other
   // modes), for tests and benchmarks.

@@ -9,7 +9,9 @@
 //   reply was lost): a retry must recognise its own write;
 // - foreign: just before an append, "another process" appends one event to
 //   one of the append's streams (read-only participants included), so the
-//   append meets a genuine concurrency conflict.
+//   append meets a genuine concurrency conflict;
+// - lost wake-up: an append's wake-up (watch_appends) is not delivered, so
+//   a follower learns of the events only from its next poll or a later append.
 // Latency is not the store's business: the simulation's scheduler delays
 // the actors that call it, in simulated time.
 //
@@ -34,13 +36,18 @@ struct SimulatedStoreFaults {
   double transient_read = 0;    // probability a read_stream fails
   double ambiguous = 0;         // probability a successful append is reported as failed
   double foreign = 0;           // probability a foreign write precedes an append
+  double lost_wakeup = 0;       // probability an append's wake-up is not delivered
 
-  bool any() const noexcept { return transient_append > 0 || transient_read > 0 || ambiguous > 0 || foreign > 0; }
+  bool any() const noexcept {
+    return transient_append > 0 || transient_read > 0 || ambiguous > 0 || foreign > 0 || lost_wakeup > 0;
+  }
 };
 
 // What the store did, for a simulation's trace.
 struct SimulatedStoreOp {
-  enum class Kind { append, append_failed, transient_append, ambiguous_append, transient_read, foreign_write };
+  enum class Kind {
+    append, append_failed, transient_append, ambiguous_append, transient_read, foreign_write, lost_wakeup
+  };
   Kind kind;
   std::string detail;  // e.g. the streams and versions
 };
@@ -76,6 +83,10 @@ class SimulatedStore final : public EventStore {
   Status save_snapshot(const Snapshot& snapshot) override;
   Result<std::optional<CommandRecord>> load_command_record(std::string_view key) override;
   Result<std::uint64_t> expire_command_records(std::chrono::seconds older_than) override;
+  // The inner store's wake-ups (on the appender's thread), unless a lost
+  // wake-up is drawn; its backlog.
+  std::unique_ptr<AppendWatch> watch_appends(std::function<void()> wake) override;
+  Result<ReadBacklog> backlog(GlobalPosition after, const EventFilter& filter = {}) override;
 
   // Turns fault injection off (e.g. while invariants are checked) or on again.
   void set_faults_enabled(bool on);
@@ -93,6 +104,7 @@ class SimulatedStore final : public EventStore {
     std::uint64_t conflicts = 0;            // appends rejected for a version
     std::uint64_t unexplained_conflicts = 0;  // ...where no foreign write moved the stream
     std::uint64_t transient_appends = 0, transient_reads = 0, ambiguous = 0, foreign_writes = 0;
+    std::uint64_t lost_wakeups = 0;
   };
   Stats stats() const;
   // The first conflict that no foreign write explains (empty if none): a
