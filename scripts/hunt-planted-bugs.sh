@@ -6,11 +6,12 @@
 # Environment: SEEDS (default 0..999, the CI budget), STEPS (default 200),
 # FAULTS (default "default"), BUILD_DIR (default build-bug-hunt: one build dir,
 # reconfigured per bug; the bug's definition is only on the hooked sources, so
-# each bug rebuilds three files).
+# each bug rebuilds four files).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bugs=("$@")
-[ ${#bugs[@]} -gt 0 ] || bugs=(readonly_unchecked early_release ambiguous_retry_unchecked no_release_on_crash stale_snapshot)
+[ ${#bugs[@]} -gt 0 ] || bugs=(readonly_unchecked early_release ambiguous_retry_unchecked no_release_on_crash stale_snapshot
+                               resume_from_report)
 seeds="${SEEDS:-0..999}"
 steps="${STEPS:-200}"
 faults="${FAULTS:-default}"

@@ -1,6 +1,7 @@
 // One projection: drives its Engine one page per run message, so status
 // requests and exits are handled between pages. Wakes that arrive while a
-// run is pending are merged into it. Detached: the Engine blocks on libpq.
+// run is pending are merged into it. Detached (the Engine blocks on the store
+// and libpq) unless the runtime is cooperative.
 
 #include <algorithm>
 #include <caf/all.hpp>
@@ -76,6 +77,7 @@ caf::behavior projection_actor(ProjectionActor* self, std::shared_ptr<Engine> en
 }  // namespace
 
 caf::actor spawn_projection_actor(caf::actor_system& system, std::unique_ptr<Engine> engine, ActorTimings timings) {
+  if (timings.cooperative) return system.spawn(projection_actor, std::shared_ptr<Engine>(std::move(engine)), timings);
   return system.spawn<caf::detached>(projection_actor, std::shared_ptr<Engine>(std::move(engine)), timings);
 }
 

@@ -127,6 +127,12 @@ Engine::Outcome Engine::open() {
   if (is_postgres()) return open_postgres();
   // In memory: the position guard is the instance's own (start_position, then
   // what it applied); the stored checkpoint reports progress.
+#ifdef EVENTCORE_PLANTED_BUG_resume_from_report
+  // Planted bug: resume from the stored checkpoint, a progress report that
+  // lags what the instance applied, instead of the instance's position.
+  if (auto saved = backend_.checkpoints->load(checkpoint_name()); !config_.rebuild && saved && *saved)
+    position_ = (*saved)->position;
+#endif
   if (!config_.rebuild) {
     if (auto saved = backend_.checkpoints->save(checkpoint_name(), Checkpoint{position_, 1}); !saved) {
       error_ = saved.error().message;
@@ -238,7 +244,7 @@ Engine::Outcome Engine::run_step() {
     return Outcome::transient;
   }
   const auto& events = page->events;
-  if (events.size() >= config_.options.page_size && store->blocking()) {
+  if (events.size() >= config_.options.page_size && store->blocking() && config_.read_ahead) {
     // Catching up: read the next page (from where this one ends, which is
     // where the checkpoint will be once it is applied) while applying this
     // one. The reading thread also frees the page before last: pages are

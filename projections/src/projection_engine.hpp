@@ -77,6 +77,8 @@ struct EngineConfig {
   ProjectionOptions options;
   std::string owner;
   std::shared_ptr<Clock> clock;
+  // While catching up on a store that blocks, read the next page while this one is applied.
+  bool read_ahead = true;
   // A rebuild folds a fresh model from rebuild_from (PostgreSQL: generation
   // `rebuild_generation` under the checkpoint "<name>~rebuild"); it takes no
   // leadership and touches no views.

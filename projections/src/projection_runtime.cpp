@@ -53,7 +53,7 @@ std::shared_ptr<Clock> Clock::system() {
   return clock;
 }
 
-struct ProjectionRuntime::Impl {
+struct ProjectionRuntime::Impl : std::enable_shared_from_this<ProjectionRuntime::Impl> {
   struct Entry {
     ProjectionOptions options;
     ProjectionFactory memory_factory;
@@ -63,6 +63,7 @@ struct ProjectionRuntime::Impl {
     std::shared_ptr<LiveCell> live = std::make_shared<LiveCell>();
     std::shared_ptr<ProgressCell> progress = std::make_shared<ProgressCell>();
     caf::actor rebuild;
+    std::uint64_t restarts = 0;
   };
 
   caf::actor_system& system;
@@ -76,14 +77,36 @@ struct ProjectionRuntime::Impl {
 
   Impl(caf::actor_system& sys, Backend b, RuntimeConfig c) : system(sys), backend(std::move(b)), config(std::move(c)) {}
 
-  ActorTimings timings() const { return {config.standby_interval, config.retry_interval}; }
+  ActorTimings timings() const { return {config.standby_interval, config.retry_interval, config.cooperative}; }
 
   EngineConfig engine_config(const ProjectionOptions& options) const {
     EngineConfig ec;
     ec.options = options;
     ec.owner = config.owner;
     ec.clock = config.clock;
+    ec.read_ahead = !config.cooperative;
     return ec;
+  }
+
+  // Spawns the entry's actor (a new engine each time), supervised: if it
+  // ends while the runtime runs, it is spawned again. Caller holds `mutex`.
+  void spawn_entry(const std::string& name, Entry& entry) {
+    auto engine = std::make_unique<Engine>(engine_config(entry.options), backend, entry.memory_factory,
+                                           entry.pg_factory, entry.slot, entry.live);
+    entry.actor = spawn_projection_actor(system, std::move(engine), timings());
+    entry.actor->attach_functor([weak = weak_from_this(), name](const caf::error&) {
+      if (auto self = weak.lock()) self->restart(name);
+    });
+    caf::anon_send(waker, subscribe_atom::value, entry.actor);
+  }
+
+  void restart(const std::string& name) {
+    std::lock_guard lock(mutex);
+    if (stopped) return;  // the runtime is stopping it
+    auto it = entries.find(name);
+    if (it == entries.end()) return;
+    ++it->second.restarts;
+    spawn_entry(name, it->second);
   }
 
   Status add(ProjectionOptions options, ProjectionFactory memory, PostgresProjectionFactory pg) {
@@ -103,17 +126,19 @@ struct ProjectionRuntime::Impl {
     entry.options = options;
     entry.memory_factory = std::move(memory);
     entry.pg_factory = std::move(pg);
-    auto engine = std::make_unique<Engine>(engine_config(options), backend, entry.memory_factory, entry.pg_factory,
-                                           entry.slot, entry.live);
-    entry.actor = spawn_projection_actor(system, std::move(engine), timings());
-    caf::anon_send(waker, subscribe_atom::value, entry.actor);
-    entries.emplace(options.name, std::move(entry));
+    auto& added = entries.emplace(options.name, std::move(entry)).first->second;
+    spawn_entry(options.name, added);
     return {};
   }
 
-  // Stops one actor and waits (bounded) until it has.
+  // Stops one actor and waits (bounded) until it has; a cooperative
+  // runtime's caller runs the exit on its own scheduler.
   void stop_actor(const caf::actor& actor) {
     if (!actor) return;
+    if (config.cooperative) {
+      caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+      return;
+    }
     caf::scoped_actor self{system};
     self->monitor(actor);
     self->send_exit(actor, caf::exit_reason::user_shutdown);
@@ -121,7 +146,7 @@ struct ProjectionRuntime::Impl {
   }
 };
 
-ProjectionRuntime::ProjectionRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ProjectionRuntime::ProjectionRuntime(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 ProjectionRuntime::~ProjectionRuntime() { stop(); }
 
@@ -148,7 +173,7 @@ Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::start(caf::actor_s
   if (!config.leadership) config.leadership = memory_leadership();
   backend.checkpoints = config.checkpoints;
   backend.leadership = config.leadership;
-  auto impl = std::make_unique<Impl>(system, std::move(backend), config);
+  auto impl = std::make_shared<Impl>(system, std::move(backend), config);
   auto pending = std::make_shared<std::atomic<bool>>(false);
   impl->waker = spawn_waker(system, config.poll_interval, pending);
   // Called by the store, possibly once per append: one message until the waker has taken it.
@@ -176,11 +201,13 @@ std::shared_ptr<Projection> ProjectionRuntime::instance(const std::string& name)
 
 Result<ProjectionStatus> ProjectionRuntime::status(const std::string& name, std::chrono::milliseconds timeout) {
   caf::actor actor;
+  std::uint64_t restarts = 0;
   {
     std::lock_guard lock(impl_->mutex);
     auto it = impl_->entries.find(name);
     if (it == impl_->entries.end()) return Error{ErrorCode::invalid_argument, "no projection '" + name + "'"};
     actor = it->second.actor;
+    restarts = it->second.restarts;
   }
   std::optional<ProjectionStatus> result;
   std::string failure;
@@ -189,6 +216,7 @@ Result<ProjectionStatus> ProjectionRuntime::status(const std::string& name, std:
       .receive([&](const ProjectionStatus& s) { result = s; },
                [&](const caf::error& e) { failure = impl_->system.render(e); });
   if (!result) return Error{ErrorCode::timeout, "status of projection '" + name + "': " + failure};
+  result->restarts = restarts;
   return *result;
 }
 

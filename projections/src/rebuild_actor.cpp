@@ -102,6 +102,9 @@ caf::behavior rebuild_actor(RebuildActor* self, std::shared_ptr<Engine> engine, 
 caf::actor spawn_rebuild_actor(caf::actor_system& system, std::unique_ptr<Engine> engine, caf::actor live,
                                std::shared_ptr<ProgressCell> progress, ActorTimings timings,
                                std::shared_ptr<Clock> clock) {
+  if (timings.cooperative)
+    return system.spawn(rebuild_actor, std::shared_ptr<Engine>(std::move(engine)), std::move(live), std::move(progress),
+                        timings, std::move(clock));
   return system.spawn<caf::detached>(rebuild_actor, std::shared_ptr<Engine>(std::move(engine)), std::move(live),
                                      std::move(progress), timings, std::move(clock));
 }

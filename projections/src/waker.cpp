@@ -26,9 +26,14 @@ void wake_all(WakerActor* self) {
 caf::behavior waker(WakerActor* self, std::chrono::milliseconds poll_interval,
                     std::shared_ptr<std::atomic<bool>> pending) {
   self->state.pending = std::move(pending);
+  // A projection actor that ends (stopped, or crashed and replaced) leaves the list.
+  self->set_down_handler([=](const caf::down_msg& down) {
+    std::erase_if(self->state.subscribers, [&](const caf::actor& s) { return s.address() == down.source; });
+  });
   self->delayed_send(self, poll_interval, tick_atom::value);
   return {
       [=](subscribe_atom, caf::actor subscriber) {
+        self->monitor(subscriber);
         self->send(subscriber, wake_atom::value);
         self->state.subscribers.push_back(std::move(subscriber));
       },

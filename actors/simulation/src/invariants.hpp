@@ -10,9 +10,10 @@ void attribute_log(const std::vector<StoredEvent>& log, std::vector<CommandRecor
 // The invariants every run must keep, whatever the domain.
 void check_generic(const RunView& run, SimulatedStore& store, Checker& check);
 
-// A projection fed through read_all pages during the run against a fresh
-// one fed from the streams at the end.
+// The projection the projection runtime folded during the run against a
+// fresh one fed from the streams at the end; and what its sink saw of the
+// delivery (an event twice or out of order: `delivery_violation`).
 void check_projection(const RunView& run, SimulatedStore& store, const Workload& workload,
-                      const Projection* incremental, Checker& check);
+                      const Projection& incremental, const std::string& delivery_violation, Checker& check);
 
 }  // namespace eventcore::simulation::detail

@@ -14,18 +14,23 @@
 // coordinator). It resubmits keyed commands after ambiguous outcomes and
 // lost coordinators (never a keyless one: that could write it twice), and
 // records every answer; the invariants are checked at the end with faults
-// off.
+// off. Beside the runtime, the real projection runtime (cooperative, on the
+// same scheduler) folds the workload's projection into a durable sink, with
+// lost wake-ups, failed checkpoint writes and killed projection actors; at
+// the end it must catch up and equal a fold of the log, no event applied twice.
 
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "eventcore/actors/command_executor.hpp"
+#include "eventcore/projections/projection.hpp"
 #include "eventcore/simulation/simulator.hpp"
 #include "invariants.hpp"
 
@@ -65,7 +70,89 @@ class Trace {
   std::size_t count_ = 0;
 };
 
-enum class ActorKind { other, stream, coordinator, io };
+enum class ActorKind { other, stream, coordinator, io, projection };
+
+// A read model that outlives the runtime's instances, as a sink outside the
+// process would (a table elsewhere): instances fold into it, and a restarted
+// one resumes at its position (start_position). It notes the first event it
+// was given twice or out of order.
+struct DurableSink {
+  std::unique_ptr<Projection> model;
+  GlobalPosition position;
+  std::set<EventId> applied;
+  std::string violation;
+  std::size_t instances = 0;
+};
+
+class SinkProjection final : public projections::Projection {
+ public:
+  explicit SinkProjection(std::shared_ptr<DurableSink> sink) : sink_(std::move(sink)) {}
+  void apply(const StoredEvent& event) override {
+    auto& sink = *sink_;
+    if (sink.violation.empty()) {
+      if (!sink.applied.insert(event.id).second)
+        sink.violation = "event " + event.id.str() + " at " + to_string(event.position) + " applied twice (instance " +
+                         std::to_string(sink.instances) + ")";
+      else if (!(sink.position < event.position))
+        sink.violation = "event at " + to_string(event.position) + " applied after " + to_string(sink.position);
+    }
+    sink.model->apply(event);
+    sink.position = std::max(sink.position, event.position);
+  }
+  GlobalPosition start_position() const override { return sink_->position; }
+
+ private:
+  std::shared_ptr<DurableSink> sink_;
+};
+
+// Checkpoints in memory whose writes fail when `fail` says so.
+class FaultyCheckpoints final : public projections::CheckpointStore {
+ public:
+  explicit FaultyCheckpoints(std::function<bool(const char*)> fail) : fail_(std::move(fail)) {}
+  Result<std::optional<projections::Checkpoint>> load(std::string_view name) override { return inner_->load(name); }
+  Status save(std::string_view name, const projections::Checkpoint& c) override {
+    if (fail_("save")) return failure();
+    return inner_->save(name, c);
+  }
+  Status compare_and_set(std::string_view name, const std::optional<projections::Checkpoint>& expected,
+                         const projections::Checkpoint& next) override {
+    if (fail_("compare_and_set")) return failure();
+    return inner_->compare_and_set(name, expected, next);
+  }
+  Status remove(std::string_view name) override { return inner_->remove(name); }
+  Status report(std::string_view name, std::string_view state, std::string_view error,
+                std::string_view owner) override {
+    if (fail_("report")) return failure();
+    return inner_->report(name, state, error, owner);
+  }
+  Status dead_letter(std::string_view name, const StoredEvent& event, std::string_view error,
+                     int attempts) override {
+    if (fail_("dead_letter")) return failure();
+    return inner_->dead_letter(name, event, error, attempts);
+  }
+  Result<std::uint64_t> dead_letter_count(std::string_view name) override { return inner_->dead_letter_count(name); }
+
+ private:
+  static Error failure() { return Error{ErrorCode::unavailable, "simulated: the checkpoint write failed"}; }
+  std::function<bool(const char*)> fail_;
+  std::shared_ptr<projections::CheckpointStore> inner_ = projections::memory_checkpoint_store();
+};
+
+// The projection runtime's clock: simulated time; backoff sleeps are not
+// waited (the actor's own timers pace its retries).
+class SimClock final : public projections::Clock {
+ public:
+  explicit SimClock(std::function<std::chrono::nanoseconds()> elapsed) : elapsed_(std::move(elapsed)) {}
+  std::chrono::steady_clock::time_point now() override { return std::chrono::steady_clock::time_point(elapsed_()); }
+  std::chrono::system_clock::time_point wall_now() override {
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(epoch.time_since_epoch() + elapsed_()));
+  }
+  void sleep_for(std::chrono::nanoseconds) override {}
+
+ private:
+  std::function<std::chrono::nanoseconds()> elapsed_;
+};
 
 struct JobInfo {
   TimePoint ready;
@@ -113,6 +200,8 @@ class Run {
   // ---- setup ----
   void choose_faults();
   void start_runtime();
+  void start_projections();
+  void catch_up_projection();
 
   // ---- client ----
   std::uint64_t add_command(CommandSpec spec);
@@ -129,7 +218,6 @@ class Run {
   void register_jobs();
   bool step();
   std::optional<TimePoint> next_due();
-  void project(std::size_t page, bool all);
 
   RunOptions options_;
   SimRandom rng_;
@@ -165,8 +253,9 @@ class Run {
   std::vector<std::size_t> ready_;
   std::size_t steps_ = 0, crashes_ = 0;
 
-  std::unique_ptr<Projection> projection_;
-  GlobalPosition checkpoint_{};
+  std::shared_ptr<DurableSink> sink_;
+  std::unique_ptr<projections::ProjectionRuntime> projections_;
+  bool faults_on_ = true;
   Checker check_;
 };
 
@@ -182,6 +271,9 @@ void Run::choose_faults() {
   faults_.max_latency = max.max_latency;
   faults_.crash_stream = pick(max.crash_stream);
   faults_.crash_coordinator = pick(max.crash_coordinator);
+  faults_.crash_projection = pick(max.crash_projection);
+  faults_.lost_wakeup = pick(max.lost_wakeup);
+  faults_.checkpoint_failure = pick(max.checkpoint_failure);
 }
 
 void Run::start_runtime() {
@@ -199,6 +291,7 @@ void Run::start_runtime() {
   so.faults.transient_read = faults_.transient;
   so.faults.ambiguous = faults_.ambiguous;
   so.faults.foreign = faults_.foreign;
+  so.faults.lost_wakeup = faults_.lost_wakeup;
   so.random = [r = rng_]() mutable { return r.next(); };
   so.clock = [this] { return wall(); };
   so.foreign_writer = [this](const StreamId& stream, const std::vector<StoredEvent>& events) {
@@ -240,6 +333,61 @@ void Run::start_runtime() {
       std::to_string(config.read_page_size) + " snapshot_every=" + std::to_string(config.snapshot_every) +
       " concurrency=" + std::to_string(concurrency_) +
       " gap_us=" + std::to_string(mean_gap_.count()) + " keyless=" + std::to_string(keyless_));
+}
+
+void Run::start_projections() {
+  auto model = workload_->make_projection();
+  if (!model) return;
+  sink_ = std::make_shared<DurableSink>();
+  sink_->model = std::move(model);
+  projections::RuntimeConfig config;
+  config.cooperative = true;
+  config.clock = std::make_shared<SimClock>([this] { return elapsed(); });
+  config.poll_interval = milliseconds(rng_.between(5, 200));
+  config.retry_interval = milliseconds(rng_.between(1, 20));
+  config.owner = "sim";
+  config.checkpoints = std::make_shared<FaultyCheckpoints>([this](const char* what) {
+    if (!faults_on_ || !rng_.chance(faults_.checkpoint_failure)) return false;
+    log(std::string("FAULT checkpoint ") + what + " failed");
+    return true;
+  });
+  auto runtime = projections::ProjectionRuntime::start(*system_, store_, config);
+  if (!runtime) {
+    check_.fail("the projection runtime starts", to_string(runtime.error()));
+    return;
+  }
+  projections_ = std::move(runtime).value();
+  projections::ProjectionOptions options;
+  options.name = "sim";
+  options.page_size = static_cast<std::size_t>(rng_.between(1, 16));
+  if (auto added = projections_->add(options, [sink = sink_] {
+        ++sink->instances;
+        return std::make_unique<SinkProjection>(sink);
+      });
+      !added)
+    check_.fail("the projection runtime starts", to_string(added.error()));
+  log("projection page=" + std::to_string(options.page_size) + " poll_ms=" +
+      std::to_string(config.poll_interval.count()) + " retry_ms=" + std::to_string(config.retry_interval.count()));
+}
+
+// After the run, with faults off: the scheduler runs (timers included: the
+// poll) until the sink holds the last event of the log, or gives up.
+void Run::catch_up_projection() {
+  if (!sink_ || !projections_) return;
+  const auto log_events = store_->log();
+  if (log_events.empty()) return;
+  const GlobalPosition last = log_events.back().position;
+  for (std::size_t i = 0; i < 200'000 && sink_->position < last; ++i) {
+    client_tick();  // retires the client's stale wake-ups (it sends nothing new now)
+    if (step()) continue;
+    auto due = next_due();
+    if (!due) break;
+    sched_->advance_time(*due > now() ? *due - now() : caf::timespan{0});
+  }
+  if (sink_->position < last)
+    check_.fail("every projection catches up", "the sink is at " + to_string(sink_->position) + ", the log ends at " +
+                                                   to_string(last) + " (" + std::to_string(sink_->instances) +
+                                                   " instance(s))");
 }
 
 std::uint64_t Run::add_command(CommandSpec spec) {
@@ -328,6 +476,7 @@ void Run::register_jobs() {
       if (std::strcmp(name, "eventcore.stream") == 0) kind = ActorKind::stream;
       else if (std::strcmp(name, "eventcore.write_coordinator") == 0) kind = ActorKind::coordinator;
       else if (std::strcmp(name, "eventcore.store_io") == 0) kind = ActorKind::io;
+      else if (std::strcmp(name, "eventcore.projection") == 0) kind = ActorKind::projection;
     }
     TimePoint ready = now();
     // Store latency: the I/O actor (the "connection") answers later.
@@ -347,7 +496,14 @@ bool Run::step() {
   const std::size_t i = ready_[rng_.below(ready_.size())];
   auto* job = sched_->jobs[i];
   const JobInfo info = jobs_.at(job);
-  if (info.kind == ActorKind::stream && rng_.chance(faults_.crash_stream)) {
+  if (!faults_on_) {
+    // The end of the run: no crash any more.
+  } else if (info.kind == ActorKind::projection && rng_.chance(faults_.crash_projection)) {
+    auto handle = caf::actor_cast<caf::actor>(static_cast<caf::abstract_actor*>(dynamic_cast<caf::local_actor*>(job)));
+    caf::anon_send_exit(handle, caf::exit_reason::kill);
+    ++crashes_;
+    log("FAULT crash the projection actor");
+  } else if (info.kind == ActorKind::stream && rng_.chance(faults_.crash_stream)) {
     auto handle = caf::actor_cast<caf::actor>(static_cast<caf::abstract_actor*>(dynamic_cast<caf::local_actor*>(job)));
     caf::anon_send_exit(handle, caf::exit_reason::kill);  // handled first when it runs now
     ++crashes_;
@@ -370,7 +526,6 @@ bool Run::step() {
               sched_->jobs.begin() + static_cast<std::ptrdiff_t>(i) + 1);
   sched_->run_once();
   ++steps_;
-  if (projection_ && rng_.chance(0.02)) project(static_cast<std::size_t>(rng_.between(1, 8)), false);
   return true;
 }
 
@@ -386,20 +541,11 @@ std::optional<TimePoint> Run::next_due() {
   return due;
 }
 
-void Run::project(std::size_t page, bool all) {
-  do {
-    auto result = store_->read_all(checkpoint_, page);
-    if (!result || result->events.empty()) return;
-    for (const auto& e : result->events) projection_->apply(e);
-    checkpoint_ = result->next;
-  } while (all);
-}
-
 RunReport Run::execute() {
   workload_->setup(rng_);
   choose_faults();
   start_runtime();
-  projection_ = workload_->make_projection();
+  start_projections();
   while (auto spec = workload_->initial_command(records_.size(), rng_)) add_command(std::move(*spec));
   initial_end_ = records_.size();
   initial_open_ = initial_end_;
@@ -441,19 +587,22 @@ RunReport Run::execute() {
 
   // Checks run with faults off, after the runtime stopped.
   store_->set_faults_enabled(false);
-  if (projection_) project(5, true);
+  faults_on_ = false;
+  catch_up_projection();
   const auto simulated = elapsed();
+  if (projections_) projections_->stop();
   executor_->shutdown();
   sched_->run();
   while (sched_->trigger_timeouts() > 0) sched_->run();
   executor_.reset();
+  projections_.reset();
   live_.clear();
 
   auto log_events = store_->log();
   detail::attribute_log(log_events, records_);
   RunView view{log_events, records_, *store_, crashes_ > 0};
   detail::check_generic(view, *store_, check_);
-  detail::check_projection(view, *store_, *workload_, projection_.get(), check_);
+  if (sink_) detail::check_projection(view, *store_, *workload_, *sink_->model, sink_->violation, check_);
   workload_->check(view, check_);
 
   std::uint64_t digest = 0xcbf29ce484222325ULL;

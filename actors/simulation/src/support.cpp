@@ -22,6 +22,9 @@ FaultRates FaultRates::defaults() {
   f.max_latency = std::chrono::milliseconds(20);
   f.crash_stream = 0.002;
   f.crash_coordinator = 0.002;
+  f.crash_projection = 0.01;
+  f.lost_wakeup = 0.2;
+  f.checkpoint_failure = 0.1;
   return f;
 }
 
@@ -53,10 +56,14 @@ Result<FaultRates> FaultRates::parse(std::string_view text) {
       else if (name == "max_latency_ms") f.max_latency = std::chrono::milliseconds(static_cast<long>(v));
       else if (name == "crash_stream") f.crash_stream = v;
       else if (name == "crash_coordinator") f.crash_coordinator = v;
+      else if (name == "crash_projection") f.crash_projection = v;
+      else if (name == "lost_wakeup") f.lost_wakeup = v;
+      else if (name == "checkpoint_failure") f.checkpoint_failure = v;
       else
         return Error{ErrorCode::invalid_argument,
                      "unknown fault '" + name +
-                         "' (transient, ambiguous, foreign, latency, max_latency_ms, crash_stream, crash_coordinator)"};
+                         "' (transient, ambiguous, foreign, latency, max_latency_ms, crash_stream, crash_coordinator, "
+                         "crash_projection, lost_wakeup, checkpoint_failure)"};
     }
     first = false;
   }
@@ -67,7 +74,8 @@ std::string FaultRates::str() const {
   std::ostringstream out;
   out << "transient=" << transient << ",ambiguous=" << ambiguous << ",foreign=" << foreign << ",latency=" << latency
       << ",max_latency_ms=" << max_latency.count() << ",crash_stream=" << crash_stream
-      << ",crash_coordinator=" << crash_coordinator;
+      << ",crash_coordinator=" << crash_coordinator << ",crash_projection=" << crash_projection
+      << ",lost_wakeup=" << lost_wakeup << ",checkpoint_failure=" << checkpoint_failure;
   return out.str();
 }
 

@@ -59,6 +59,10 @@
 //   projection_dead_letters). An event is never skipped silently. A stopped projection stays
 //   stopped until it is started again (a new runtime or process), which
 //   retries the event from the checkpoint.
+// - Supervision: a projection actor that ends unexpectedly (killed, or an
+//   error that escaped) is started again with a new engine: a
+//   PostgresProjection resumes from its committed checkpoint, a Projection
+//   gets a new instance from its factory, which starts at start_position().
 // - Rebuild: a fresh read model (a new generation of a PostgresProjection's
 //   tables, or a new Projection instance) is folded from a position in pages
 //   (memory bounded by page_size whatever the log size) while the live one
@@ -253,6 +257,7 @@ struct ProjectionStatus {
   double lag_ms = 0;         // age of the oldest of those, committed or not (0 when none)
   std::uint64_t events_applied = 0;  // by this runtime since it started
   std::uint64_t dead_letters = 0;    // recorded by this runtime since it started
+  std::uint64_t restarts = 0;        // times its actor ended unexpectedly and was started again
   // Gap-free reading returns an event only once every transaction that began
   // before it has ended, on the whole server (any database). An open
   // transaction therefore stalls every projection: events committed after it
@@ -287,6 +292,11 @@ struct RuntimeConfig {
   // a PostgresStore, else memory_checkpoint_store/memory_leadership (one per runtime).
   std::shared_ptr<CheckpointStore> checkpoints;
   std::shared_ptr<Leadership> leadership;
+  // Runs the actors on the actor system's scheduler instead of threads of
+  // their own, and reads no page ahead: for stores that answer at once and
+  // for deterministic simulation (CAF's test coordinator). stop() then does
+  // not wait for the actors; the caller's scheduler runs their exits.
+  bool cooperative = false;
 };
 
 // Runs projections in this process. See the top of this file.
@@ -336,8 +346,8 @@ class ProjectionRuntime {
   struct Impl;
 
  private:
-  explicit ProjectionRuntime(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit ProjectionRuntime(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;  // shared with the supervision of its actors
 };
 
 }  // namespace eventcore::projections
