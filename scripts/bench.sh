@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/bench.sh [--quick] [store_bench options...]
+# scripts/bench.sh [--quick] [--only BENCH] [options of that bench...]
 #
 # Builds the benchmarks (build-bench, Release), starts a durable project-local
 # PostgreSQL (.eventcore/bench-pgdata, port 54331, fsync on) unless
@@ -9,6 +9,8 @@
 # --cases pg_append,mem, --reps 5, --clients 8, ...).
 #
 #   --quick   a smoke run: EVENTCORE_BENCH_SECONDS=1, 50,000 catch-up events, 1 repetition
+#   --only B  run only benchmark B (store_bench, runtime_bench, history_bench, projection_bench),
+#             with the options that follow, e.g. --only projection_bench --cases mem_proj
 # Afterwards runtime_bench (the command runtime), history_bench (long-lived
 # streams: cost by history, memory of many live streams) and projection_bench
 # (catch-up, live lag, appends with projections running) run with their
@@ -23,10 +25,26 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 quick=0
+only=""
 args=()
-for arg in "$@"; do
-  if [[ $arg == --quick ]]; then quick=1; else args+=("$arg"); fi
+while (($#)); do
+  case "$1" in
+    --quick) quick=1 ;;
+    --only)
+      only="${2:?--only needs a benchmark name}"
+      shift
+      ;;
+    *) args+=("$1") ;;
+  esac
+  shift
 done
+case "$only" in
+  "" | store_bench | runtime_bench | history_bench | projection_bench) ;;
+  *)
+    log "--only: no benchmark '$only' (store_bench, runtime_bench, history_bench, projection_bench)"
+    exit 2
+    ;;
+esac
 if ((quick)); then
   export EVENTCORE_BENCH_SECONDS="${EVENTCORE_BENCH_SECONDS:-1}"
   export EVENTCORE_BENCH_EVENTS="${EVENTCORE_BENCH_EVENTS:-50000}"
@@ -47,6 +65,7 @@ mkdir -p "${EVENTCORE_STATE}/bench"
 build_log="${EVENTCORE_STATE}/bench/build.log"
 targets=(store_bench)
 if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then targets+=(runtime_bench history_bench projection_bench); fi
+if [[ -n $only ]]; then targets=("$only"); fi
 log "building ${targets[*]} in ${build_dir#"${EVENTCORE_ROOT}/"}"
 if ! cmake --build "${build_dir}" --target "${targets[@]}" -- -j"$(nproc)" >"${build_log}" 2>&1; then
   grep -vE '^\[[0-9]+/[0-9]+\] ' "${build_log}" >&2 || true
@@ -65,6 +84,11 @@ if [[ -z ${EVENTCORE_DATABASE_URL:-} ]]; then
   export EVENTCORE_DATABASE_URL
 fi
 
+if [[ -n $only ]]; then
+  log "running $only ${args[*]:-}"
+  "${build_dir}/bench/${only}" "${args[@]}" | tee "${EVENTCORE_STATE}/bench/last.jsonl"
+  exit 0
+fi
 log "running store_bench ${args[*]:-}"
 "$bench" "${args[@]}" | tee "${EVENTCORE_STATE}/bench/last.jsonl"
 # The command runtime (bench/runtime_bench.cpp); EVENTCORE_BENCH_SKIP_RUNTIME=1 skips it.

@@ -2,7 +2,8 @@
 
 // Factories of the runtime's actors, each in its own .cpp. The projection
 // and rebuild actors are detached (threads of their own: they block on the
-// store and on libpq); the waker is not.
+// store and on libpq), and so is the waker (see waker.cpp), unless the
+// runtime is cooperative.
 
 #include <atomic>
 #include <chrono>
@@ -17,7 +18,7 @@ namespace eventcore::projections::detail {
 // Wakes its subscribers on the store's wake-ups and every poll_interval (see waker.cpp).
 // `pending` is the flag the store's callback sets before it sends a wake_atom.
 caf::actor spawn_waker(caf::actor_system& system, std::chrono::milliseconds poll_interval,
-                       std::shared_ptr<std::atomic<bool>> pending);
+                       std::shared_ptr<std::atomic<bool>> pending, bool cooperative);
 
 // Runs one projection's Engine (see projection_actor.cpp).
 caf::actor spawn_projection_actor(caf::actor_system& system, std::unique_ptr<Engine> engine, ActorTimings timings);

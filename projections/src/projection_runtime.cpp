@@ -175,7 +175,7 @@ Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::start(caf::actor_s
   backend.leadership = config.leadership;
   auto impl = std::make_shared<Impl>(system, std::move(backend), config);
   auto pending = std::make_shared<std::atomic<bool>>(false);
-  impl->waker = spawn_waker(system, config.poll_interval, pending);
+  impl->waker = spawn_waker(system, config.poll_interval, pending, config.cooperative);
   // Called by the store, possibly once per append: one message until the waker has taken it.
   impl->watch = store->watch_appends([waker = impl->waker, pending] {
     if (!pending->exchange(true)) caf::anon_send(waker, wake_atom::value);

@@ -3,7 +3,10 @@
 // per delivery, and wakes every projection each poll_interval as the safety
 // net for a lost wake-up (PostgreSQL: a notification sent while the listening
 // connection was down; a store without wake-ups). Projection actors merge
-// wakes that arrive while a page is pending.
+// wakes that arrive while a page is pending. Detached, like the projection
+// actors: a message from the store's thread to an actor on CAF's scheduler
+// waits until an idle worker polls again (up to its relaxed sleep, 10 ms);
+// a detached actor's thread is woken at once.
 
 #include <caf/all.hpp>
 
@@ -52,8 +55,9 @@ caf::behavior waker(WakerActor* self, std::chrono::milliseconds poll_interval,
 }  // namespace
 
 caf::actor spawn_waker(caf::actor_system& system, std::chrono::milliseconds poll_interval,
-                       std::shared_ptr<std::atomic<bool>> pending) {
-  return system.spawn(waker, poll_interval, std::move(pending));
+                       std::shared_ptr<std::atomic<bool>> pending, bool cooperative) {
+  if (cooperative) return system.spawn(waker, poll_interval, std::move(pending));
+  return system.spawn<caf::detached>(waker, poll_interval, std::move(pending));
 }
 
 }  // namespace eventcore::projections::detail
