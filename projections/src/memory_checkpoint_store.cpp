@@ -9,10 +9,7 @@ namespace eventcore::projections {
 
 namespace {
 
-std::string describe(const std::optional<Checkpoint>& c) {
-  if (!c) return "none";
-  return to_string(c->position) + " (generation " + std::to_string(c->generation) + ")";
-}
+std::string describe(const std::optional<Checkpoint>& c) { return c ? to_string(*c) : "none"; }
 
 class MemoryCheckpointStore final : public CheckpointStore {
  public:

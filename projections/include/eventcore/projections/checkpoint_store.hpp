@@ -27,6 +27,9 @@ struct Checkpoint {
   friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
 };
 
+// e.g. "17:42 (generation 2)"
+std::string to_string(const Checkpoint& checkpoint);
+
 class CheckpointStore {
  public:
   virtual ~CheckpointStore() = default;
