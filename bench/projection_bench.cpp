@@ -136,7 +136,7 @@ RunStats raw_catchup(const Settings& s, const std::string& schema) {
 
 // A projection counting by type through the runtime, from the start of `store`'s log until it holds s.events.
 RunStats projection_catchup(const Settings& s, caf::actor_system& sys, std::shared_ptr<EventStore> store, int run) {
-  auto runtime = projections::ProjectionRuntime::start(sys, store, projections::RuntimeConfig{}).value();
+  auto runtime = projections::ProjectionRuntime::start(sys, store, projections::ProjectionRuntimeConfig{}).value();
   projections::ProjectionOptions o;
   o.name = "counts_" + std::to_string(run);
   o.page_size = s.catchup_page_size;
@@ -283,7 +283,7 @@ struct LagResult {
 // Appends at lag_rate events/s for s.seconds and measures, per event, the
 // time from the append's return to its apply by a projection of `store`.
 LagResult measure_lag(const Settings& s, caf::actor_system& sys, const std::shared_ptr<EventStore>& store,
-                      const projections::RuntimeConfig& rc) {
+                      const projections::ProjectionRuntimeConfig& rc) {
   auto runtime = projections::ProjectionRuntime::start(sys, store, rc).value();
   auto m = std::make_shared<std::mutex>();
   auto applied = std::make_shared<std::map<GlobalPosition, Clock::time_point>>();
@@ -354,7 +354,7 @@ LagResult measure_lag(const Settings& s, caf::actor_system& sys, const std::shar
 LagResult run_lag(const Settings& s, caf::actor_system& sys, bool coalesced, int run) {
   const std::string schema = fresh_schema(s, "proj_lag" + std::to_string(run));
   auto pg = open_store(s, schema, coalesced ? NotifyMode::coalesced : NotifyMode::none, 8);
-  auto rc = projections::RuntimeConfig{};
+  auto rc = projections::ProjectionRuntimeConfig{};
   if (!coalesced) rc.poll_interval = milliseconds(100);  // the polling baseline
   auto res = measure_lag(s, sys, pg, rc);
   res.notifications = pg->notifications_sent();
@@ -394,7 +394,7 @@ class WithoutWakeups final : public EventStore {
 
 LagResult run_memory_lag(const Settings& s, caf::actor_system& sys, bool wakeups) {
   std::shared_ptr<EventStore> store = std::make_shared<MemoryStore>();
-  auto rc = projections::RuntimeConfig{};
+  auto rc = projections::ProjectionRuntimeConfig{};
   if (!wakeups) {
     store = std::make_shared<WithoutWakeups>(store);
     rc.poll_interval = milliseconds(100);
@@ -490,7 +490,7 @@ RunStats run_append(const Settings& s, caf::actor_system& sys, AppendSetup setup
   std::unique_ptr<projections::ProjectionRuntime> runtime;
   std::shared_ptr<CountByType> model;
   if (setup != AppendSetup::bare) {
-    runtime = projections::ProjectionRuntime::start(sys, pg, projections::RuntimeConfig{}).value();
+    runtime = projections::ProjectionRuntime::start(sys, pg, projections::ProjectionRuntimeConfig{}).value();
     projections::ProjectionOptions o;
     o.name = "counts";
     o.page_size = s.page_size;

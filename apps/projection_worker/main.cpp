@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   }
   caf::actor_system_config cfg;
   caf::actor_system system{cfg};
-  projections::RuntimeConfig rc;
+  projections::ProjectionRuntimeConfig rc;
   rc.poll_interval = std::chrono::milliseconds(poll_ms);
   rc.standby_interval = std::chrono::milliseconds(standby_ms);
   auto runtime = projections::ProjectionRuntime::start(system, std::shared_ptr<EventStore>(std::move(store).value()), rc);

@@ -33,7 +33,7 @@ using HandoverPtr = std::shared_ptr<const Handover>;
 struct ActorTimings {
   std::chrono::milliseconds standby_interval;
   std::chrono::milliseconds retry_interval;
-  bool cooperative = false;  // on the scheduler instead of a thread of its own (RuntimeConfig::cooperative)
+  bool cooperative = false;  // on the scheduler instead of a thread of its own (ProjectionRuntimeConfig::cooperative)
 };
 
 }  // namespace eventcore::projections::detail

@@ -68,14 +68,14 @@ struct ProjectionRuntime::Impl : std::enable_shared_from_this<ProjectionRuntime:
 
   caf::actor_system& system;
   Backend backend;
-  RuntimeConfig config;
+  ProjectionRuntimeConfig config;
   caf::actor waker;
   std::unique_ptr<AppendWatch> watch;
   mutable std::mutex mutex;
   std::map<std::string, Entry> entries;
   bool stopped = false;
 
-  Impl(caf::actor_system& sys, Backend b, RuntimeConfig c) : system(sys), backend(std::move(b)), config(std::move(c)) {}
+  Impl(caf::actor_system& sys, Backend b, ProjectionRuntimeConfig c) : system(sys), backend(std::move(b)), config(std::move(c)) {}
 
   ActorTimings timings() const { return {config.standby_interval, config.retry_interval, config.cooperative}; }
 
@@ -152,7 +152,7 @@ ProjectionRuntime::~ProjectionRuntime() { stop(); }
 
 Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::start(caf::actor_system& system,
                                                                   std::shared_ptr<EventStore> store,
-                                                                  RuntimeConfig config) {
+                                                                  ProjectionRuntimeConfig config) {
   if (!store) return Error{ErrorCode::invalid_argument, "the projection runtime needs a store"};
   if (config.poll_interval.count() <= 0 || config.standby_interval.count() <= 0 ||
       config.retry_interval.count() <= 0)

@@ -75,15 +75,15 @@ struct World {
   caf::actor_system system{cfg};
   std::unique_ptr<ProjectionRuntime> runtime;
 
-  explicit World(projections::RuntimeConfig config = slow_poll()) {
+  explicit World(ProjectionRuntimeConfig config = slow_poll()) {
     auto started = ProjectionRuntime::start(system, store, config);
     if (!started) FAIL("start: " << to_string(started.error()));
     runtime = std::move(started).value();
   }
   ~World() { runtime->stop(); }
   // Only a wake-up from the store can deliver in time.
-  static projections::RuntimeConfig slow_poll() {
-    projections::RuntimeConfig c;
+  static ProjectionRuntimeConfig slow_poll() {
+    ProjectionRuntimeConfig c;
     c.poll_interval = 60s;
     c.standby_interval = 20ms;
     return c;

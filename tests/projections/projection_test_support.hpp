@@ -86,14 +86,14 @@ struct Fixture {
     system.reset();
   }
 
-  projections::RuntimeConfig runtime_config() const {
-    projections::RuntimeConfig rc;
+  projections::ProjectionRuntimeConfig runtime_config() const {
+    projections::ProjectionRuntimeConfig rc;
     rc.retry_interval = 50ms;
     rc.standby_interval = 100ms;
     return rc;
   }
 
-  void start(projections::RuntimeConfig rc) {
+  void start(projections::ProjectionRuntimeConfig rc) {
     auto started = projections::ProjectionRuntime::start(*system, store, std::move(rc));
     if (!started) FAIL("ProjectionRuntime::start: " << to_string(started.error()));
     runtime = std::move(started).value();

@@ -340,7 +340,7 @@ void Run::start_projections() {
   if (!model) return;
   sink_ = std::make_shared<DurableSink>();
   sink_->model = std::move(model);
-  projections::RuntimeConfig config;
+  projections::ProjectionRuntimeConfig config;
   config.cooperative = true;
   config.clock = std::make_shared<SimClock>([this] { return elapsed(); });
   config.poll_interval = milliseconds(rng_.between(5, 200));

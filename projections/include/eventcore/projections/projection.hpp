@@ -22,7 +22,7 @@
 // delivered out of order. The store's wake-ups (EventStore::watch_appends:
 // after each append in memory; LISTEN/NOTIFY on PostgreSQL, where the
 // writers' PostgresStore notifies on the same notify_channel) wake the
-// projections; a slow poll (RuntimeConfig::poll_interval) wakes them too, so
+// projections; a slow poll (ProjectionRuntimeConfig::poll_interval) wakes them too, so
 // a lost wake-up delays a projection by at most that long. Checkpoints live
 // in a CheckpointStore and leadership in a Leadership (checkpoint_store.hpp,
 // leadership.hpp): by default in memory, or in the PostgresStore's schema
@@ -282,7 +282,7 @@ struct RebuildProgress {
   std::string error;
 };
 
-struct RuntimeConfig {
+struct ProjectionRuntimeConfig {
   std::chrono::milliseconds poll_interval{1000};     // safety-net wake-up of every projection
   std::chrono::milliseconds standby_interval{500};   // how often a standby tries to take over
   std::chrono::milliseconds retry_interval{200};     // after a transient failure (doubling, to 2 s)
@@ -307,7 +307,7 @@ class ProjectionRuntime {
   // database and schema. Errors: invalid_argument.
   static Result<std::unique_ptr<ProjectionRuntime>> start(caf::actor_system& system,
                                                           std::shared_ptr<EventStore> store,
-                                                          RuntimeConfig config = {});
+                                                          ProjectionRuntimeConfig config = {});
   ~ProjectionRuntime();  // stop()
 
   using ProjectionFactory = std::function<std::unique_ptr<Projection>()>;
