@@ -23,8 +23,10 @@
 // (command_timeout, 0 = none), RUNTIME_BENCH_MAX_LIVE (max_live_streams),
 // RUNTIME_BENCH_POOL (the PostgresStore's pool_size, default 8);
 // RUNTIME_BENCH_STREAM_LENGTH (commands per stream, every case);
-// RUNTIME_BENCH_MODERATE_POLLS and
-// RUNTIME_BENCH_MODERATE_SLEEP_US (CAF's work-stealing polling).
+// RUNTIME_BENCH_MODERATE_POLLS,
+// RUNTIME_BENCH_MODERATE_SLEEP_US and RUNTIME_BENCH_RELAXED_SLEEP_US (CAF's
+// work-stealing polling); RUNTIME_BENCH_SCHEDULER=sharing (CAF's other
+// scheduler: one queue, workers woken through a condition variable).
 #include <unistd.h>
 
 #include <atomic>
@@ -105,10 +107,14 @@ RunStats run_chains(const CommandExecutor& executor, int clients, int width, std
 std::unique_ptr<caf::actor_system> tuned_system() {
   const char* polls = std::getenv("RUNTIME_BENCH_MODERATE_POLLS");
   const char* sleep_us = std::getenv("RUNTIME_BENCH_MODERATE_SLEEP_US");
-  if (!polls && !sleep_us) return nullptr;
+  const char* relaxed_us = std::getenv("RUNTIME_BENCH_RELAXED_SLEEP_US");
+  const char* scheduler = std::getenv("RUNTIME_BENCH_SCHEDULER");
+  if (!polls && !sleep_us && !relaxed_us && !scheduler) return nullptr;
   static caf::actor_system_config cfg;
   if (polls) cfg.set("work-stealing.moderate-poll-attempts", static_cast<std::size_t>(std::atoi(polls)));
   if (sleep_us) cfg.set("work-stealing.moderate-sleep-duration", caf::timespan(std::chrono::microseconds(std::atoi(sleep_us))));
+  if (relaxed_us) cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan(std::chrono::microseconds(std::atoi(relaxed_us))));
+  if (scheduler) cfg.set("scheduler.policy", caf::atom_from_string(scheduler));
   return std::make_unique<caf::actor_system>(cfg);
 }
 
