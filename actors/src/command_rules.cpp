@@ -16,8 +16,11 @@ AfterDecide after_decide(const CommandJob& job, const JobDecision& decision, std
                        drop_cache};
   };
   switch (decision.kind) {
-    case JobDecision::Kind::reject:
-      return answer(CommandErrorCode::validation_failed, decision.message);
+    case JobDecision::Kind::reject: {
+      auto after = answer(CommandErrorCode::validation_failed, decision.message);
+      after.error->reason = decision.reason;
+      return after;
+    }
     case JobDecision::Kind::threw:
       return AfterDecide{AfterDecide::Kind::answer, threw_error(job, decision, attempt), false};
     case JobDecision::Kind::failed:

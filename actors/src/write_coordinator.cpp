@@ -293,9 +293,10 @@ void on_record(Coordinator* self, Result<std::optional<CommandRecord>> found, bo
   }
   const std::string wanted = key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint);
   if (!record->fingerprint.empty() && record->fingerprint != wanted) {
-    fail(self, CommandErrorCode::invalid_command,
-         "idempotency key '" + key + "' was first used with another command: " + record->fingerprint + ", not " +
-             wanted + "; nothing was written");
+    finish(self, CommandError{CommandErrorCode::invalid_command, st.job->name, st.streams,
+                              "idempotency key '" + key + "' was first used with another command: " +
+                                  record->fingerprint + ", not " + wanted + "; nothing was written",
+                              std::nullopt, st.attempt, "idempotency_key_reused"});
     return;
   }
   replay(self, std::move(*record));

@@ -41,36 +41,38 @@ std::string money(std::int64_t cents) {
 }  // namespace
 
 Decision<Event> OpenAccount::handle(const State& state) const {
-  if (state[account.stream()].open) return reject("account " + account.str() + " is already open");
+  if (state[account.stream()].open) return reject("account " + account.str() + " is already open", "account_exists");
   return {{account.stream(), AccountOpened{account.str(), owner}}};
 }
 
 Decision<Event> Deposit::handle(const State& state) const {
-  if (!state[account.stream()].open) return reject("account " + account.str() + " is not open");
-  if (amount.cents() == 0) return reject("a deposit must be more than zero");
+  if (!state[account.stream()].open) return reject("account " + account.str() + " is not open", "account_not_found");
+  if (amount.cents() == 0) return reject("a deposit must be more than zero", "invalid_amount");
   return {{account.stream(), MoneyDeposited{account.str(), amount.cents(), {}}}};
 }
 
 Decision<Event> Withdraw::handle(const State& state) const {
   const Account& a = state[account.stream()];
-  if (!a.open) return reject("account " + account.str() + " is not open");
-  if (amount.cents() == 0) return reject("a withdrawal must be more than zero");
+  if (!a.open) return reject("account " + account.str() + " is not open", "account_not_found");
+  if (amount.cents() == 0) return reject("a withdrawal must be more than zero", "invalid_amount");
   if (a.balance < amount.cents())
     return reject("insufficient funds in " + account.str() + ": balance " + money(a.balance) + ", requested " +
-                  money(amount.cents()));
+                  money(amount.cents()),
+                  "insufficient_funds");
   return {{account.stream(), MoneyWithdrawn{account.str(), amount.cents(), {}}}};
 }
 
 Decision<Event> TransferMoney::handle(const State& state) const {
-  if (from == to) return reject("cannot transfer from account " + from.str() + " to itself");
-  if (amount.cents() == 0) return reject("a transfer must be more than zero");
+  if (from == to) return reject("cannot transfer from account " + from.str() + " to itself", "same_account");
+  if (amount.cents() == 0) return reject("a transfer must be more than zero", "invalid_amount");
   const Account& source = state[from.stream()];
   const Account& target = state[to.stream()];
-  if (!source.open) return reject("account " + from.str() + " is not open");
-  if (!target.open) return reject("account " + to.str() + " is not open");
+  if (!source.open) return reject("account " + from.str() + " is not open", "account_not_found");
+  if (!target.open) return reject("account " + to.str() + " is not open", "account_not_found");
   if (source.balance < amount.cents())
     return reject("insufficient funds in " + from.str() + ": balance " + money(source.balance) + ", requested " +
-                  money(amount.cents()));
+                  money(amount.cents()),
+                  "insufficient_funds");
   return {{from.stream(), MoneyWithdrawn{from.str(), amount.cents(), reference}},
           {to.stream(), MoneyDeposited{to.str(), amount.cents(), reference}}};
 }

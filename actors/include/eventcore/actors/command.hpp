@@ -85,10 +85,16 @@ struct Emit {
   Event event;
 };
 
+// A rejection: what the caller did wrong, in plain words, and optionally a
+// short code a service maps to its answer (e.g. "not_found",
+// "insufficient_funds"); it reaches the caller as CommandError::reason.
 struct Rejected {
   std::string message;
+  std::string reason;
 };
-inline Rejected reject(std::string message) { return Rejected{std::move(message)}; }
+inline Rejected reject(std::string message, std::string reason = {}) {
+  return Rejected{std::move(message), std::move(reason)};
+}
 
 struct ReadMore {
   std::vector<StreamId> streams;
@@ -360,6 +366,7 @@ CommandJobPtr make_job(C command, ExecuteOptions options = {}) {
     if (auto* rejected = decision->rejected()) {
       out.kind = JobDecision::Kind::reject;
       out.message = rejected->message;
+      out.reason = rejected->reason;
     } else if (auto* more = decision->read_more()) {
       out.kind = JobDecision::Kind::need_streams;
       out.more_streams = more->streams;

@@ -35,6 +35,10 @@ struct CommandError {
   std::string message;            // what happened, in plain words
   std::optional<Error> cause;     // the store's error, when there is one
   std::size_t attempts = 0;       // attempts made before giving up
+  // validation_failed: the domain's code for the rejection (reject's second
+  // argument; may be empty). invalid_command: "idempotency_key_reused" when
+  // the key was first used with another command.
+  std::string reason;
 };
 
 // "concurrency_conflict: TransferMoney on [account-1, account-2] after 5 attempts: ... (cause: ...)"

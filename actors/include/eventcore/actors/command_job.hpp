@@ -75,6 +75,7 @@ struct JobDecision {
   Kind kind = Kind::write;
   std::vector<EmittedEvent> events;      // write: in emit order
   std::string message;                   // reject: the domain's message; threw: what it threw
+  std::string reason;                    // reject: the domain's code for it (may be empty)
   std::vector<StreamId> more_streams;    // need_streams: streams to add to the command
   std::optional<Error> error;            // failed: e.g. a stored event that does not decode
   std::chrono::nanoseconds reconstruct{};

@@ -4,6 +4,9 @@
 // reads the Account folded from each (PerStream: the account's stream actor
 // keeps it current, so a transfer costs the same on an account with ten
 // events as on one with a million).
+//
+// Rejections carry a reason (CommandError::reason): account_exists,
+// account_not_found, insufficient_funds, invalid_amount, same_account.
 
 #include <optional>
 
