@@ -6,6 +6,7 @@ find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(CLI11 REQUIRED)
+find_package(PkgConfig REQUIRED)
 
 # CAF 0.17 ships no CMake package: wrap its libraries in imported targets.
 # EVENTCORE_CAF_ROOT names another install of it (headers and libraries

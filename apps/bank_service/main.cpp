@@ -1,0 +1,108 @@
+// eventcore-bank-service: the bank over HTTP (see service.hpp for the routes).
+//
+//   eventcore-bank-service --listen 127.0.0.1:8080 --database postgresql://...
+//   eventcore-bank-service --listen 127.0.0.1:8080 --store memory
+//
+// SIGINT or SIGTERM: stop accepting, answer the requests in flight, stop the
+// runtime, exit 0.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "eventcore/bank_service/service.hpp"
+#include "eventcore/store/memory_store.hpp"
+#include "eventcore/store/postgres_store.hpp"
+
+using namespace eventcore;
+
+int main(int argc, char** argv) {
+  std::string listen = "127.0.0.1:8080", database, store_kind, schema = "eventcore";
+  CLI::App app{"The EventCore bank as an HTTP/1.1 JSON service"};
+  app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)");
+  auto* db = app.add_option("--database", database, "PostgreSQL connection string or URI");
+  auto* mem = app.add_option("--store", store_kind, "'memory' for an in-memory store (nothing survives)")
+                  ->check(CLI::IsMember({"memory"}));
+  db->excludes(mem);
+  app.add_option("--schema", schema, "the store's schema (PostgreSQL)");
+  CLI11_PARSE(app, argc, argv);
+  if (database.empty() && store_kind.empty()) {
+    std::cerr << "eventcore-bank-service: give --database URL or --store memory\n";
+    return 2;
+  }
+  const auto colon = listen.rfind(':');
+  int port = -1;
+  try {
+    if (colon != std::string::npos) port = std::stoi(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+  }
+  if (colon == std::string::npos || port < 0 || port > 65535) {
+    std::cerr << "eventcore-bank-service: --listen must be HOST:PORT, not '" << listen << "'\n";
+    return 2;
+  }
+  const std::string host = listen.substr(0, colon);
+
+  // Signals go to one thread that stops the service; every other thread
+  // (started below, so they inherit the mask) ignores them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::shared_ptr<EventStore> store;
+  if (!database.empty()) {
+    PostgresStoreConfig config;
+    config.conninfo = database;
+    config.schema = schema;
+    auto opened = PostgresStore::open(config);
+    if (!opened) {
+      std::cerr << "eventcore-bank-service: cannot open the store: " << to_string(opened.error()) << "\n";
+      return 1;
+    }
+    store = std::shared_ptr<EventStore>(std::move(opened).value());
+  } else {
+    store = std::make_shared<MemoryStore>();
+  }
+  caf::actor_system_config cfg;
+  caf::actor_system system{cfg};
+  auto executor = CommandExecutor::builder().with_system(system).with_store(store).build();
+  if (!executor) {
+    std::cerr << "eventcore-bank-service: " << to_string(executor.error()) << "\n";
+    return 1;
+  }
+  auto service = bank_service::BankService::create(system, store, executor.value());
+  if (!service) {
+    std::cerr << "eventcore-bank-service: " << to_string(service.error()) << "\n";
+    return 1;
+  }
+  auto bound = (*service)->bind(host, port);
+  if (!bound) {
+    std::cerr << "eventcore-bank-service: " << to_string(bound.error()) << "\n";
+    return 1;
+  }
+  std::cout << "listening on http://" << host << ":" << *bound << " (store: "
+            << (database.empty() ? std::string("memory") : redact_conninfo(database)) << ")" << std::endl;
+  std::thread waiter([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    std::cout << "stopping (signal " << received << "): answering the requests in flight" << std::endl;
+    (*service)->stop();
+  });
+  (*service)->serve();
+  // serve() returns after stop(), or when listening failed: stop the waiter either way.
+  if (waiter.joinable()) {
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+  }
+  (*service)->stop();
+  executor.value().shutdown();
+  std::cout << "stopped" << std::endl;
+  return 0;
+}

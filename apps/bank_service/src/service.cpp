@@ -1,0 +1,340 @@
+// The routes of the bank service (see service.hpp).
+
+#include "eventcore/bank_service/service.hpp"
+
+#include <httplib.h>
+
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "api_error.hpp"
+#include "balances.hpp"
+#include "eventcore/bank/commands.hpp"
+#include "eventcore/store/event_codec.hpp"
+#include "json_body.hpp"
+
+namespace eventcore::bank_service {
+
+namespace {
+
+using nlohmann::json;
+constexpr const char* projection_name = "balances";
+
+// A stable fingerprint of a request for its Idempotency-Key (FNV-1a, 64 bits).
+std::string fingerprint(const httplib::Request& req) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const std::string* part : {&req.method, &req.path, &req.body}) {
+    for (unsigned char c : *part) h = (h ^ c) * 0x100000001b3ULL;
+    h = (h ^ 0xff) * 0x100000001b3ULL;
+  }
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
+std::optional<GlobalPosition> parse_position(const std::string& text) {
+  const auto colon = text.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return std::nullopt;
+  GlobalPosition p;
+  try {
+    std::size_t used = 0;
+    p.transaction = std::stoull(text.substr(0, colon), &used);
+    if (used != colon) return std::nullopt;
+    p.sequence = std::stoull(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1) return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return p;
+}
+
+std::uint64_t query_number(const httplib::Request& req, const char* name, std::uint64_t fallback, std::uint64_t min,
+                           std::uint64_t max) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  std::uint64_t value = 0;
+  try {
+    std::size_t used = 0;
+    value = std::stoull(text, &used);
+    if (used != text.size() || text.front() == '-') throw std::invalid_argument(text);
+  } catch (const std::exception&) {
+    throw ApiError(400, "wrong_type", std::string("query parameter '") + name + "' must be a number, not '" + text + "'");
+  }
+  if (value < min || value > max)
+    throw ApiError(422, "invalid_field", std::string("query parameter '") + name + "' must be " + std::to_string(min) +
+                                             " to " + std::to_string(max));
+  return value;
+}
+
+// The event's fields as JSON (known bank events), or its type and size.
+json render_event(const StoredEvent& stored) {
+  json out{{"version", stored.version.value},
+           {"position", to_string(stored.position)},
+           {"type", stored.type},
+           {"recorded_at_us", stored.recorded_at.time_since_epoch().count()}};
+  auto decoded = EventCodec<bank::Event>::decode(stored);
+  if (!decoded) {
+    out["data"] = nullptr;
+    out["payload_bytes"] = stored.payload.size();
+    return out;
+  }
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, bank::AccountOpened>) out["data"] = {{"account", e.account}, {"owner", e.owner}};
+        else out["data"] = {{"account", e.account}, {"amount_cents", e.cents}, {"reference", e.reference}};
+      },
+      *decoded);
+  return out;
+}
+
+// Marks an Idempotency-Key as running for the life of the object: a second
+// request under the same key meanwhile is refused (409) instead of racing it.
+class RunningKey {
+ public:
+  RunningKey(std::mutex& mutex, std::set<std::string>& keys, std::string key)
+      : mutex_(mutex), keys_(keys), key_(std::move(key)) {
+    std::lock_guard lock(mutex_);
+    if (!keys_.insert(key_).second)
+      throw ApiError(409, "request_in_progress",
+                     "a request with this Idempotency-Key is still running; retry when it has answered");
+  }
+  ~RunningKey() {
+    std::lock_guard lock(mutex_);
+    keys_.erase(key_);
+  }
+  RunningKey(const RunningKey&) = delete;
+  RunningKey& operator=(const RunningKey&) = delete;
+
+ private:
+  std::mutex& mutex_;
+  std::set<std::string>& keys_;
+  std::string key_;
+};
+
+}  // namespace
+
+struct BankService::Impl {
+  caf::actor_system& system;
+  std::shared_ptr<EventStore> store;
+  CommandExecutor executor;
+  ServiceConfig config;
+  std::unique_ptr<projections::ProjectionRuntime> projections;
+  httplib::Server server;
+  std::mutex keys_mutex;
+  std::set<std::string> running_keys;
+  std::mutex stop_mutex;
+  bool stopped = false;
+
+  Impl(caf::actor_system& sys, std::shared_ptr<EventStore> s, CommandExecutor e, ServiceConfig c)
+      : system(sys), store(std::move(s)), executor(std::move(e)), config(c) {}
+
+  std::shared_ptr<Balances> balances() const {
+    return std::dynamic_pointer_cast<Balances>(projections->instance(projection_name));
+  }
+
+  // Runs a command with the request's Idempotency-Key and answers with the
+  // versions and position it committed.
+  template <class Command>
+  void write(const httplib::Request& req, httplib::Response& res, Command command, int status) {
+    ExecuteOptions options;
+    std::optional<RunningKey> running;
+    if (req.has_header("Idempotency-Key")) {
+      std::string key = req.get_header_value("Idempotency-Key");
+      if (key.empty() || key.size() > 200)
+        throw ApiError(422, "invalid_field", "the Idempotency-Key header must be 1 to 200 bytes");
+      running.emplace(keys_mutex, running_keys, key);
+      options.idempotency_key = std::move(key);
+      options.fingerprint = fingerprint(req);
+    }
+    auto result = executor.execute_sync(std::move(command), std::move(options));
+    if (!result) throw from_command_error(result.error());
+    const CommandResult& done = result.value();
+    json versions = json::object();
+    for (const auto& sv : done.stream_versions) {
+      std::string name = sv.stream.str();
+      if (name.rfind("account-", 0) == 0) name = name.substr(8);
+      versions[name] = sv.version.value;
+    }
+    json body{{"versions", versions}};
+    body["position"] = done.positions.empty() ? json(nullptr) : json(to_string(done.positions.back()));
+    // A replay answers with the first execution's body; the header says it is one.
+    if (done.replayed) res.set_header("Idempotency-Replayed", "true");
+    res.status = status;
+    res.set_content(body.dump(), "application/json");
+  }
+
+  void get_account(const httplib::Request& req, httplib::Response& res) {
+    const auto account = JsonBody::account(req.matches[1].str(), "account id in the path");
+    if (req.has_param("min_position")) {
+      const std::string text = req.get_param_value("min_position");
+      auto wanted = parse_position(text);
+      if (!wanted)
+        throw ApiError(400, "wrong_type", "query parameter 'min_position' must be a position like 12:34, not '" +
+                                              text + "'");
+      if (auto reached = projections->wait_until_caught_up(projection_name, *wanted, config.max_read_wait); !reached)
+        throw ApiError(503, "read_model_behind", reached.error().message, 1);
+    }
+    auto view = balances()->find(account.str());
+    if (!view) throw ApiError(404, "account_not_found", "account " + account.str() + " is not open");
+    json body{{"account", account.str()},
+              {"balance_cents", view->balance_cents},
+              {"version", view->version},
+              {"position", to_string(view->position)}};
+    res.set_header("ETag", "\"" + std::to_string(view->version) + "\"");
+    res.set_content(body.dump(), "application/json");
+  }
+
+  void get_events(const httplib::Request& req, httplib::Response& res) {
+    const auto account = JsonBody::account(req.matches[1].str(), "account id in the path");
+    const auto from = query_number(req, "from", 1, 1, ~std::uint64_t{0} >> 1);
+    const auto limit = query_number(req, "limit", 100, 1, config.max_page);
+    auto page = store->read_stream(account.stream(), StreamVersion{from}, limit);
+    if (!page) {
+      if (page.error().code == ErrorCode::unavailable)
+        throw ApiError(503, "store_unavailable", "the store could not be reached", 1);
+      throw ApiError(500, "internal", "internal error");
+    }
+    if (page->empty() && from == 1) throw ApiError(404, "account_not_found", "account " + account.str() + " has no events");
+    json events = json::array();
+    for (const auto& e : page->events) events.push_back(render_event(e));
+    json body{{"account", account.str()}, {"events", events}, {"next", page->next.value}, {"end", page->end_of_stream}};
+    res.set_content(body.dump(), "application/json");
+  }
+
+  void health(httplib::Response& res) {
+    json body;
+    bool ready = true;
+    auto probe = store->stream_version(StreamId::try_new("health-probe").value());
+    body["store"] = probe ? json{{"ok", true}} : json{{"ok", false}, {"error", probe.error().message}};
+    ready = ready && probe.ok();
+    auto status = projections->status(projection_name, std::chrono::seconds(2));
+    if (status) {
+      const auto state = status->state;
+      const bool running = state == projections::ProjectionState::running ||
+                           state == projections::ProjectionState::catching_up;
+      ready = ready && running;
+      body["projections"] = json::array({json{{"name", status->name},
+                                              {"state", std::string(to_string(state))},
+                                              {"position", to_string(status->position)},
+                                              {"lag_events", status->lag_events},
+                                              {"lag_ms", status->lag_ms},
+                                              {"held_back_events", status->held_back_events},
+                                              {"error", status->error}}});
+    } else {
+      ready = false;
+      body["projections"] = json::array({json{{"name", projection_name}, {"error", status.error().message}}});
+    }
+    body["status"] = ready ? "ready" : "unavailable";
+    res.status = ready ? 200 : 503;
+    res.set_content(body.dump(), "application/json");
+  }
+
+  // Every route answers through this: ApiError becomes its body, anything
+  // else a 500 without internals (the details go to stderr).
+  template <class F>
+  httplib::Server::Handler route(F f) {
+    return [f](const httplib::Request& req, httplib::Response& res) {
+      try {
+        f(req, res);
+      } catch (const ApiError& e) {
+        send(res, e);
+      } catch (const std::exception& e) {
+        std::cerr << "bank-service: " << req.method << " " << req.path << ": " << e.what() << "\n";
+        send(res, ApiError(500, "internal", "internal error"));
+      }
+    };
+  }
+
+  void routes() {
+    server.set_payload_max_length(config.max_body_bytes);
+    server.Post("/accounts", route([this](const httplib::Request& req, httplib::Response& res) {
+      JsonBody body(req);
+      const auto account = JsonBody::account(body.string("id"), "field 'id'");
+      write(req, res, bank::OpenAccount{account, body.optional_string("owner").value_or("")}, 201);
+    }));
+    server.Post(R"(/accounts/([^/]+)/deposits)", route([this](const httplib::Request& req, httplib::Response& res) {
+      const auto account = JsonBody::account(req.matches[1].str(), "account id in the path");
+      JsonBody body(req);
+      write(req, res, bank::Deposit{account, body.amount("amount_cents")}, 200);
+    }));
+    server.Post(R"(/accounts/([^/]+)/withdrawals)", route([this](const httplib::Request& req, httplib::Response& res) {
+      const auto account = JsonBody::account(req.matches[1].str(), "account id in the path");
+      JsonBody body(req);
+      write(req, res, bank::Withdraw{account, body.amount("amount_cents")}, 200);
+    }));
+    server.Post("/transfers", route([this](const httplib::Request& req, httplib::Response& res) {
+      JsonBody body(req);
+      write(req, res,
+            bank::TransferMoney{JsonBody::account(body.string("from"), "field 'from'"),
+                                JsonBody::account(body.string("to"), "field 'to'"), body.amount("amount_cents"),
+                                body.optional_string("reference").value_or("")},
+            200);
+    }));
+    server.Get(R"(/accounts/([^/]+))", route([this](const httplib::Request& req, httplib::Response& res) {
+      get_account(req, res);
+    }));
+    server.Get(R"(/accounts/([^/]+)/events)", route([this](const httplib::Request& req, httplib::Response& res) {
+      get_events(req, res);
+    }));
+    server.Get("/health", route([this](const httplib::Request&, httplib::Response& res) { health(res); }));
+    // What httplib answers itself (no route, a body over the limit, a bad
+    // request line) gets the same error body.
+    server.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      switch (res.status) {
+        case 404: send(res, ApiError(404, "not_found", "no route for " + req.method + " " + req.path)); break;
+        case 413:
+          send(res, ApiError(413, "payload_too_large",
+                             "the body is over " + std::to_string(config.max_body_bytes) + " bytes"));
+          break;
+        default: send(res, ApiError(res.status, "http_" + std::to_string(res.status), "the request was refused"));
+      }
+    });
+  }
+};
+
+BankService::BankService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+BankService::~BankService() { stop(); }
+
+Result<std::unique_ptr<BankService>> BankService::create(caf::actor_system& system, std::shared_ptr<EventStore> store,
+                                                         CommandExecutor executor, ServiceConfig config) {
+  auto impl = std::make_unique<Impl>(system, store, std::move(executor), config);
+  auto runtime = projections::ProjectionRuntime::start(system, store);
+  if (!runtime) return runtime.error();
+  impl->projections = std::move(runtime).value();
+  if (auto added = impl->projections->add({.name = projection_name, .filter = {.stream_prefix = "account-"}},
+                                          [] { return std::make_unique<Balances>(); });
+      !added)
+    return added.error();
+  impl->routes();
+  return std::unique_ptr<BankService>(new BankService(std::move(impl)));
+}
+
+Result<int> BankService::bind(const std::string& host, int port) {
+  auto& server = impl_->server;
+  if (port == 0) {
+    const int bound = server.bind_to_any_port(host);
+    if (bound < 0) return Error{ErrorCode::unavailable, "cannot listen on " + host + " (any port)"};
+    return bound;
+  }
+  if (!server.bind_to_port(host, port))
+    return Error{ErrorCode::unavailable, "cannot listen on " + host + ":" + std::to_string(port)};
+  return port;
+}
+
+void BankService::serve() { impl_->server.listen_after_bind(); }
+
+void BankService::stop() {
+  std::lock_guard lock(impl_->stop_mutex);
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->server.stop();
+  impl_->projections->stop();
+}
+
+}  // namespace eventcore::bank_service
