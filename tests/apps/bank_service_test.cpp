@@ -10,6 +10,9 @@
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "eventcore/bank_service/service.hpp"
@@ -406,4 +409,52 @@ TEST_CASE("the bank service on PostgreSQL: a transfer, read back from the read m
   REQUIRE(bob.status == 200);
   CHECK(bob.body["balance_cents"] == 200);
   CHECK(get(s, "/health").status == 200);
+}
+
+namespace {
+// The value of the sample `name{labels}` in a Prometheus text exposition, or
+// -1; fails the test on a line that is not the text format.
+double sample(const std::string& exposition, const std::string& series) {
+  static const std::regex line(
+      R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? [-+0-9.eEinfINFaN]+$)");
+  double found = -1;
+  std::istringstream in(exposition);
+  for (std::string l; std::getline(in, l);) {
+    if (l.empty() || l.rfind("# HELP ", 0) == 0 || l.rfind("# TYPE ", 0) == 0) continue;
+    if (!std::regex_match(l, line)) FAIL("not Prometheus text: " << l);
+    const auto space = l.rfind(' ');
+    if (l.substr(0, space) == series) found = std::stod(l.substr(space + 1));
+  }
+  return found;
+}
+}  // namespace
+
+TEST_CASE("/metrics is Prometheus text, and its counters move with the requests") {
+  Service s(std::make_shared<MemoryStore>());
+  open_with(s, "ada", 100);
+  open_with(s, "bob", 0);
+  auto c = s.client();
+  auto scrape = [&] {
+    auto r = c.Get("/metrics");
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    CHECK(r->get_header_value("Content-Type").rfind("text/plain", 0) == 0);
+    return r->body;
+  };
+  const std::string transfers_ok = R"(eventcore_http_requests_total{method="POST",route="/transfers",status="200"})";
+  const std::string transfers_409 = R"(eventcore_http_requests_total{method="POST",route="/transfers",status="409"})";
+  const auto before = scrape();
+  CHECK(sample(before, transfers_ok) == -1);
+  REQUIRE(post(s, "/transfers", R"({"from": "ada", "to": "bob", "amount_cents": 10})").status == 200);
+  REQUIRE(post(s, "/transfers", R"({"from": "ada", "to": "bob", "amount_cents": 10})").status == 200);
+  REQUIRE(post(s, "/transfers", R"({"from": "bob", "to": "ada", "amount_cents": 999})").status == 409);
+  REQUIRE(get(s, "/no/route").status == 404);
+  const auto after = scrape();
+  CHECK(sample(after, transfers_ok) == 2);
+  CHECK(sample(after, transfers_409) == 1);
+  CHECK(sample(after, R"(eventcore_http_requests_total{method="GET",route="unmatched",status="404"})") == 1);
+  CHECK(sample(after, R"(eventcore_http_request_duration_seconds_count{route="/transfers"})") == 3);
+  CHECK(sample(after, R"(eventcore_commands_total{type="TransferMoney",outcome="ok"})") == 2);
+  CHECK(sample(after, R"(eventcore_projection_running{projection="balances"})") == 1);
+  CHECK(sample(after, R"(eventcore_projection_held_back_events{projection="balances"})") == 0);
 }

@@ -15,6 +15,7 @@
 #include "eventcore/bank/commands.hpp"
 #include "eventcore/store/event_codec.hpp"
 #include "json_body.hpp"
+#include "service_metrics.hpp"
 
 namespace eventcore::bank_service {
 
@@ -22,6 +23,12 @@ namespace {
 
 using nlohmann::json;
 constexpr const char* projection_name = "balances";
+
+// The route pattern and arrival time of the request this thread is
+// answering, for the metrics (httplib answers a request on one thread: its
+// pre-routing handler, the route's handler and its logger).
+thread_local std::string current_route;
+thread_local std::chrono::steady_clock::time_point current_start;
 
 // A stable fingerprint of a request for its Idempotency-Key (FNV-1a, 64 bits).
 std::string fingerprint(const httplib::Request& req) {
@@ -128,6 +135,7 @@ struct BankService::Impl {
   std::set<std::string> running_keys;
   std::mutex stop_mutex;
   bool stopped = false;
+  ServiceMetrics metrics;
 
   Impl(caf::actor_system& sys, std::shared_ptr<EventStore> s, CommandExecutor e, ServiceConfig c)
       : system(sys), store(std::move(s)), executor(std::move(e)), config(c) {}
@@ -236,8 +244,9 @@ struct BankService::Impl {
   // Every route answers through this: ApiError becomes its body, anything
   // else a 500 without internals (the details go to stderr).
   template <class F>
-  httplib::Server::Handler route(F f) {
-    return [f](const httplib::Request& req, httplib::Response& res) {
+  httplib::Server::Handler route(std::string name, F f) {
+    return [f, name = std::move(name)](const httplib::Request& req, httplib::Response& res) {
+      current_route = name;
       try {
         f(req, res);
       } catch (const ApiError& e) {
@@ -251,22 +260,22 @@ struct BankService::Impl {
 
   void routes() {
     server.set_payload_max_length(config.max_body_bytes);
-    server.Post("/accounts", route([this](const httplib::Request& req, httplib::Response& res) {
+    server.Post("/accounts", route("/accounts", [this](const httplib::Request& req, httplib::Response& res) {
       JsonBody body(req);
       const auto account = JsonBody::account(body.string("id"), "field 'id'");
       write(req, res, bank::OpenAccount{account, body.optional_string("owner").value_or("")}, 201);
     }));
-    server.Post(R"(/accounts/([^/]+)/deposits)", route([this](const httplib::Request& req, httplib::Response& res) {
+    server.Post(R"(/accounts/([^/]+)/deposits)", route("/accounts/{id}/deposits", [this](const httplib::Request& req, httplib::Response& res) {
       const auto account = JsonBody::account(req.matches[1].str(), "account id in the path");
       JsonBody body(req);
       write(req, res, bank::Deposit{account, body.amount("amount_cents")}, 200);
     }));
-    server.Post(R"(/accounts/([^/]+)/withdrawals)", route([this](const httplib::Request& req, httplib::Response& res) {
+    server.Post(R"(/accounts/([^/]+)/withdrawals)", route("/accounts/{id}/withdrawals", [this](const httplib::Request& req, httplib::Response& res) {
       const auto account = JsonBody::account(req.matches[1].str(), "account id in the path");
       JsonBody body(req);
       write(req, res, bank::Withdraw{account, body.amount("amount_cents")}, 200);
     }));
-    server.Post("/transfers", route([this](const httplib::Request& req, httplib::Response& res) {
+    server.Post("/transfers", route("/transfers", [this](const httplib::Request& req, httplib::Response& res) {
       JsonBody body(req);
       write(req, res,
             bank::TransferMoney{JsonBody::account(body.string("from"), "field 'from'"),
@@ -274,13 +283,26 @@ struct BankService::Impl {
                                 body.optional_string("reference").value_or("")},
             200);
     }));
-    server.Get(R"(/accounts/([^/]+))", route([this](const httplib::Request& req, httplib::Response& res) {
+    server.Get(R"(/accounts/([^/]+))", route("/accounts/{id}", [this](const httplib::Request& req, httplib::Response& res) {
       get_account(req, res);
     }));
-    server.Get(R"(/accounts/([^/]+)/events)", route([this](const httplib::Request& req, httplib::Response& res) {
+    server.Get(R"(/accounts/([^/]+)/events)", route("/accounts/{id}/events", [this](const httplib::Request& req, httplib::Response& res) {
       get_events(req, res);
     }));
-    server.Get("/health", route([this](const httplib::Request&, httplib::Response& res) { health(res); }));
+    server.Get("/health", route("/health", [this](const httplib::Request&, httplib::Response& res) { health(res); }));
+    server.Get("/metrics", route("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      if (auto status = projections->status(projection_name, std::chrono::seconds(2))) metrics.record_projection(*status);
+      res.set_content(metrics.render() + executor.metrics()->render_prometheus(), "text/plain; version=0.0.4");
+    }));
+    server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+      current_route = "unmatched";
+      current_start = std::chrono::steady_clock::now();
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      metrics.record_request(current_route.empty() ? std::string("unmatched") : current_route, req.method, res.status,
+                             std::chrono::steady_clock::now() - current_start);
+    });
     // What httplib answers itself (no route, a body over the limit, a bad
     // request line) gets the same error body.
     server.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {

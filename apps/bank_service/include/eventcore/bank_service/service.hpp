@@ -11,6 +11,9 @@
 //                                       it reflects; waits (bounded) until it reached min_position
 //   GET  /accounts/{id}/events[?from=V&limit=N]  the account's stream, paged
 //   GET  /health                        200 when the store answers and the projection runs, else 503
+//   GET  /metrics                       Prometheus text format (requests by route and status with a
+//                                       latency histogram, projection position, lag and stalls, and
+//                                       the command runtime's counters and histograms)
 //
 // A write answers with the stream versions and the global position it
 // committed (pass it as min_position to read your write). Errors are one

@@ -1,0 +1,48 @@
+#pragma once
+
+// GET /metrics: the service's metrics in the Prometheus text format, built
+// and serialized with prometheus-cpp:
+//   eventcore_http_requests_total{route,method,status}
+//   eventcore_http_request_duration_seconds{route} (histogram)
+//   eventcore_projection_position / _lag_events / _lag_seconds / _held_back_events /
+//   _stalled_seconds / _restarts, and _running (1 or 0), per projection, read at scrape time
+// followed by the command runtime's own metrics (CommandExecutor::metrics()).
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "eventcore/projections/projection.hpp"
+
+namespace eventcore::bank_service {
+
+class ServiceMetrics {
+ public:
+  ServiceMetrics();
+  // One answered request; `route` is its pattern ("/accounts/{id}"), never the raw path.
+  void record_request(const std::string& route, const std::string& method, int status,
+                      std::chrono::nanoseconds duration);
+  // The projection's state, as of now.
+  void record_projection(const projections::ProjectionStatus& status);
+  std::string render() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& durations_;
+  prometheus::Family<prometheus::Gauge>& position_;
+  prometheus::Family<prometheus::Gauge>& lag_events_;
+  prometheus::Family<prometheus::Gauge>& lag_seconds_;
+  prometheus::Family<prometheus::Gauge>& held_back_;
+  prometheus::Family<prometheus::Gauge>& stalled_;
+  prometheus::Family<prometheus::Gauge>& restarts_;
+  prometheus::Family<prometheus::Gauge>& running_;
+};
+
+}  // namespace eventcore::bank_service
