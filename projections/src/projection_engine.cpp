@@ -11,7 +11,7 @@ namespace {
 // Runs statements of the engine's own on its session, with failures as the
 // SqlError a PostgresProjection's statements throw: one kind to handle.
 template <class F>
-auto sql(F&& f) {
+decltype(auto) sql(F&& f) {
   try {
     return f();
   } catch (const pg::SqlFailure& e) {
@@ -160,10 +160,7 @@ Engine::Outcome Engine::open_postgres() {
     std::optional<Checkpoint> checkpoint;
     if (config_.rebuild) {
       checkpoint = Checkpoint{config_.rebuild_from, config_.rebuild_generation};
-      sql([&] {
-        pg_checkpoints::save(session_, checkpoint_name(), *checkpoint);
-        return 0;
-      });
+      sql([&] { pg_checkpoints::save(session_, checkpoint_name(), *checkpoint); });
     } else {
       checkpoint = sql([&] { return pg_checkpoints::load(session_, checkpoint_name()); });
       if (!checkpoint) {
@@ -391,10 +388,7 @@ Engine::Outcome Engine::dead_letter(const StoredEvent& event, int attempts, cons
     // The dead letter and the checkpoint past the event, in one transaction.
     try {
       sql([&] { return session_.exec("BEGIN"); });
-      sql([&] {
-        pg_checkpoints::dead_letter(session_, config_.options.name, event, error, attempts);
-        return 0;
-      });
+      sql([&] { pg_checkpoints::dead_letter(session_, config_.options.name, event, error, attempts); });
       const bool moved = sql([&] {
         return pg_checkpoints::compare_and_set(session_, checkpoint_name(), Checkpoint{position_, generation_},
                                                Checkpoint{event.position, generation_});
@@ -503,10 +497,7 @@ Engine::Outcome Engine::adopt_postgres(const Handover& handover) {
     });
     if (!moved) throw SqlError("the checkpoint of '" + checkpoint_name() + "' moved", true);
     point_views(handover.generation);
-    sql([&] {
-      pg_checkpoints::remove(session_, checkpoint_name() + "~rebuild");
-      return 0;
-    });
+    sql([&] { pg_checkpoints::remove(session_, checkpoint_name() + "~rebuild"); });
     sql([&] { return session_.exec("COMMIT"); });
     const int old = generation_;
     generation_ = handover.generation;

@@ -1,5 +1,7 @@
 #include "postgres_listener.hpp"
 
+#include "postgres_session.hpp"
+
 #include <poll.h>
 
 #include <algorithm>
@@ -29,17 +31,13 @@ bool Listener::connect() {
   auto conn = pg::connect(settings_);
   if (!conn) return false;
   conn_ = *conn;
-  std::string statement = "LISTEN \"";
-  for (char c : channel_) statement += c == '"' ? std::string("\"\"") : std::string(1, c);
-  statement += '"';
-  ResultPtr listen(PQexec(conn_, statement.c_str()));
+  ResultPtr listen(PQexec(conn_, ("LISTEN " + quote_ident(channel_)).c_str()));
   if (PQresultStatus(listen.get()) != PGRES_COMMAND_OK) {
     drop();
     return false;
   }
   last_probe_ = steady_clock::now();
   probe_pending_ = false;
-  connects_.fetch_add(1, std::memory_order_relaxed);
   watchers_->wake_all();  // catch up only after LISTEN: nothing falls between the two
   return true;
 }

@@ -29,9 +29,6 @@ class Listener {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  // LISTENs established so far (the first connect and each reconnect).
-  std::uint64_t connects() const noexcept { return connects_.load(std::memory_order_relaxed); }
-
  private:
   void run();
   bool connect();
@@ -45,7 +42,6 @@ class Listener {
   bool probe_pending_ = false;
   std::chrono::steady_clock::time_point last_probe_{};
   std::atomic<bool> stopping_{false};
-  std::atomic<std::uint64_t> connects_{0};
   std::thread thread_;  // last: starts once everything above is ready
 };
 

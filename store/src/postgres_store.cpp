@@ -936,11 +936,6 @@ std::unique_ptr<AppendWatch> PostgresStore::watch_appends(std::function<void()> 
   return watch;
 }
 
-std::uint64_t PostgresStore::listener_connects() const noexcept {
-  std::lock_guard lock(impl_->listener_mutex);
-  return impl_->listener ? impl_->listener->connects() : 0;
-}
-
 Result<ReadBacklog> PostgresStore::backlog(GlobalPosition after, const EventFilter& filter) {
   thread_local pg::Params params;
   params.clear();

@@ -38,7 +38,6 @@ struct PostgresBackend {
   std::shared_ptr<Leadership> other_leadership() { return postgres_leadership(*store); }
 
   std::unique_ptr<PostgresStore> open() {
-    if (!testing::postgres_available()) return nullptr;
     PostgresStoreConfig config;
     config.conninfo = testing::test_database_url();
     config.schema = schema.name();

@@ -37,11 +37,20 @@ ServiceMetrics::ServiceMetrics()
 void ServiceMetrics::record_request(const std::string& route, const std::string& method, int status,
                                     std::chrono::nanoseconds duration) {
   requests_.Add({{"route", route}, {"method", method}, {"status", std::to_string(status)}}).Increment();
-  durations_
-      .Add({{"route", route}},
-           prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                   0.1, 0.25, 1, 5})
-      .Observe(std::chrono::duration<double>(duration).count());
+  histogram(route).Observe(std::chrono::duration<double>(duration).count());
+}
+
+prometheus::Histogram& ServiceMetrics::histogram(const std::string& route) {
+  // Family::Add builds a histogram (its buckets) before it looks the labels
+  // up: once per route here, not once per request.
+  std::lock_guard lock(histograms_mutex_);
+  auto it = histograms_.find(route);
+  if (it != histograms_.end()) return *it->second;
+  static const prometheus::Histogram::BucketBoundaries bounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                               0.025,  0.05,    0.1,    0.25,  1,      5};
+  auto& made = durations_.Add({{"route", route}}, bounds);
+  histograms_.emplace(route, &made);
+  return made;
 }
 
 void ServiceMetrics::record_projection(const projections::ProjectionStatus& s) {

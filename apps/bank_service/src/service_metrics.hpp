@@ -15,7 +15,9 @@
 #include <prometheus/registry.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "eventcore/projections/projection.hpp"
@@ -33,6 +35,8 @@ class ServiceMetrics {
   std::string render() const;
 
  private:
+  prometheus::Histogram& histogram(const std::string& route);
+
   std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& durations_;
@@ -43,6 +47,8 @@ class ServiceMetrics {
   prometheus::Family<prometheus::Gauge>& stalled_;
   prometheus::Family<prometheus::Gauge>& restarts_;
   prometheus::Family<prometheus::Gauge>& running_;
+  std::mutex histograms_mutex_;
+  std::map<std::string, prometheus::Histogram*> histograms_;  // by route; owned by durations_
 };
 
 }  // namespace eventcore::bank_service

@@ -96,8 +96,6 @@ class PostgresStore final : public EventStore {
   Result<ReadBacklog> backlog(GlobalPosition after, const EventFilter& filter = {}) override;
 
   const PostgresStoreConfig& config() const noexcept;
-  // Times watch_appends' listener has (re)connected and LISTENed, for tests.
-  std::uint64_t listener_connects() const noexcept;
 
   // Notifications the coalesced notifier has sent so far (0 in the other
   // modes), for tests and benchmarks.
