@@ -25,12 +25,14 @@ using namespace eventcore;
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:8080", database, store_kind, schema = "eventcore";
   CLI::App app{"The EventCore bank as an HTTP/1.1 JSON service"};
-  app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)");
-  auto* db = app.add_option("--database", database, "PostgreSQL connection string or URI");
-  auto* mem = app.add_option("--store", store_kind, "'memory' for an in-memory store (nothing survives)")
-                  ->check(CLI::IsMember({"memory"}));
-  db->excludes(mem);
-  app.add_option("--schema", schema, "the store's schema (PostgreSQL)");
+  app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->envname("EVENTCORE_LISTEN")
+      ->capture_default_str();
+  app.add_option("--database", database, "PostgreSQL connection string or URI")
+                 ->envname("EVENTCORE_DATABASE_URL");
+  app.add_option("--store", store_kind, "'memory': an in-memory store (nothing survives; overrides --database)")
+      ->check(CLI::IsMember({"memory"}));
+  app.add_option("--schema", schema, "the store's schema (PostgreSQL)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (database.empty() && store_kind.empty()) {
     std::cerr << "eventcore-bank-service: give --database URL or --store memory\n";
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::shared_ptr<EventStore> store;
+  if (store_kind == "memory") database.clear();
   if (!database.empty()) {
     PostgresStoreConfig config;
     config.conninfo = database;

@@ -30,15 +30,22 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   int poll_ms = 1000, status_ms = 5000, standby_ms = 500, apply_delay_us = 0;
   std::size_t page_size = 1000;
-  app.add_option("--database", database, "PostgreSQL connection string or URI")->required();
+  app.add_option("--database", database, "PostgreSQL connection string or URI")
+      ->envname("EVENTCORE_DATABASE_URL")
+      ->required();
   app.add_option("--schema", schema, "the store's schema");
   app.add_option("--channel", channel, "the notification channel");
   app.add_option("--projection", names, "a projection to run (event_counts, event_copy)")->required();
-  app.add_option("--page-size", page_size, "events per read and per transaction");
-  app.add_option("--poll-ms", poll_ms, "safety-net poll interval");
-  app.add_option("--standby-ms", standby_ms, "how often a standby tries to take over");
-  app.add_option("--status-ms", status_ms, "status line interval");
-  app.add_option("--apply-delay-us", apply_delay_us, "sleep in every apply (tests: a slow projection)");
+  app.add_option("--page-size", page_size, "events per read and per transaction")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
+      ->capture_default_str();
+  app.add_option("--poll-ms", poll_ms, "safety-net poll interval")->check(CLI::Range(10, 3600000))->capture_default_str();
+  app.add_option("--standby-ms", standby_ms, "how often a standby tries to take over")
+      ->check(CLI::Range(10, 3600000))
+      ->capture_default_str();
+  app.add_option("--status-ms", status_ms, "status line interval")->check(CLI::Range(10, 3600000))->capture_default_str();
+  app.add_option("--apply-delay-us", apply_delay_us, "sleep in every apply (tests: a slow projection)")
+      ->check(CLI::Range(0, 10000000));
   CLI11_PARSE(app, argc, argv);
 
   std::signal(SIGINT, on_signal);
