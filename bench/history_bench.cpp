@@ -183,6 +183,10 @@ class SyntheticStore final : public EventStore {
     return ReadAllPage{{}, after};
   }
   Result<StreamVersion> stream_version(const StreamId&) override { return StreamVersion{length_}; }
+  Result<std::vector<StreamInfo>> list_streams(std::string_view, std::string_view, std::size_t) override {
+    return Error{ErrorCode::failed, "a synthetic stream cannot be listed"};
+  }
+  Result<StoreTotals> totals() override { return Error{ErrorCode::failed, "a synthetic stream has no totals"}; }
   Result<std::optional<Snapshot>> load_snapshot(const StreamId&, std::string_view, std::uint32_t) override {
     return std::optional<Snapshot>{};
   }

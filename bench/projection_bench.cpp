@@ -368,6 +368,11 @@ class WithoutWakeups final : public EventStore {
     return inner_->read_all(after, n, f);
   }
   Result<StreamVersion> stream_version(const StreamId& id) override { return inner_->stream_version(id); }
+  Result<std::vector<StreamInfo>> list_streams(std::string_view prefix, std::string_view after,
+                                               std::size_t max_count) override {
+    return inner_->list_streams(prefix, after, max_count);
+  }
+  Result<StoreTotals> totals() override { return inner_->totals(); }
   Result<std::optional<Snapshot>> load_snapshot(const StreamId& id, std::string_view t, std::uint32_t v) override {
     return inner_->load_snapshot(id, t, v);
   }

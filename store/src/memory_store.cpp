@@ -153,6 +153,32 @@ Result<ReadAllPage> MemoryStore::read_all(GlobalPosition after, std::size_t max_
   return page;
 }
 
+Result<std::vector<StreamInfo>> MemoryStore::list_streams(std::string_view prefix, std::string_view after,
+                                                         std::size_t max_count) {
+  max_count = std::min(max_count, limits_.max_page_size);
+  std::vector<StreamInfo> out;
+  std::shared_lock lock(state_->mutex);
+  for (const auto& [stream, indexes] : state_->streams) {
+    const std::string_view id = stream.str();
+    if (id.starts_with(prefix) && id > after) out.push_back({stream, StreamVersion{indexes.size()}});
+  }
+  lock.unlock();
+  const auto by_id = [](const StreamInfo& a, const StreamInfo& b) { return a.stream.str() < b.stream.str(); };
+  const auto keep = std::min(out.size(), max_count);
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(), by_id);
+  out.erase(out.begin() + static_cast<std::ptrdiff_t>(keep), out.end());
+  return out;
+}
+
+Result<StoreTotals> MemoryStore::totals() {
+  std::shared_lock lock(state_->mutex);
+  StoreTotals stats;
+  stats.streams = state_->streams.size();
+  stats.events = state_->log.size();
+  if (!state_->log.empty()) stats.head = state_->log.back().position;
+  return stats;
+}
+
 Result<StreamVersion> MemoryStore::stream_version(const StreamId& stream) {
   std::shared_lock lock(state_->mutex);
   auto it = state_->streams.find(stream);

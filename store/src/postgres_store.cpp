@@ -140,6 +140,19 @@ const std::string backlog_sql =
     "          * 1000, 0)::text FROM w),"
     "  (SELECT pid::text FROM o), (SELECT datname FROM o), (SELECT state FROM o), (SELECT age::text FROM o)";
 const std::string stream_version_sql = "SELECT version FROM streams WHERE stream_id = $1";
+constexpr const char* list_streams_statement = "eventcore_list_streams";
+const std::string list_streams_sql =
+    "SELECT stream_id, version FROM streams WHERE stream_id > $2 AND starts_with(stream_id, $1)"
+    " ORDER BY stream_id LIMIT $3";
+// Exact counts (operators ask rarely) and the gap-free head of read_all.
+constexpr const char* totals_statement = "eventcore_totals";
+const std::string totals_sql =
+    "SELECT (SELECT count(*) FROM streams), (SELECT count(*) FROM events),"
+    " h.tx_id::text::bigint, h.position,"
+    " pg_total_relation_size('events') + pg_total_relation_size('streams') + pg_total_relation_size('snapshots')"
+    "   + pg_total_relation_size('command_records')"
+    " FROM (SELECT NULL) AS one LEFT JOIN LATERAL (SELECT tx_id, position FROM events"
+    "   WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx_id DESC, position DESC LIMIT 1) h ON true";
 const std::string load_snapshot_sql =
     "SELECT stream_version, state FROM snapshots"
     " WHERE stream_id = $1 AND snapshot_type = $2 AND schema_version = $3::integer";
@@ -183,6 +196,8 @@ Status prepare_statements(PGconn* conn, bool notify) {
       {read_all_statement, &read_all_sql},
       {read_category_statement, &read_category_sql},
       {stream_version_statement, &stream_version_sql},
+      {list_streams_statement, &list_streams_sql},
+      {totals_statement, &totals_sql},
       {backlog_statement, &backlog_sql},
       {load_snapshot_statement, &load_snapshot_sql},
       {save_snapshot_statement, &save_snapshot_sql},
@@ -969,6 +984,40 @@ Result<ReadBacklog> PostgresStore::backlog(GlobalPosition after, const EventFilt
     }
   }
   return backlog;
+}
+
+Result<std::vector<StreamInfo>> PostgresStore::list_streams(std::string_view prefix, std::string_view after,
+                                                           std::size_t max_count) {
+  thread_local pg::Params params;
+  params.clear();
+  params.add_bytes(prefix);
+  params.add_bytes(after);
+  params.add_int8(static_cast<std::int64_t>(std::min(max_count, impl_->config.limits.max_page_size)));
+  auto result = impl_->read(list_streams_statement, params, "list_streams");
+  if (!result) return std::move(result).error();
+  const PGresult* r = result->get();
+  std::vector<StreamInfo> out;
+  out.reserve(static_cast<std::size_t>(PQntuples(r)));
+  for (int row = 0; row < PQntuples(r); ++row) {
+    auto id = StreamId::try_new(std::string(field(r, row, 0)));
+    if (!id) return Error{ErrorCode::failed, "list_streams: the streams table holds an invalid id: " + id.error().message};
+    out.push_back({std::move(id).value(), StreamVersion{u64_field(r, row, 1)}});
+  }
+  return out;
+}
+
+Result<StoreTotals> PostgresStore::totals() {
+  thread_local pg::Params params;
+  params.clear();
+  auto result = impl_->read(totals_statement, params, "totals");
+  if (!result) return std::move(result).error();
+  const PGresult* r = result->get();
+  StoreTotals totals;
+  totals.streams = u64_field(r, 0, 0);
+  totals.events = u64_field(r, 0, 1);
+  if (!PQgetisnull(r, 0, 2)) totals.head = GlobalPosition{u64_field(r, 0, 2), u64_field(r, 0, 3)};
+  totals.bytes = u64_field(r, 0, 4);
+  return totals;
 }
 
 }  // namespace eventcore

@@ -148,6 +148,17 @@ Result<StreamVersion> SimulatedStore::stream_version(const StreamId& stream) {
   return state_->inner.stream_version(stream);
 }
 
+Result<std::vector<StreamInfo>> SimulatedStore::list_streams(std::string_view prefix, std::string_view after,
+                                                            std::size_t max_count) {
+  std::lock_guard lock(state_->mutex);
+  return state_->inner.list_streams(prefix, after, max_count);
+}
+
+Result<StoreTotals> SimulatedStore::totals() {
+  std::lock_guard lock(state_->mutex);
+  return state_->inner.totals();
+}
+
 Result<std::optional<Snapshot>> SimulatedStore::load_snapshot(const StreamId& stream, std::string_view type,
                                                               std::uint32_t schema) {
   std::lock_guard lock(state_->mutex);

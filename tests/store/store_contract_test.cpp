@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -1490,4 +1491,62 @@ TEMPLATE_TEST_CASE("backlog counts what a reader at a position with a filter has
   CHECK(none->readable == 0);
   CHECK(none->oldest_ms == 0);
   CHECK(none->head == head);
+}
+
+// ===========================================================================
+// Listing streams and totals (for operators)
+
+TEMPLATE_TEST_CASE("list_streams pages through the streams with a prefix, each once, with its version",
+                   "[contract]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  std::map<std::string, std::uint64_t> expected;
+  for (int i = 0; i < 7; ++i) {
+    const std::string id = "account-" + std::to_string(i);
+    must_append(*store, request({write(id, ExpectedVersion::any(), events(static_cast<std::size_t>(i % 3 + 1)))}));
+    expected[id] = static_cast<std::uint64_t>(i % 3 + 1);
+  }
+  // The prefix in the middle of an id, or at its start with another category, must not match.
+  must_append(*store, request({write("saving-account-1", ExpectedVersion::any(), events(1))}));
+  must_append(*store, request({write("order-1", ExpectedVersion::any(), events(2))}));
+
+  std::map<std::string, std::uint64_t> seen;
+  std::string after;
+  for (int pages = 0;; ++pages) {
+    REQUIRE(pages < 10);
+    auto page = store->list_streams("account-", after, 3);
+    REQUIRE(page.ok());
+    REQUIRE(page->size() <= 3);
+    for (const auto& info : *page) {
+      INFO(info.stream.str());
+      CHECK(seen.emplace(info.stream.str(), info.version.value).second);  // each once
+      after = info.stream.str();
+    }
+    if (page->size() < 3) break;
+  }
+  CHECK(seen == expected);
+
+  auto everything = store->list_streams("", "", 100);
+  REQUIRE(everything.ok());
+  CHECK(everything->size() == 9);
+  auto none = store->list_streams("account-", "", 0);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+}
+
+TEMPLATE_TEST_CASE("totals count the streams and events and name the head", "[contract]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  auto empty = store->totals();
+  REQUIRE(empty.ok());
+  CHECK(empty->streams == 0);
+  CHECK(empty->events == 0);
+  CHECK(empty->head == GlobalPosition{});
+  must_append(*store, request({write("account-1", ExpectedVersion::any(), events(3))}));
+  const auto last = must_append(*store, request({write("account-2", ExpectedVersion::any(), events(2)),
+                                                 write("order-1", ExpectedVersion::any(), events(1))}));
+  settle(*store);
+  auto totals = store->totals();
+  REQUIRE(totals.ok());
+  CHECK(totals->streams == 3);
+  CHECK(totals->events == 6);
+  CHECK(totals->head == last.positions.back());
 }

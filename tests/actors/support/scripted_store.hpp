@@ -57,6 +57,11 @@ class ScriptedStore final : public EventStore {
     return inner.read_all(after, max_count, filter);
   }
   Result<StreamVersion> stream_version(const StreamId& stream) override { return inner.stream_version(stream); }
+  Result<std::vector<StreamInfo>> list_streams(std::string_view prefix, std::string_view after,
+                                               std::size_t max_count) override {
+    return inner.list_streams(prefix, after, max_count);
+  }
+  Result<StoreTotals> totals() override { return inner.totals(); }
   Result<std::optional<Snapshot>> load_snapshot(const StreamId& stream, std::string_view type,
                                                 std::uint32_t schema) override {
     ++snapshot_loads;

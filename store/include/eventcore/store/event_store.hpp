@@ -100,6 +100,20 @@ struct ReadBacklog {
   std::string held_by;  // e.g. "pid 4242 (database 'reports', idle in transaction, transaction open 31.2 s)"
 };
 
+// A stream and its current version (EventStore::list_streams).
+struct StreamInfo {
+  StreamId stream;
+  StreamVersion version;
+};
+
+// The size of a store (EventStore::totals).
+struct StoreTotals {
+  std::uint64_t streams = 0;
+  std::uint64_t events = 0;
+  GlobalPosition head;                 // the last event read_all can return now
+  std::optional<std::uint64_t> bytes;  // on disk, tables and indexes (PostgreSQL); none in memory
+};
+
 // A registration of an EventStore::watch_appends callback. Destroying it
 // unregisters the callback; once the destructor returns, it is not running
 // and is never called again.
@@ -193,6 +207,20 @@ class EventStore {
 
   // The stream's current version (0 when it does not exist).
   virtual Result<StreamVersion> stream_version(const StreamId& stream) = 0;
+
+  // Up to max_count streams (clamped to StoreLimits::max_page_size) whose id
+  // starts with `prefix` and sorts after `after`, in the store's order of ids
+  // (bytes in memory; the database's collation on PostgreSQL), with their
+  // versions. Start with an empty `after`; continue from the last id
+  // returned; a page shorter than max_count is the last. For operators (the
+  // eventcore CLI), not for hot paths: on PostgreSQL a rare prefix walks the
+  // ids after `after`.
+  virtual Result<std::vector<StreamInfo>> list_streams(std::string_view prefix, std::string_view after,
+                                                       std::size_t max_count) = 0;
+
+  // How many streams and events the store holds, and its head. Counts every
+  // row: for operators, not hot paths.
+  virtual Result<StoreTotals> totals() = 0;
 
   // The newest snapshot of `type` at `schema` for the stream; none (not an
   // error) when there is none, or only ones of another schema.

@@ -84,6 +84,9 @@ class PostgresStore final : public EventStore {
   Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count,
                                const EventFilter& filter = {}) override;
   Result<StreamVersion> stream_version(const StreamId& stream) override;
+  Result<std::vector<StreamInfo>> list_streams(std::string_view prefix, std::string_view after,
+                                               std::size_t max_count) override;
+  Result<StoreTotals> totals() override;
   Result<std::optional<Snapshot>> load_snapshot(const StreamId& stream, std::string_view type,
                                                 std::uint32_t schema) override;
   Status save_snapshot(const Snapshot& snapshot) override;
