@@ -188,7 +188,7 @@ TEST_CASE("the bank service opens accounts, moves money and reads it back from i
   REQUIRE(first.status == 200);
   REQUIRE(first.body["events"].size() == 3);
   CHECK(first.body["events"][0]["type"] == "AccountOpened");
-  CHECK(first.body["events"][1]["data"]["amount_cents"] == 500);
+  CHECK(first.body["events"][1]["data"]["cents"] == 500);
   CHECK(first.body["end"] == false);
   CHECK(first.body["next"] == 4);
   auto rest = get(s, "/accounts/ada/events?from=4&limit=3");

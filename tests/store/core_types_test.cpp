@@ -363,3 +363,15 @@ TEST_CASE("an empty event filter matches everything, and a filter narrows by typ
   CHECK(EventFilter{{"Opened"}, "account"}.matches(e));
   CHECK_FALSE(EventFilter{{"Opened"}, "order"}.matches(e));
 }
+
+TEST_CASE("a global position parses back from its text, and nothing else does", "[position]") {
+  const GlobalPosition p{12345678901234ULL, 42};
+  CHECK(parse_global_position(to_string(p)) == p);
+  CHECK(parse_global_position("0:0") == GlobalPosition{});
+  CHECK(parse_global_position("18446744073709551615:1") == GlobalPosition{~std::uint64_t{0}, 1});
+  for (const char* bad : {"", ":", "1:", ":1", "1", "-1:2", "1:-2", "+1:2", " 1:2", "1:2 ", "1:2:3", "a:b",
+                          "18446744073709551616:1"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_global_position(bad).has_value());
+  }
+}

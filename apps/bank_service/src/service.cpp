@@ -13,7 +13,7 @@
 #include "api_error.hpp"
 #include "balances.hpp"
 #include "eventcore/bank/commands.hpp"
-#include "eventcore/store/event_codec.hpp"
+#include "eventcore/store/event_json.hpp"
 #include "json_body.hpp"
 #include "service_metrics.hpp"
 
@@ -42,22 +42,6 @@ std::string fingerprint(const httplib::Request& req) {
   return text;
 }
 
-std::optional<GlobalPosition> parse_position(const std::string& text) {
-  const auto colon = text.find(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return std::nullopt;
-  GlobalPosition p;
-  try {
-    std::size_t used = 0;
-    p.transaction = std::stoull(text.substr(0, colon), &used);
-    if (used != colon) return std::nullopt;
-    p.sequence = std::stoull(text.substr(colon + 1), &used);
-    if (used != text.size() - colon - 1) return std::nullopt;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  return p;
-}
-
 std::uint64_t query_number(const httplib::Request& req, const char* name, std::uint64_t fallback, std::uint64_t min,
                            std::uint64_t max) {
   if (!req.has_param(name)) return fallback;
@@ -76,25 +60,18 @@ std::uint64_t query_number(const httplib::Request& req, const char* name, std::u
   return value;
 }
 
-// The event's fields as JSON (known bank events), or its type and size.
+// The event's fields as JSON (a bank event), or its type and size.
 json render_event(const StoredEvent& stored) {
   json out{{"version", stored.version.value},
            {"position", to_string(stored.position)},
            {"type", stored.type},
            {"recorded_at_us", stored.recorded_at.time_since_epoch().count()}};
-  auto decoded = EventCodec<bank::Event>::decode(stored);
-  if (!decoded) {
+  if (auto data = EventJson<bank::Event>::to_json(stored.type, stored.payload)) {
+    out["data"] = json::parse(*data);
+  } else {
     out["data"] = nullptr;
     out["payload_bytes"] = stored.payload.size();
-    return out;
   }
-  std::visit(
-      [&](const auto& e) {
-        using T = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<T, bank::AccountOpened>) out["data"] = {{"account", e.account}, {"owner", e.owner}};
-        else out["data"] = {{"account", e.account}, {"amount_cents", e.cents}, {"reference", e.reference}};
-      },
-      *decoded);
   return out;
 }
 
@@ -179,7 +156,7 @@ struct BankService::Impl {
     const auto account = JsonBody::account(req.matches[1].str(), "account id in the path");
     if (req.has_param("min_position")) {
       const std::string text = req.get_param_value("min_position");
-      auto wanted = parse_position(text);
+      auto wanted = parse_global_position(text);
       if (!wanted)
         throw ApiError(400, "wrong_type", "query parameter 'min_position' must be a position like 12:34, not '" +
                                               text + "'");

@@ -2,7 +2,9 @@
 
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace eventcore {
 
@@ -21,5 +23,9 @@ struct GlobalPosition {
 
 // "1234:56", the form used in logs and checkpoints' text output.
 std::string to_string(const GlobalPosition& position);
+
+// The reverse of to_string: "1234:56" (two decimal numbers); none for
+// anything else (a sign, a space, a missing part, a number over 2^64-1).
+std::optional<GlobalPosition> parse_global_position(std::string_view text);
 
 }  // namespace eventcore

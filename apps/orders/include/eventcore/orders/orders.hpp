@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include <cereal/cereal.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
@@ -26,37 +27,37 @@ struct Line {
   std::string sku;
   std::int64_t quantity = 0;
   std::int64_t unit_cents = 0;
-  template <class Archive> void serialize(Archive& ar) { ar(sku, quantity, unit_cents); }
+  template <class Archive> void serialize(Archive& ar) { ar(CEREAL_NVP(sku), CEREAL_NVP(quantity), CEREAL_NVP(unit_cents)); }
 };
 
 struct OrderPlaced {
   static constexpr std::string_view event_type = "OrderPlaced";
   std::string order;
   std::vector<Line> lines;
-  template <class Archive> void serialize(Archive& ar) { ar(order, lines); }
+  template <class Archive> void serialize(Archive& ar) { ar(CEREAL_NVP(order), CEREAL_NVP(lines)); }
 };
 struct OrderApproved {
   static constexpr std::string_view event_type = "OrderApproved";
   std::string order, approver;
-  template <class Archive> void serialize(Archive& ar) { ar(order, approver); }
+  template <class Archive> void serialize(Archive& ar) { ar(CEREAL_NVP(order), CEREAL_NVP(approver)); }
 };
 struct ApproverRegistered {
   static constexpr std::string_view event_type = "ApproverRegistered";
   std::string approver;
   std::int64_t limit_cents = 0;
-  template <class Archive> void serialize(Archive& ar) { ar(approver, limit_cents); }
+  template <class Archive> void serialize(Archive& ar) { ar(CEREAL_NVP(approver), CEREAL_NVP(limit_cents)); }
 };
 struct StockAdded {
   static constexpr std::string_view event_type = "StockAdded";
   std::string sku;
   std::int64_t quantity = 0;
-  template <class Archive> void serialize(Archive& ar) { ar(sku, quantity); }
+  template <class Archive> void serialize(Archive& ar) { ar(CEREAL_NVP(sku), CEREAL_NVP(quantity)); }
 };
 struct StockReserved {
   static constexpr std::string_view event_type = "StockReserved";
   std::string sku, order;
   std::int64_t quantity = 0;
-  template <class Archive> void serialize(Archive& ar) { ar(sku, order, quantity); }
+  template <class Archive> void serialize(Archive& ar) { ar(CEREAL_NVP(sku), CEREAL_NVP(order), CEREAL_NVP(quantity)); }
 };
 
 using Event = std::variant<OrderPlaced, OrderApproved, ApproverRegistered, StockAdded, StockReserved>;
