@@ -60,11 +60,18 @@ class MemoryCheckpointStore final : public CheckpointStore {
     auto it = entries_.find(name);
     return it == entries_.end() ? 0 : it->second.dead_letters;
   }
+  Result<std::vector<ProjectionRecord>> list() override {
+    std::lock_guard lock(mutex_);
+    std::vector<ProjectionRecord> out;
+    for (const auto& [name, e] : entries_)
+      if (e.checkpoint) out.push_back({name, *e.checkpoint, e.state, e.error, e.owner, e.dead_letters});
+    return out;
+  }
 
  private:
   struct Entry {
     std::optional<Checkpoint> checkpoint;
-    std::string state, error, owner;
+    std::string state = "starting", error, owner;
     std::uint64_t dead_letters = 0;
   };
   Entry& entry(std::string_view name) {

@@ -50,6 +50,9 @@ class PostgresCheckpointStore final : public CheckpointStore {
     return run<std::uint64_t>("dead_letter_count",
                               [&] { return detail::pg_checkpoints::dead_letter_count(session_, name); });
   }
+  Result<std::vector<ProjectionRecord>> list() override {
+    return run<std::vector<ProjectionRecord>>("list", [&] { return detail::pg_checkpoints::list(session_); });
+  }
 
  private:
   // One statement on the (re)connected session; the caller holds mutex_.

@@ -72,4 +72,17 @@ std::uint64_t dead_letter_count(pg::Session& session, std::string_view name) {
                     .at(0));
 }
 
+std::vector<ProjectionRecord> list(pg::Session& session) {
+  auto rows = session.exec(
+      "SELECT c.name, c.tx_id::text, c.position, c.generation, c.state, coalesce(c.error, ''), "
+      "coalesce(c.owner, ''), (SELECT count(*) FROM projection_dead_letters d WHERE d.projection = c.name) "
+      "FROM projection_checkpoints c ORDER BY c.name");
+  std::vector<ProjectionRecord> out;
+  out.reserve(rows.size());
+  for (auto& row : rows)
+    out.push_back({row[0], Checkpoint{GlobalPosition{number(row[1]), number(row[2])}, std::atoi(row[3].c_str())},
+                   row[4], row[5], row[6], number(row[7])});
+  return out;
+}
+
 }  // namespace eventcore::projections::detail::pg_checkpoints

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "eventcore/projections/checkpoint_store.hpp"
 #include "postgres_session.hpp"
@@ -25,5 +26,6 @@ void report(pg::Session& session, std::string_view name, std::string_view state,
 void dead_letter(pg::Session& session, std::string_view name, const StoredEvent& event, std::string_view error,
                  int attempts);
 std::uint64_t dead_letter_count(pg::Session& session, std::string_view name);
+std::vector<ProjectionRecord> list(pg::Session& session);
 
 }  // namespace eventcore::projections::detail::pg_checkpoints

@@ -150,6 +150,37 @@ TEMPLATE_TEST_CASE("dead letters are counted per projection", "[checkpoints]", B
   CHECK(b.checkpoints->dead_letter_count("other").value() == 0);
 }
 
+TEMPLATE_TEST_CASE("list shows every projection with a checkpoint, its last report and its dead letters",
+                   "[checkpoints]", BACKENDS) {
+  GIVEN_A_BACKEND(b);
+  auto& store = *b.checkpoints;
+  REQUIRE(store.save("zeta", at(3, 4)).ok());
+  REQUIRE(store.save("alpha", at(1, 2, 2)).ok());
+  REQUIRE(store.report("alpha", "stopped_with_error", "poison at 1:2", "host:42").ok());
+  const StoredEvent poison(EventId::generate(), StreamId::try_new("account-1").value(), StreamVersion{1},
+                           GlobalPosition{1, 2}, "Deposited", Payload{1}, {}, {});
+  REQUIRE(store.dead_letter("alpha", poison, "cannot apply", 1).ok());
+  REQUIRE(store.save("gone", at(9, 9)).ok());
+  REQUIRE(store.remove("gone").ok());
+
+  auto listed = store.list();
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 2);
+  const auto& alpha = (*listed)[0];
+  CHECK(alpha.name == "alpha");
+  CHECK(alpha.checkpoint == at(1, 2, 2));
+  CHECK(alpha.state == "stopped_with_error");
+  CHECK(alpha.error == "poison at 1:2");
+  CHECK(alpha.owner == "host:42");
+  CHECK(alpha.dead_letters == 1);
+  const auto& zeta = (*listed)[1];
+  CHECK(zeta.name == "zeta");
+  CHECK(zeta.checkpoint == at(3, 4));
+  CHECK(zeta.state == "starting");
+  CHECK(zeta.error.empty());
+  CHECK(zeta.dead_letters == 0);
+}
+
 TEMPLATE_TEST_CASE("the first instance to ask leads a projection, and a second is refused while it holds",
                    "[leadership]", BACKENDS) {
   GIVEN_A_BACKEND(b);

@@ -131,6 +131,7 @@ class FaultyCheckpoints final : public projections::CheckpointStore {
     return inner_->dead_letter(name, event, error, attempts);
   }
   Result<std::uint64_t> dead_letter_count(std::string_view name) override { return inner_->dead_letter_count(name); }
+  Result<std::vector<projections::ProjectionRecord>> list() override { return inner_->list(); }
 
  private:
   static Error failure() { return Error{ErrorCode::unavailable, "simulated: the checkpoint write failed"}; }

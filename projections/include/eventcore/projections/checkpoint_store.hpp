@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "eventcore/store/event_store.hpp"
 
@@ -29,6 +30,14 @@ struct Checkpoint {
 
 // e.g. "17:42 (generation 2)"
 std::string to_string(const Checkpoint& checkpoint);
+
+// One projection as an operator sees it (CheckpointStore::list).
+struct ProjectionRecord {
+  std::string name;
+  Checkpoint checkpoint;
+  std::string state, error, owner;  // its last report (state "starting", the others "", before the first)
+  std::uint64_t dead_letters = 0;
+};
 
 class CheckpointStore {
  public:
@@ -54,6 +63,9 @@ class CheckpointStore {
                              int attempts) = 0;
   // How many events are set aside for `name`.
   virtual Result<std::uint64_t> dead_letter_count(std::string_view name) = 0;
+  // Every projection with a checkpoint, by name (a running rebuild's scratch
+  // checkpoint too), with its last report: for operators.
+  virtual Result<std::vector<ProjectionRecord>> list() = 0;
 };
 
 // Checkpoints in this process's memory: they last as long as the object.
