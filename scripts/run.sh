@@ -116,6 +116,14 @@ request GET "/accounts/${ada}?min_position=${position}"
 request GET "/accounts/${bob}?min_position=${position}"
 request GET "/accounts/${bob}/events"
 echo
+if [[ "$store" == postgres ]]; then
+  # The operator's view of the same store, with the eventcore CLI.
+  echo "\$ eventcore read account-${ada} --from 3"
+  "${apps}/cli/eventcore" read "account-${ada}" --from 3
+  echo "\$ eventcore projections    # the worker's event_counts (PostgreSQL read model)"
+  "${apps}/cli/eventcore" projections
+  echo
+fi
 
 if ((wait_for_ctrl_c)); then
   cat <<EOF
@@ -125,6 +133,7 @@ Serving on ${url} until Ctrl-C. Try:
   curl ${url}/accounts/${ada}
   curl ${url}/health
   curl ${url}/metrics
+  build/apps/cli/eventcore stats      # (EVENTCORE_DATABASE_URL=${EVENTCORE_DATABASE_URL:-...})
 EOF
   wait "${pids[-1]}"
 fi

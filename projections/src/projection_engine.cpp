@@ -266,6 +266,7 @@ Engine::Outcome Engine::run_step() {
   }
   state_ = ProjectionState::running;
   error_.clear();
+  if (!is_postgres()) report_progress();
   return Outcome::caught_up;
 }
 
@@ -428,14 +429,19 @@ Engine::Outcome Engine::apply_memory(const std::vector<StoredEvent>& events) {
     position_ = std::max(position_, event.position);
     ++applied_;
   }
-  // The checkpoint of an in-memory model is only its progress report
-  // (status() answers from memory): saved at most once a second, so that
-  // following a busy log costs no extra write per page.
-  const auto now = config_.clock->now();
-  if (config_.rebuild || now - last_report_ < std::chrono::seconds(1)) return Outcome::more;
-  last_report_ = now;
-  (void)backend_.checkpoints->save(checkpoint_name(), Checkpoint{position_, 1});
+  report_progress();
   return Outcome::more;
+}
+
+// The checkpoint of an in-memory model is only its progress report (status()
+// answers from memory): saved at most once a second, so that following a busy
+// log costs no extra write per page, and again once idle (the poll's empty
+// read), so that a quiet log does not leave a stale report behind.
+void Engine::report_progress() {
+  const auto now = config_.clock->now();
+  if (config_.rebuild || position_ == reported_ || now - last_report_ < std::chrono::seconds(1)) return;
+  last_report_ = now;
+  if (backend_.checkpoints->save(checkpoint_name(), Checkpoint{position_, 1})) reported_ = position_;
 }
 
 Engine::Outcome Engine::adopt(const Handover& handover) {

@@ -129,6 +129,7 @@ class Engine {
   Outcome open_postgres();
   Outcome apply_postgres(const std::vector<StoredEvent>& events);
   Outcome apply_memory(const std::vector<StoredEvent>& events);
+  void report_progress();
   TxResult postgres_tx(const std::vector<StoredEvent>& events, std::size_t begin, std::size_t end,
                        int generation);
   Outcome poison(const StoredEvent& event, int attempts, const std::string& error, int generation);
@@ -165,6 +166,7 @@ class Engine {
   int generation_ = 1;
   std::uint64_t applied_ = 0;
   std::chrono::steady_clock::time_point last_report_{};
+  GlobalPosition reported_;  // the last progress report saved (in-memory models)
   // While catching up, the next page is read while this one is applied.
   std::future<Result<ReadAllPage>> prefetch_;
   GlobalPosition prefetch_from_;

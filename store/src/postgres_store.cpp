@@ -986,6 +986,8 @@ Result<ReadBacklog> PostgresStore::backlog(GlobalPosition after, const EventFilt
   return backlog;
 }
 
+int PostgresStore::schema_version() noexcept { return pg::latest_schema_version(); }
+
 Result<std::vector<StreamInfo>> PostgresStore::list_streams(std::string_view prefix, std::string_view after,
                                                            std::size_t max_count) {
   thread_local pg::Params params;

@@ -99,6 +99,8 @@ class PostgresStore final : public EventStore {
   Result<ReadBacklog> backlog(GlobalPosition after, const EventFilter& filter = {}) override;
 
   const PostgresStoreConfig& config() const noexcept;
+  // The schema version open() migrates to (the number of the last migration).
+  static int schema_version() noexcept;
 
   // Notifications the coalesced notifier has sent so far (0 in the other
   // modes), for tests and benchmarks.
