@@ -202,6 +202,34 @@ TEST_CASE("the bank service opens accounts, moves money and reads it back from i
   CHECK(health.body["projections"][0]["state"] == "running");
 }
 
+TEST_CASE("If-Match writes only to the version the client read: a stale ETag is 412 and writes nothing") {
+  Service s(std::make_shared<MemoryStore>());
+  open_with(s, "ada", 1000);
+  auto read = get(s, "/accounts/ada?min_position=" + post(s, "/accounts/ada/deposits", R"({"amount_cents": 1})")
+                                                          .body["position"].get<std::string>());
+  const std::string etag = read.header("ETag");
+  REQUIRE(etag == "\"" + std::to_string(read.body["version"].get<std::uint64_t>()) + "\"");
+
+  auto fresh = post(s, "/accounts/ada/withdrawals", R"({"amount_cents": 10})", {{"If-Match", etag}});
+  CHECK(fresh.status == 200);
+  // The same ETag again is stale now: refused, nothing written.
+  auto stale = post(s, "/accounts/ada/deposits", R"({"amount_cents": 10})", {{"If-Match", etag}});
+  CHECK(stale.status == 412);
+  CHECK(stale.body["error"]["code"] == "version_mismatch");
+  CHECK(stale.body["error"]["message"].get<std::string>().find("not " + etag.substr(1, etag.size() - 2)) !=
+        std::string::npos);
+  auto events = get(s, "/accounts/ada/events");
+  CHECK(events.body["events"].size() == read.body["version"].get<std::uint64_t>() + 1);
+  // Weak form and * are accepted; anything else is a bad request.
+  const std::string current = "\"" + std::to_string(read.body["version"].get<std::uint64_t>() + 1) + "\"";
+  CHECK(post(s, "/accounts/ada/deposits", R"({"amount_cents": 1})", {{"If-Match", "W/" + current}}).status == 200);
+  CHECK(post(s, "/accounts/ada/deposits", R"({"amount_cents": 1})", {{"If-Match", "*"}}).status == 200);
+  for (const char* bad : {"4", "\"x\"", "\"\"", "\"-1\""}) {
+    INFO(bad);
+    CHECK(post(s, "/accounts/ada/deposits", R"({"amount_cents": 1})", {{"If-Match", bad}}).status == 400);
+  }
+}
+
 TEST_CASE("the bank service answers every kind of bad request with its status and one error body") {
   bank_service::ServiceConfig config;
   config.max_body_bytes = 1024;

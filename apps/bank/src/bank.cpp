@@ -45,8 +45,23 @@ Decision<Event> OpenAccount::handle(const State& state) const {
   return {{account.stream(), AccountOpened{account.str(), owner}}};
 }
 
+namespace {
+// The If-Match check: decided on the version the command read, which the
+// commit then checks, so it holds against concurrent writers.
+std::optional<Decision<Event>> version_mismatch(const PerStream<Account>& state, const AccountId& account,
+                                                const std::optional<std::uint64_t>& expected) {
+  if (!expected) return std::nullopt;
+  const auto actual = state.version(account.stream()).value;
+  if (actual == *expected) return std::nullopt;
+  return reject("account " + account.str() + " is at version " + std::to_string(actual) + ", not " +
+                    std::to_string(*expected) + " as expected",
+                "version_mismatch");
+}
+}  // namespace
+
 Decision<Event> Deposit::handle(const State& state) const {
   if (!state[account.stream()].open) return reject("account " + account.str() + " is not open", "account_not_found");
+  if (auto mismatch = version_mismatch(state, account, expected_version)) return std::move(*mismatch);
   if (amount.cents() == 0) return reject("a deposit must be more than zero", "invalid_amount");
   return {{account.stream(), MoneyDeposited{account.str(), amount.cents(), {}}}};
 }
@@ -54,6 +69,7 @@ Decision<Event> Deposit::handle(const State& state) const {
 Decision<Event> Withdraw::handle(const State& state) const {
   const Account& a = state[account.stream()];
   if (!a.open) return reject("account " + account.str() + " is not open", "account_not_found");
+  if (auto mismatch = version_mismatch(state, account, expected_version)) return std::move(*mismatch);
   if (amount.cents() == 0) return reject("a withdrawal must be more than zero", "invalid_amount");
   if (a.balance < amount.cents())
     return reject("insufficient funds in " + account.str() + ": balance " + money(a.balance) + ", requested " +

@@ -17,6 +17,7 @@ ApiError from_command_error(const CommandError& error) {
       const std::string& reason = error.reason.empty() ? std::string("rejected") : error.reason;
       if (reason == "account_not_found") return {404, reason, error.message};
       if (reason == "invalid_amount" || reason == "same_account") return {422, reason, error.message};
+      if (reason == "version_mismatch") return {412, reason, error.message};
       return {409, reason, error.message};
     }
     case CommandErrorCode::invalid_command:

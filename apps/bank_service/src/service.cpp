@@ -4,6 +4,7 @@
 
 #include <httplib.h>
 
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
@@ -73,6 +74,21 @@ json render_event(const StoredEvent& stored) {
     out["payload_bytes"] = stored.payload.size();
   }
   return out;
+}
+
+// If-Match on a write to one account: the ETag of a read ("4", W/"4"), or *
+// (any version: no check). 400 for anything else.
+std::optional<std::uint64_t> if_match(const httplib::Request& req) {
+  if (!req.has_header("If-Match")) return std::nullopt;
+  std::string tag = req.get_header_value("If-Match");
+  if (tag == "*") return std::nullopt;
+  if (tag.rfind("W/", 0) == 0) tag = tag.substr(2);
+  std::uint64_t version = 0;
+  const bool quoted = tag.size() >= 3 && tag.front() == '"' && tag.back() == '"';
+  const char* end = tag.data() + tag.size() - (quoted ? 1 : 0);
+  if (!quoted || std::from_chars(tag.data() + 1, end, version).ptr != end)
+    throw ApiError(400, "wrong_type", "the If-Match header must be an ETag of this service (\"4\") or *, not " + tag);
+  return version;
 }
 
 // Marks an Idempotency-Key as running for the life of the object: a second
@@ -245,12 +261,12 @@ struct BankService::Impl {
     server.Post(R"(/accounts/([^/]+)/deposits)", route("/accounts/{id}/deposits", [this](const httplib::Request& req, httplib::Response& res) {
       const auto account = JsonBody::account(req.matches[1].str(), "account id in the path");
       JsonBody body(req);
-      write(req, res, bank::Deposit{account, body.amount("amount_cents")}, 200);
+      write(req, res, bank::Deposit{account, body.amount("amount_cents"), if_match(req)}, 200);
     }));
     server.Post(R"(/accounts/([^/]+)/withdrawals)", route("/accounts/{id}/withdrawals", [this](const httplib::Request& req, httplib::Response& res) {
       const auto account = JsonBody::account(req.matches[1].str(), "account id in the path");
       JsonBody body(req);
-      write(req, res, bank::Withdraw{account, body.amount("amount_cents")}, 200);
+      write(req, res, bank::Withdraw{account, body.amount("amount_cents"), if_match(req)}, 200);
     }));
     server.Post("/transfers", route("/transfers", [this](const httplib::Request& req, httplib::Response& res) {
       JsonBody body(req);

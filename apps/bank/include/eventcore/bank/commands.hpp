@@ -43,6 +43,9 @@ struct Deposit {
   static constexpr std::string_view command_type = "Deposit";
   AccountId account;
   Money amount;
+  // Optimistic concurrency for clients (HTTP If-Match): rejected with reason
+  // version_mismatch unless the account is at this version when decided.
+  std::optional<std::uint64_t> expected_version;
   std::vector<StreamId> streams() const { return {account.stream()}; }
   Decision<Event> handle(const State& state) const;
 };
@@ -53,6 +56,9 @@ struct Withdraw {
   static constexpr std::string_view command_type = "Withdraw";
   AccountId account;
   Money amount;
+  // Optimistic concurrency for clients (HTTP If-Match): rejected with reason
+  // version_mismatch unless the account is at this version when decided.
+  std::optional<std::uint64_t> expected_version;
   std::vector<StreamId> streams() const { return {account.stream()}; }
   Decision<Event> handle(const State& state) const;  // rejects an overdraft
 };

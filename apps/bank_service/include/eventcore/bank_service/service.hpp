@@ -15,12 +15,15 @@
 //                                       latency histogram, projection position, lag and stalls, and
 //                                       the command runtime's counters and histograms)
 //
+// Reads answer with ETag: "<version>"; a deposit or withdrawal with
+// If-Match: "<version>" is written only if the account is still at that
+// version (412 version_mismatch otherwise; checked against concurrent writers).
 // A write answers with the stream versions and the global position it
 // committed (pass it as min_position to read your write). Errors are one
 // body, {"error": {"code": "...", "message": "..."}}: 400 malformed JSON or a
 // field of the wrong type, 422 a missing or invalid field (and an
 // Idempotency-Key reused with another body), 404 an unknown account or
-// route, 409 a refused command (insufficient funds, an account that exists,
+// route, 412 a stale If-Match, 409 a refused command (insufficient funds, an account that exists,
 // a request still running under the same Idempotency-Key), 413 a body over
 // the limit, 415 a body that is not application/json, 503 with Retry-After
 // when conflicts exhausted the retries or the store is unavailable, 500 with
