@@ -2,13 +2,15 @@
 
 #include "eventcore/actors/logging.hpp"
 
+#include <algorithm>
 #include <atomic>
-#include <cstdio>
+#include <cctype>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -63,32 +65,36 @@ spdlog::logger& logger() {
   return *current_logger.load(std::memory_order_acquire);
 }
 
-void json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
+double micros(std::chrono::nanoseconds d) { return static_cast<double>(d.count() / 100) / 10.0; }
+
+// A text value as it appears after key=: bare when it is a plain word,
+// else quoted and escaped as JSON (so an error message cannot forge fields
+// or lines).
+std::string text_value(std::string_view s) {
+  const bool bare = !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == '/' || c == ':' || c == '{' || c == '}';
+  });
+  return bare ? std::string(s) : nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string micros(std::chrono::nanoseconds d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(d.count()) / 1000.0);
-  return buf;
+// One line in the configured format: JSON members after the pattern's
+// "time", "level" and "logger", or "message key=value...".
+void write_line(spdlog::logger& log, LogLevel level, std::string_view message, const nlohmann::ordered_json& fields) {
+  if (current_format.load(std::memory_order_relaxed) == LogFormat::json) {
+    nlohmann::ordered_json body{{"msg", message}};
+    body.update(fields);
+    const std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    // The pattern opens the object; the body's own braces go.
+    log.log(to_spdlog(level), "{}", std::string_view(text).substr(1, text.size() - 2));
+    return;
+  }
+  std::string line(message);
+  for (const auto& [key, value] : fields.items()) {
+    line += ' ' + key + '=';
+    line += value.is_string() ? text_value(value.get_ref<const std::string&>())
+                              : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  log.log(to_spdlog(level), "{}", line);
 }
 
 }  // namespace
@@ -131,13 +137,16 @@ void configure_logging(const LogConfig& config) {
 void log_message(LogLevel level, std::string_view message) {
   auto& log = logger();
   if (!log.should_log(to_spdlog(level))) return;
-  if (current_format.load(std::memory_order_relaxed) == LogFormat::json) {
-    std::string body = "\"msg\":";
-    json_string(body, message);
-    log.log(to_spdlog(level), "{}", body);
-  } else {
-    log.log(to_spdlog(level), "{}", message);
-  }
+  write_line(log, level, message, nlohmann::ordered_json::object());
+}
+
+void log_fields(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
+  auto& log = logger();
+  if (!log.should_log(to_spdlog(level))) return;
+  nlohmann::ordered_json members = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : fields)
+    std::visit([&, k = std::string(key)](const auto& v) { members[k] = v; }, value);
+  write_line(log, level, message, members);
 }
 
 namespace detail {
@@ -147,28 +156,17 @@ bool log_enabled(LogLevel level) noexcept { return logger().should_log(to_spdlog
 void log_command(LogLevel level, const CommandLogLine& line) {
   auto& log = logger();
   if (!log.should_log(to_spdlog(level))) return;
-  std::string body;
-  if (current_format.load(std::memory_order_relaxed) == LogFormat::json) {
-    body = "\"msg\":\"command\",\"command\":";
-    json_string(body, line.command);
-    body += ",\"outcome\":";
-    json_string(body, line.outcome);
-    body += ",\"attempts\":" + std::to_string(line.attempts) + ",\"events\":" + std::to_string(line.events_written) +
-            ",\"prepare_us\":" + micros(line.prepare) + ",\"reconstruct_us\":" + micros(line.reconstruct) +
-            ",\"handle_us\":" + micros(line.handle) + ",\"write_us\":" + micros(line.write) +
-            ",\"total_us\":" + micros(line.total);
-    if (!line.error.empty()) {
-      body += ",\"error\":";
-      json_string(body, line.error);
-    }
-  } else {
-    body = "command " + std::string(line.command) + " " + std::string(line.outcome) +
-           " attempts=" + std::to_string(line.attempts) + " events=" + std::to_string(line.events_written) +
-           " prepare_us=" + micros(line.prepare) + " reconstruct_us=" + micros(line.reconstruct) +
-           " handle_us=" + micros(line.handle) + " write_us=" + micros(line.write) + " total_us=" + micros(line.total);
-    if (!line.error.empty()) body += " error=\"" + std::string(line.error) + "\"";
-  }
-  log.log(to_spdlog(level), "{}", body);
+  nlohmann::ordered_json fields{{"command", line.command},
+                                {"outcome", line.outcome},
+                                {"attempts", line.attempts},
+                                {"events", line.events_written},
+                                {"prepare_us", micros(line.prepare)},
+                                {"reconstruct_us", micros(line.reconstruct)},
+                                {"handle_us", micros(line.handle)},
+                                {"write_us", micros(line.write)},
+                                {"total_us", micros(line.total)}};
+  if (!line.error.empty()) fields["error"] = line.error;
+  write_line(log, level, "command", fields);
 }
 
 }  // namespace detail

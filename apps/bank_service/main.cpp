@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "eventcore/actors/logging.hpp"
 #include "eventcore/bank_service/service.hpp"
 #include "eventcore/store/memory_store.hpp"
 #include "eventcore/store/postgres_store.hpp"
@@ -33,7 +34,17 @@ int main(int argc, char** argv) {
   app.add_option("--store", store_kind, "'memory': an in-memory store (nothing survives; overrides --database)")
       ->check(CLI::IsMember({"memory"}));
   app.add_option("--schema", schema, "the store's schema (PostgreSQL)")->capture_default_str();
+  std::string log_format = "text", log_level = "info";
+  app.add_option("--log-format", log_format, "text or json (one JSON object per line)")
+      ->envname("EVENTCORE_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug (every command), info (every request), warn, error, off")
+      ->envname("EVENTCORE_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  configure_logging({parse_log_format(log_format).value(), parse_log_level(log_level).value()});
   if (database.empty() && store_kind.empty()) {
     std::cerr << "eventcore-bank-service: give --database URL or --store memory\n";
     return 2;

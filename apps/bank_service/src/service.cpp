@@ -6,12 +6,12 @@
 
 #include <charconv>
 #include <cstdio>
-#include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "api_error.hpp"
+#include "eventcore/actors/logging.hpp"
 #include "balances.hpp"
 #include "eventcore/bank/commands.hpp"
 #include "eventcore/store/event_json.hpp"
@@ -30,6 +30,9 @@ constexpr const char* projection_name = "balances";
 // pre-routing handler, the route's handler and its logger).
 thread_local std::string current_route;
 thread_local std::chrono::steady_clock::time_point current_start;
+// The command the request ran, for its log line ("" when it ran none).
+thread_local std::string current_outcome;
+thread_local std::size_t current_attempts = 0;
 
 // A stable fingerprint of a request for its Idempotency-Key (FNV-1a, 64 bits).
 std::string fingerprint(const httplib::Request& req) {
@@ -152,6 +155,8 @@ struct BankService::Impl {
       options.fingerprint = fingerprint(req);
     }
     auto result = executor.execute_sync(std::move(command), std::move(options));
+    current_outcome = result ? (result->replayed ? "replayed" : "ok") : std::string(to_string(result.error().code));
+    current_attempts = result ? result->attempts : result.error().attempts;
     if (!result) throw from_command_error(result.error());
     const CommandResult& done = result.value();
     json versions = json::object();
@@ -245,7 +250,7 @@ struct BankService::Impl {
       } catch (const ApiError& e) {
         send(res, e);
       } catch (const std::exception& e) {
-        std::cerr << "bank-service: " << req.method << " " << req.path << ": " << e.what() << "\n";
+        log_fields(LogLevel::error, "internal error", {{"method", req.method}, {"path", req.path}, {"error", e.what()}});
         send(res, ApiError(500, "internal", "internal error"));
       }
     };
@@ -290,11 +295,24 @@ struct BankService::Impl {
     server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
       current_route = "unmatched";
       current_start = std::chrono::steady_clock::now();
+      current_outcome.clear();
+      current_attempts = 0;
       return httplib::Server::HandlerResponse::Unhandled;
     });
+    // One line per request (info): method, route, path, status, latency and
+    // the command's outcome and attempts. Paths hold account ids, never secrets.
     server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      metrics.record_request(current_route.empty() ? std::string("unmatched") : current_route, req.method, res.status,
-                             std::chrono::steady_clock::now() - current_start);
+      const auto latency = std::chrono::steady_clock::now() - current_start;
+      const std::string& route = current_route.empty() ? std::string("unmatched") : current_route;
+      metrics.record_request(route, req.method, res.status, latency);
+      log_fields(LogLevel::info, "request",
+                 {{"method", req.method},
+                  {"route", route},
+                  {"path", req.path},
+                  {"status", std::int64_t{res.status}},
+                  {"latency_ms", std::chrono::duration<double, std::milli>(latency).count()},
+                  {"outcome", current_outcome.empty() ? std::string_view("-") : std::string_view(current_outcome)},
+                  {"attempts", static_cast<std::int64_t>(current_attempts)}});
     });
     // What httplib answers itself (no route, a body over the limit, a bad
     // request line) gets the same error body.

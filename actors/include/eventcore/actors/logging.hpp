@@ -11,6 +11,10 @@
 // (eventcore::redact_conninfo).
 
 #include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <utility>
+#include <variant>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +44,13 @@ Result<LogConfig> log_config_from_env(LogConfig defaults = {});
 void configure_logging(const LogConfig& config);
 
 void log_message(LogLevel level, std::string_view message);
+
+// A line with fields: in JSON, members beside "msg"; in text, key=value
+// after the message (strings quoted and escaped when they need it), e.g.
+//   log_fields(LogLevel::info, "request", {{"method", "POST"}, {"status", 201}, {"latency_ms", 1.7}});
+using LogValue = std::variant<std::string_view, std::int64_t, double, bool>;
+using LogField = std::pair<std::string_view, LogValue>;
+void log_fields(LogLevel level, std::string_view message, std::initializer_list<LogField> fields);
 
 namespace detail {
 // Whether a command line at `level` would be written (cheap; checked before
