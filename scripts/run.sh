@@ -106,7 +106,8 @@ request POST /accounts "{\"id\": \"${ada}\", \"owner\": \"Ada\"}"
 request POST /accounts "{\"id\": \"${bob}\", \"owner\": \"Bob\"}"
 request POST "/accounts/${ada}/deposits" '{"amount_cents": 10000}'
 transfer=$(curl -sS -X POST "${url}/transfers" -H 'Content-Type: application/json' \
-  -d "{\"from\": \"${ada}\", \"to\": \"${bob}\", \"amount_cents\": 2500, \"reference\": \"rent\"}")
+  -d "{\"from\": \"${ada}\", \"to\": \"${bob}\", \"amount_cents\": 2500, \"reference\": \"rent\"}" \
+  -w '  -> HTTP %{http_code}')
 echo
 echo "\$ curl -X POST ${url}/transfers -H 'Content-Type: application/json' -d '{\"from\": \"${ada}\", \"to\": \"${bob}\", \"amount_cents\": 2500, \"reference\": \"rent\"}'"
 echo "$transfer"
@@ -120,7 +121,7 @@ if [[ "$store" == postgres ]]; then
   # The operator's view of the same store, with the eventcore CLI.
   echo "\$ eventcore read account-${ada} --from 3"
   "${apps}/cli/eventcore" read "account-${ada}" --from 3
-  echo "\$ eventcore projections    # the worker's event_counts (PostgreSQL read model)"
+  echo "\$ eventcore projections    # event_counts: the worker's table; balances: the service's in-memory model (progress reported once a second)"
   "${apps}/cli/eventcore" projections
   echo
 fi
