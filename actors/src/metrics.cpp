@@ -1,7 +1,10 @@
 #include "eventcore/actors/metrics.hpp"
 
-#include <cstdio>
+#include <limits>
 #include <mutex>
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
 
 namespace eventcore {
 
@@ -72,66 +75,60 @@ std::uint64_t RuntimeMetrics::retries(RetryReason reason) const noexcept {
 
 namespace {
 
-// A label value: backslash, double quote and newline escaped.
-std::string label(std::string_view value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+ClientMetric counter(double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.counter.value = value;
+  return m;
 }
 
-std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
-void histogram(std::string& out, const std::string& name, const std::string& labels, const LatencyHistogram& h) {
+ClientMetric histogram(const LatencyHistogram& h, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
   const auto counts = h.cumulative();
-  const std::string sep = labels.empty() ? "" : ",";
   for (std::size_t i = 0; i < LatencyHistogram::bounds.size(); ++i)
-    out += name + "_bucket{" + labels + sep + "le=\"" + number(LatencyHistogram::bounds[i]) + "\"} " +
-           std::to_string(counts[i]) + "\n";
-  out += name + "_bucket{" + labels + sep + "le=\"+Inf\"} " + std::to_string(counts.back()) + "\n";
-  const std::string braces = labels.empty() ? "" : "{" + labels + "}";
-  out += name + "_sum" + braces + " " + number(h.sum_seconds()) + "\n";
-  out += name + "_count" + braces + " " + std::to_string(counts.back()) + "\n";
+    m.histogram.bucket.push_back({counts[i], LatencyHistogram::bounds[i]});
+  m.histogram.bucket.push_back({counts.back(), std::numeric_limits<double>::infinity()});
+  m.histogram.sample_count = counts.back();
+  m.histogram.sample_sum = h.sum_seconds();
+  return m;
 }
 
 }  // namespace
 
-std::string RuntimeMetrics::render_prometheus() const {
-  std::string out;
-  out += "# HELP eventcore_commands_total Commands finished, by command type and outcome.\n";
-  out += "# TYPE eventcore_commands_total counter\n";
+// prometheus-cpp's data model, filled from the runtime's own atomics at
+// collection time: the command path never takes prometheus-cpp's locks.
+std::vector<MetricFamily> RuntimeMetrics::collect() const {
+  std::vector<MetricFamily> out;
+  MetricFamily commands{"eventcore_commands_total", "Commands finished, by command type and outcome.",
+                        MetricType::Counter, {}};
   {
     std::shared_lock lock(mutex_);
     for (const auto& [key, count] : commands_)
-      out += "eventcore_commands_total{type=\"" + label(key.first) + "\",outcome=\"" + label(key.second) + "\"} " +
-             std::to_string(count.load(std::memory_order_relaxed)) + "\n";
+      commands.metric.push_back(counter(static_cast<double>(count.load(std::memory_order_relaxed)),
+                                        {{"type", key.first}, {"outcome", key.second}}));
   }
-  out += "# HELP eventcore_events_written_total Events written by commands.\n";
-  out += "# TYPE eventcore_events_written_total counter\n";
-  out += "eventcore_events_written_total " + std::to_string(events_written()) + "\n";
-  out += "# HELP eventcore_command_retries_total Failed attempts that were tried again, by reason.\n";
-  out += "# TYPE eventcore_command_retries_total counter\n";
-  out += "eventcore_command_retries_total{reason=\"conflict\"} " + std::to_string(retries(RetryReason::conflict)) + "\n";
-  out += "eventcore_command_retries_total{reason=\"transient\"} " + std::to_string(retries(RetryReason::transient)) + "\n";
-  out += "# HELP eventcore_command_duration_seconds Time from start to outcome, all attempts.\n";
-  out += "# TYPE eventcore_command_duration_seconds histogram\n";
-  histogram(out, "eventcore_command_duration_seconds", "", total_);
-  out += "# HELP eventcore_command_phase_seconds Time per phase of a command's last attempt.\n";
-  out += "# TYPE eventcore_command_phase_seconds histogram\n";
+  out.push_back(std::move(commands));
+  out.push_back({"eventcore_events_written_total", "Events written by commands.", MetricType::Counter,
+                 {counter(static_cast<double>(events_written()))}});
+  out.push_back({"eventcore_command_retries_total", "Failed attempts that were tried again, by reason.",
+                 MetricType::Counter,
+                 {counter(static_cast<double>(retries(RetryReason::conflict)), {{"reason", "conflict"}}),
+                  counter(static_cast<double>(retries(RetryReason::transient)), {{"reason", "transient"}})}});
+  out.push_back({"eventcore_command_duration_seconds", "Time from start to outcome, all attempts.",
+                 MetricType::Histogram, {histogram(total_)}});
+  MetricFamily phases{"eventcore_command_phase_seconds", "Time per phase of a command's last attempt.",
+                      MetricType::Histogram, {}};
   static constexpr const char* names[] = {"prepare", "reconstruct", "handle", "write"};
-  for (std::size_t i = 0; i < phases_.size(); ++i)
-    histogram(out, "eventcore_command_phase_seconds", std::string("phase=\"") + names[i] + "\"", phases_[i]);
+  for (std::size_t i = 0; i < phases_.size(); ++i) phases.metric.push_back(histogram(phases_[i], {{"phase", names[i]}}));
+  out.push_back(std::move(phases));
   return out;
 }
+
+std::string RuntimeMetrics::render_prometheus() const { return prometheus::TextSerializer().Serialize(collect()); }
 
 }  // namespace eventcore

@@ -146,7 +146,12 @@ Result<ConnectionPool::Lease> ConnectionPool::acquire(bool prepare) {
   std::size_t index;
   {
     std::unique_lock lock(mutex_);
-    available_.wait(lock, [&] { return !free_.empty(); });
+    if (free_.empty()) {
+      const auto since = std::chrono::steady_clock::now();
+      available_.wait(lock, [&] { return !free_.empty(); });
+      ++waits_;
+      waited_ += std::chrono::steady_clock::now() - since;
+    }
     index = free_.back();
     free_.pop_back();
   }
@@ -189,6 +194,11 @@ void ConnectionPool::release(std::size_t index) {
     free_.push_back(index);
   }
   available_.notify_one();
+}
+
+ConnectionPool::Stats ConnectionPool::stats() const {
+  std::lock_guard lock(mutex_);
+  return Stats{slots_.size(), slots_.size() - free_.size(), waits_, std::chrono::duration<double>(waited_).count()};
 }
 
 ConnectionPool::Lease::~Lease() {

@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -79,6 +80,13 @@ class ConnectionPool {
   };
 
   Result<Lease> acquire(bool prepare = true);
+
+  struct Stats {
+    std::size_t size = 0, in_use = 0;
+    std::uint64_t waits = 0;    // acquires that found every connection in use
+    double waited_seconds = 0;  // their total wait
+  };
+  Stats stats() const;
   const ConnectionSettings& settings() const noexcept { return settings_; }
 
  private:
@@ -91,8 +99,10 @@ class ConnectionPool {
   ConnectionSettings settings_;
   Prepare prepare_;
   std::vector<Slot> slots_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable available_;
+  std::uint64_t waits_ = 0;
+  std::chrono::steady_clock::duration waited_{};
   std::vector<std::size_t> free_;  // a stack: the most recently used connection goes out first
 };
 

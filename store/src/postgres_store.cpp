@@ -986,6 +986,11 @@ Result<ReadBacklog> PostgresStore::backlog(GlobalPosition after, const EventFilt
   return backlog;
 }
 
+PostgresStore::PoolStats PostgresStore::pool_stats() const {
+  const auto s = impl_->pool->stats();
+  return PoolStats{s.size, s.in_use, s.waits, s.waited_seconds};
+}
+
 int PostgresStore::schema_version() noexcept { return pg::latest_schema_version(); }
 
 Result<std::vector<StreamInfo>> PostgresStore::list_streams(std::string_view prefix, std::string_view after,

@@ -423,6 +423,24 @@ TEST_CASE("stopping the service under load answers every request it accepted in 
   s.reset();
 }
 
+namespace {
+// The value of the sample `name{labels}` in a Prometheus text exposition, or
+// -1; fails the test on a line that is not the text format.
+double sample(const std::string& exposition, const std::string& series) {
+  static const std::regex line(
+      R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? [-+0-9.eEinfINFaN]+$)");
+  double found = -1;
+  std::istringstream in(exposition);
+  for (std::string l; std::getline(in, l);) {
+    if (l.empty() || l.rfind("# HELP ", 0) == 0 || l.rfind("# TYPE ", 0) == 0) continue;
+    if (!std::regex_match(l, line)) FAIL("not Prometheus text: " << l);
+    const auto space = l.rfind(' ');
+    if (l.substr(0, space) == series) found = std::stod(l.substr(space + 1));
+  }
+  return found;
+}
+}  // namespace
+
 TEST_CASE("the bank service on PostgreSQL: a transfer, read back from the read model at its position") {
   EVENTCORE_REQUIRE_POSTGRES();
   testing::ScopedSchema schema("bank_service");
@@ -442,25 +460,18 @@ TEST_CASE("the bank service on PostgreSQL: a transfer, read back from the read m
   REQUIRE(bob.status == 200);
   CHECK(bob.body["balance_cents"] == 200);
   CHECK(get(s, "/health").status == 200);
-}
 
-namespace {
-// The value of the sample `name{labels}` in a Prometheus text exposition, or
-// -1; fails the test on a line that is not the text format.
-double sample(const std::string& exposition, const std::string& series) {
-  static const std::regex line(
-      R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? [-+0-9.eEinfINFaN]+$)");
-  double found = -1;
-  std::istringstream in(exposition);
-  for (std::string l; std::getline(in, l);) {
-    if (l.empty() || l.rfind("# HELP ", 0) == 0 || l.rfind("# TYPE ", 0) == 0) continue;
-    if (!std::regex_match(l, line)) FAIL("not Prometheus text: " << l);
-    const auto space = l.rfind(' ');
-    if (l.substr(0, space) == series) found = std::stod(l.substr(space + 1));
-  }
-  return found;
+  // On PostgreSQL, /metrics shows the connection pool too.
+  auto c = s.client();
+  auto r = c.Get("/metrics");
+  REQUIRE(r);
+  CHECK(sample(r->body, R"(eventcore_pool_connections{state="size"})") == 4);
+  const double in_use = sample(r->body, R"(eventcore_pool_connections{state="in_use"})");
+  CHECK(in_use >= 0);
+  CHECK(in_use <= 4);
+  CHECK(sample(r->body, "eventcore_pool_waits_total") >= 0);
+  CHECK(sample(r->body, R"(eventcore_commands_total{type="TransferMoney",outcome="ok"})") == 1);
 }
-}  // namespace
 
 TEST_CASE("/metrics is Prometheus text, and its counters move with the requests") {
   Service s(std::make_shared<MemoryStore>());

@@ -290,7 +290,7 @@ struct BankService::Impl {
     server.Get("/health", route("/health", [this](const httplib::Request&, httplib::Response& res) { health(res); }));
     server.Get("/metrics", route("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       if (auto status = projections->status(projection_name, std::chrono::seconds(2))) metrics.record_projection(*status);
-      res.set_content(metrics.render() + executor.metrics()->render_prometheus(), "text/plain; version=0.0.4");
+      res.set_content(metrics.render(*executor.metrics(), *store), "text/plain; version=0.0.4");
     }));
     server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
       current_route = "unmatched";

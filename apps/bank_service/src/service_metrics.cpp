@@ -2,7 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
-#include <sstream>
+#include "eventcore/store/postgres_store.hpp"
 
 namespace eventcore::bank_service {
 
@@ -66,10 +66,28 @@ void ServiceMetrics::record_projection(const projections::ProjectionStatus& s) {
   running_.Add(labels).Set(running ? 1 : 0);
 }
 
-std::string ServiceMetrics::render() const {
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, registry_->Collect());
-  return out.str();
+std::string ServiceMetrics::render(const RuntimeMetrics& runtime, const EventStore& store) const {
+  auto families = registry_->Collect();
+  for (auto& family : runtime.collect()) families.push_back(std::move(family));
+  // The connection pool, read now (a PostgreSQL store only).
+  if (const auto* postgres = dynamic_cast<const PostgresStore*>(&store)) {
+    const auto pool = postgres->pool_stats();
+    auto value = [](double v, std::vector<prometheus::ClientMetric::Label> labels, bool counter) {
+      prometheus::ClientMetric m;
+      m.label = std::move(labels);
+      (counter ? m.counter.value : m.gauge.value) = v;
+      return m;
+    };
+    families.push_back({"eventcore_pool_connections", "The store's connection pool: its size and connections in use",
+                        prometheus::MetricType::Gauge,
+                        {value(static_cast<double>(pool.size), {{"state", "size"}}, false),
+                         value(static_cast<double>(pool.in_use), {{"state", "in_use"}}, false)}});
+    families.push_back({"eventcore_pool_waits_total", "Acquires that found every pooled connection in use",
+                        prometheus::MetricType::Counter, {value(static_cast<double>(pool.waits), {}, true)}});
+    families.push_back({"eventcore_pool_wait_seconds_total", "Time spent waiting for a pooled connection",
+                        prometheus::MetricType::Counter, {value(pool.waited_seconds, {}, true)}});
+  }
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace eventcore::bank_service

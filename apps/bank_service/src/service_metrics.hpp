@@ -6,7 +6,10 @@
 //   eventcore_http_request_duration_seconds{route} (histogram)
 //   eventcore_projection_position / _lag_events / _lag_seconds / _held_back_events /
 //   _stalled_seconds / _restarts, and _running (1 or 0), per projection, read at scrape time
-// followed by the command runtime's own metrics (CommandExecutor::metrics()).
+// with the command runtime's metrics (commands by type and outcome, events
+// written, retries by reason, duration and per-phase histograms) and the
+// PostgreSQL connection pool's use (eventcore_pool_connections{state},
+// eventcore_pool_waits_total, eventcore_pool_wait_seconds_total).
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -20,6 +23,7 @@
 #include <mutex>
 #include <string>
 
+#include "eventcore/actors/metrics.hpp"
 #include "eventcore/projections/projection.hpp"
 
 namespace eventcore::bank_service {
@@ -32,7 +36,9 @@ class ServiceMetrics {
                       std::chrono::nanoseconds duration);
   // The projection's state, as of now.
   void record_projection(const projections::ProjectionStatus& status);
-  std::string render() const;
+  // Everything in one exposition: this registry's families, the command
+  // runtime's (RuntimeMetrics::collect) and the store's connection pool.
+  std::string render(const RuntimeMetrics& runtime, const EventStore& store) const;
 
  private:
   prometheus::Histogram& histogram(const std::string& route);

@@ -1,7 +1,10 @@
 #pragma once
 
-// The runtime's counters and histograms, rendered in the Prometheus text
-// format (an app serves render_prometheus() at /metrics). One RuntimeMetrics
+// The runtime's counters and histograms. collect() gives them as
+// prometheus-cpp metric families (serialize them with your registry's, or
+// hand them to an Exposer through a Collectable); render_prometheus() is the
+// same in the text format, for an app that serves /metrics without
+// prometheus-cpp of its own. One RuntimeMetrics
 // per executor (CommandExecutor::metrics()); every method is thread-safe and
 // cheap enough for the command path (atomics and a shared lock).
 
@@ -14,9 +17,14 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "eventcore/actors/command_result.hpp"
 #include "eventcore/actors/retry_policy.hpp"
+
+namespace prometheus {
+struct MetricFamily;
+}
 
 namespace eventcore {
 
@@ -57,6 +65,8 @@ class RuntimeMetrics {
   //   eventcore_command_duration_seconds_bucket{le="0.001"} 40 ... (total)
   //   eventcore_command_phase_seconds_bucket{phase="write",le="0.001"} ...
   std::string render_prometheus() const;
+  // The same, as prometheus-cpp metric families (include <prometheus/metric_family.h> to use them).
+  std::vector<prometheus::MetricFamily> collect() const;
 
  private:
   // (type, outcome) ordered, looked up without building strings.

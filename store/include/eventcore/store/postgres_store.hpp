@@ -102,6 +102,15 @@ class PostgresStore final : public EventStore {
   // The schema version open() migrates to (the number of the last migration).
   static int schema_version() noexcept;
 
+  // The connection pool, for metrics: connections in use out of pool_size,
+  // and how often and how long callers waited for one.
+  struct PoolStats {
+    std::size_t size = 0, in_use = 0;
+    std::uint64_t waits = 0;
+    double waited_seconds = 0;
+  };
+  PoolStats pool_stats() const;
+
   // Notifications the coalesced notifier has sent so far (0 in the other
   // modes), for tests and benchmarks.
   std::uint64_t notifications_sent() const noexcept;
