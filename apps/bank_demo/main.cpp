@@ -178,6 +178,12 @@ int main(int argc, char** argv) {
   auto max_amount = parse_money(max_amount_text);
   if (!max_amount) return fail("bad --max-amount: " + max_amount.error().message);
   if (max_amount->cents() == 0) return fail("bad --max-amount: a transfer must be more than zero");
+  // The total is summed in cents (int64): refuse a bank whose money would not fit.
+  if (initial->cents() > 0 &&
+      static_cast<std::uint64_t>(initial->cents()) > static_cast<std::uint64_t>(INT64_MAX) / accounts)
+    return fail("--accounts " + std::to_string(accounts) + " with --initial-balance " + initial_text +
+                " each is more money than 64-bit cents hold (at most " + money(INT64_MAX / static_cast<std::int64_t>(accounts)) +
+                " per account)");
 
   auto log_config = log_config_from_env({LogFormat::text, LogLevel::warn});
   if (!log_config) return fail(log_config.error().message);

@@ -2,6 +2,8 @@
 // in one process and across two), the simulated store's faults, and that a
 // broken invariant is reported with its seed and a replay command.
 
+#include <sys/wait.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -169,4 +171,29 @@ TEST_CASE("fault specs parse", "[simulation]") {
   CHECK(again->str() == f->str());
   CHECK_FALSE(FaultRates::parse("transient=x").ok());
   CHECK_FALSE(FaultRates::parse("meteor=1").ok());
+  // Rates are probabilities; the delay is bounded (1e300 ms was an undefined cast).
+  for (const char* bad : {"transient=nan", "transient=inf", "transient=2", "latency=-0.1", "max_latency_ms=1e300",
+                          "max_latency_ms=nan"}) {
+    INFO(bad);
+    CHECK_FALSE(FaultRates::parse(bad).ok());
+  }
+  CHECK(FaultRates::parse("max_latency_ms=3600000,transient=1").ok());
+}
+
+TEST_CASE("eventcore-sim refuses bad arguments with exit status 2 and says which", "[simulation]") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"--seed 1 --steps -1", "--steps"},       // wrapped to 2^64-1 and hung
+      {"--seed -1", "--seed"},                  // became 2^64-1
+      {"--seeds 5..2", "A <= B"},
+      {"--seed 1 --faults transient=nan", "transient"},
+      {"--seed 1 --workload nope", "--workload"},
+      {"", "--seed N or --seeds A..B"},
+  };
+  for (const auto& [args, says] : cases) {
+    INFO(args);
+    const std::string command = std::string(EVENTCORE_SIM_PATH) + " " + args + " > /dev/null 2>&1";
+    const int status = std::system(command.c_str());
+    CHECK(WEXITSTATUS(status) == 2);
+    CHECK(run_process(args).find(says) != std::string::npos);
+  }
 }

@@ -2,6 +2,7 @@
 // workloads, failure reports.
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -47,8 +48,12 @@ Result<FaultRates> FaultRates::parse(std::string_view text) {
       std::string value(item.substr(eq + 1));
       char* end = nullptr;
       double v = std::strtod(value.c_str(), &end);
-      if (value.empty() || *end != '\0' || v < 0)
-        return Error{ErrorCode::invalid_argument, "fault '" + name + "' needs a non-negative number, not '" + value + "'"};
+      const bool is_delay = name == "max_latency_ms";
+      const double max = is_delay ? 3'600'000.0 : 1.0;  // a delay in ms; every other fault is a probability
+      if (value.empty() || *end != '\0' || !std::isfinite(v) || v < 0 || v > max)
+        return Error{ErrorCode::invalid_argument, "fault '" + name + "' needs a number from 0 to " +
+                                                      (is_delay ? std::string("3600000 (ms)") : std::string("1")) +
+                                                      ", not '" + value + "'"};
       if (name == "transient") f.transient = v;
       else if (name == "ambiguous") f.ambiguous = v;
       else if (name == "foreign") f.foreign = v;

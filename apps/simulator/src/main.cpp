@@ -11,11 +11,13 @@
 // A failing run prints the seed, the broken invariant, the last trace lines
 // and the command that replays it. Exit status: 0 when every run passed.
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "eventcore/actors/logging.hpp"
 #include "eventcore/sim_examples/workloads.hpp"
@@ -23,63 +25,51 @@
 
 using namespace eventcore;
 
-namespace {
-
-int usage(const std::string& error) {
-  std::cerr << "eventcore-sim: " << error << "\n"
-            << "usage: eventcore-sim (--seed N | --seeds A..B) [--steps N] [--faults SPEC] "
-               "[--workload bank|orders|mixed] [--trace] [--keep-going]\n";
-  return 2;
-}
-
-bool parse_u64(const std::string& s, std::uint64_t& out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  out = std::strtoull(s.c_str(), &end, 10);
-  return *end == '\0';
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   std::uint64_t first = 0, last = 0, steps = 200;
-  bool trace = false, keep_going = false, have_seed = false;
-  std::string workload = "mixed", faults_text = "default";
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : std::string(); };
-    if (arg == "--seed") {
-      if (!parse_u64(value(), first)) return usage("--seed needs a number");
-      last = first;
-      have_seed = true;
-    } else if (arg == "--seeds") {
-      std::string v = value();
-      auto dots = v.find("..");
-      if (dots == std::string::npos || !parse_u64(v.substr(0, dots), first) || !parse_u64(v.substr(dots + 2), last) ||
-          last < first)
-        return usage("--seeds needs A..B with A <= B");
-      have_seed = true;
-    } else if (arg == "--steps") {
-      if (!parse_u64(value(), steps)) return usage("--steps needs a number");
-    } else if (arg == "--faults") {
-      faults_text = value();
-    } else if (arg == "--workload") {
-      workload = value();
-    } else if (arg == "--trace") {
-      trace = true;
-    } else if (arg == "--keep-going") {
-      keep_going = true;
-    } else if (arg == "--help" || arg == "-h") {
-      usage("help");
-      return 0;
+  bool trace = false, keep_going = false;
+  std::string workload = "mixed", faults_text = "default", seeds;
+  CLI::App app{"eventcore-sim: deterministic simulations of the command runtime"};
+  auto* seed_option = app.add_option("--seed", first, "one run with this seed")->check(CLI::Validator(
+      [](std::string& s) { return s.rfind('-', 0) == 0 ? "a seed is 0 to 2^64-1, not " + s : std::string(); }, "SEED"));
+  auto* seeds_option = app.add_option("--seeds", seeds, "runs with seeds A..B (A <= B)");
+  seed_option->excludes(seeds_option);
+  app.add_option("--steps", steps, "commands per run")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--faults", faults_text, "default | none | name=value,... (rates 0 to 1, max_latency_ms)")
+      ->capture_default_str();
+  app.add_option("--workload", workload, "bank, orders or mixed")
+      ->check(CLI::IsMember({"bank", "orders", "mixed"}))
+      ->capture_default_str();
+  app.add_flag("--trace", trace, "print the full trace of a single run");
+  app.add_flag("--keep-going", keep_going, "report every failing seed instead of stopping at the first");
+  try {
+    app.parse(argc, argv);
+    if (!seed_option->count() && !seeds_option->count())
+      throw CLI::ValidationError("--seed", "give --seed N or --seeds A..B");
+    if (seeds_option->count()) {
+      const auto dots = seeds.find("..");
+      auto number = [](std::string_view text, std::uint64_t& out) {
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+        return !text.empty() && error == std::errc{} && end == text.data() + text.size();
+      };
+      if (dots == std::string::npos || !number(std::string_view(seeds).substr(0, dots), first) ||
+          !number(std::string_view(seeds).substr(dots + 2), last) || last < first)
+        throw CLI::ValidationError("--seeds", "needs A..B with A <= B, not '" + seeds + "'");
     } else {
-      return usage("unknown argument '" + arg + "'");
+      last = first;
     }
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "eventcore-sim: " << e.what() << " (see --help)\n";
+    return 2;
   }
-  if (!have_seed) return usage("give --seed N or --seeds A..B");
   auto faults = simulation::FaultRates::parse(faults_text);
-  if (!faults) return usage(to_string(faults.error()));
-  if (!sim_examples::make_workload(workload)) return usage("unknown workload '" + workload + "'");
+  if (!faults) {
+    std::cerr << "eventcore-sim: --faults: " << faults.error().message << "\n";
+    return 2;
+  }
   configure_logging(LogConfig{LogFormat::text, LogLevel::off});  // the trace is the log here
 
   simulation::RunOptions options;
