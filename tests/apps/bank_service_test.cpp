@@ -230,6 +230,55 @@ TEST_CASE("If-Match writes only to the version the client read: a stale ETag is 
   }
 }
 
+TEST_CASE("the orders domain over HTTP: approve an order across its order, approver and inventory streams") {
+  Service s(std::make_shared<MemoryStore>());
+  CHECK(post(s, "/approvers", R"({"id": "bob", "limit_cents": 10000})").status == 201);
+  CHECK(post(s, "/inventory/sku-a/stock", R"({"quantity": 5})").status == 200);
+  CHECK(post(s, "/inventory/sku-b/stock", R"({"quantity": 1})").status == 200);
+  auto placed = post(s, "/orders", R"({"id": "o1", "lines": [{"sku": "sku-a", "quantity": 2, "unit_cents": 1000},
+                                                             {"sku": "sku-b", "quantity": 1, "unit_cents": 500}]})");
+  REQUIRE(placed.status == 201);
+  CHECK(placed.body["versions"]["order-o1"] == 1);
+
+  auto approved = post(s, "/orders/o1/approval", R"({"approver": "bob"})");
+  REQUIRE(approved.status == 200);
+  // One atomic write over the order, its approver (read, unchanged) and both SKUs it reserved.
+  CHECK(approved.body["versions"]["order-o1"] == 2);
+  CHECK(approved.body["versions"]["approver-bob"] == 1);
+  CHECK(approved.body["versions"]["inventory-sku-a"] == 2);
+  CHECK(approved.body["versions"]["inventory-sku-b"] == 2);
+  auto events = get(s, "/orders/o1/events");
+  REQUIRE(events.status == 200);
+  REQUIRE(events.body["events"].size() == 2);
+  CHECK(events.body["events"][0]["data"]["lines"][0]["sku"] == "sku-a");
+  CHECK(events.body["events"][1]["type"] == "OrderApproved");
+  CHECK(events.body["events"][1]["data"]["approver"] == "bob");
+
+  auto again = post(s, "/orders/o1/approval", R"({"approver": "bob"})");
+  CHECK(again.status == 409);
+  CHECK(again.body["error"]["code"] == "already_approved");
+  CHECK(post(s, "/orders/nope/approval", R"({"approver": "bob"})").body["error"]["code"] == "order_not_found");
+  CHECK(post(s, "/orders/nope/approval", R"({"approver": "bob"})").status == 404);
+  REQUIRE(post(s, "/orders", R"({"id": "o2", "lines": [{"sku": "sku-b", "quantity": 1, "unit_cents": 500}]})").status == 201);
+  auto no_stock = post(s, "/orders/o2/approval", R"({"approver": "bob"})");
+  CHECK(no_stock.status == 409);
+  CHECK(no_stock.body["error"]["code"] == "insufficient_stock");
+  CHECK(post(s, "/orders/o2/approval", R"({"approver": "eve"})").status == 404);
+  REQUIRE(post(s, "/orders", R"({"id": "o3", "lines": [{"sku": "sku-a", "quantity": 3, "unit_cents": 9000}]})").status == 201);
+  CHECK(post(s, "/orders/o3/approval", R"({"approver": "bob"})").body["error"]["code"] == "over_limit");
+  CHECK(post(s, "/orders", R"({"id": "o1", "lines": [{"sku": "a", "quantity": 1, "unit_cents": 1}]})").status == 409);
+  CHECK(get(s, "/orders/o9/events").status == 404);
+
+  // Bad input: 400 for a wrong type, 422 for a missing or invalid field.
+  CHECK(post(s, "/orders", R"({"id": "o4", "lines": "many"})").status == 400);
+  CHECK(post(s, "/orders", R"({"id": "o4", "lines": []})").status == 422);
+  CHECK(post(s, "/orders", R"({"id": "o4", "lines": [{"sku": "a", "quantity": 0, "unit_cents": 1}]})").status == 422);
+  CHECK(post(s, "/orders", R"({"id": "o4", "lines": [{"sku": "a", "quantity": 1}]})").status == 422);
+  CHECK(post(s, "/orders", R"({"id": "o/4", "lines": [{"sku": "a", "quantity": 1, "unit_cents": 1}]})").status == 422);
+  CHECK(post(s, "/approvers", R"({"id": "amy", "limit_cents": -1})").status == 422);
+  CHECK(post(s, "/inventory/sku-a/stock", R"({"quantity": "5"})").status == 400);
+}
+
 TEST_CASE("the bank service answers every kind of bad request with its status and one error body") {
   bank_service::ServiceConfig config;
   config.max_body_bytes = 1024;

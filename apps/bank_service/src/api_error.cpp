@@ -15,8 +15,12 @@ ApiError from_command_error(const CommandError& error) {
   switch (error.code) {
     case CommandErrorCode::validation_failed: {
       const std::string& reason = error.reason.empty() ? std::string("rejected") : error.reason;
-      if (reason == "account_not_found") return {404, reason, error.message};
-      if (reason == "invalid_amount" || reason == "same_account") return {422, reason, error.message};
+      // The domains' reasons: an unknown thing is 404, input the domain finds invalid 422, a stale
+      // If-Match 412, any other refusal (insufficient funds or stock, exists already) 409.
+      if (reason.ends_with("_not_found")) return {404, reason, error.message};
+      if (reason == "invalid_amount" || reason == "same_account" || reason == "invalid_order" ||
+          reason == "invalid_quantity")
+        return {422, reason, error.message};
       if (reason == "version_mismatch") return {412, reason, error.message};
       return {409, reason, error.message};
     }

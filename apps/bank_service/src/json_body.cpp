@@ -47,6 +47,36 @@ bank::Money JsonBody::amount(const char* field) const {
   return *money;
 }
 
+std::int64_t JsonBody::integer(const char* field, std::int64_t min, std::int64_t max) const {
+  const auto* value = find(field);
+  if (!value) throw ApiError(422, "missing_field", std::string("field '") + field + "' is required");
+  if (!value->is_number_integer())
+    throw ApiError(400, "wrong_type", std::string("field '") + field + "' must be an integer");
+  const bool in_range = value->is_number_unsigned() ? value->get<std::uint64_t>() <= static_cast<std::uint64_t>(max)
+                                                    : value->get<std::int64_t>() >= min && value->get<std::int64_t>() <= max;
+  if (!in_range || value->get<std::int64_t>() < min)
+    throw ApiError(422, "invalid_field", std::string("field '") + field + "' must be " + std::to_string(min) + " to " +
+                                             std::to_string(max));
+  return value->get<std::int64_t>();
+}
+
+const nlohmann::json& JsonBody::array(const char* field) const {
+  const auto* value = find(field);
+  if (!value) throw ApiError(422, "missing_field", std::string("field '") + field + "' is required");
+  if (!value->is_array()) throw ApiError(400, "wrong_type", std::string("field '") + field + "' must be an array");
+  return *value;
+}
+
+std::string JsonBody::id(const std::string& value, const char* where) {
+  const bool valid = !value.empty() && value.size() <= 64 &&
+                     value.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+                         std::string::npos;
+  if (!valid)
+    throw ApiError(422, "invalid_field",
+                   std::string(where) + " must be 1 to 64 letters, digits, '.', '_' or '-', not '" + value.substr(0, 80) + "'");
+  return value;
+}
+
 bank::AccountId JsonBody::account(const std::string& value, const char* where) {
   auto id = bank::AccountId::try_new(value);
   if (!id) throw ApiError(422, "invalid_field", std::string(where) + ": " + id.error().message);

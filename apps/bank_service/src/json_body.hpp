@@ -23,7 +23,13 @@ class JsonBody {
   std::string string(const char* field) const;                      // required
   std::optional<std::string> optional_string(const char* field) const;
   bank::Money amount(const char* field) const;                      // required, cents >= 0
+  // required, an integer in [min, max]
+  std::int64_t integer(const char* field, std::int64_t min, std::int64_t max) const;
+  // required, an array of objects
+  const nlohmann::json& array(const char* field) const;
   static bank::AccountId account(const std::string& value, const char* where);
+  // An order, approver or SKU id: 1 to 64 bytes of letters, digits, '.', '_' and '-'.
+  static std::string id(const std::string& value, const char* where);
 
  private:
   const nlohmann::json* find(const char* field) const;

@@ -14,6 +14,7 @@
 #include "eventcore/actors/logging.hpp"
 #include "balances.hpp"
 #include "eventcore/bank/commands.hpp"
+#include "eventcore/orders/orders.hpp"
 #include "eventcore/store/event_json.hpp"
 #include "json_body.hpp"
 #include "service_metrics.hpp"
@@ -64,19 +65,45 @@ std::uint64_t query_number(const httplib::Request& req, const char* name, std::u
   return value;
 }
 
-// The event's fields as JSON (a bank event), or its type and size.
+// The event's fields as JSON (an event of the domain's variant), or its type and size.
+template <class Variant>
 json render_event(const StoredEvent& stored) {
   json out{{"version", stored.version.value},
            {"position", to_string(stored.position)},
            {"type", stored.type},
            {"recorded_at_us", stored.recorded_at.time_since_epoch().count()}};
-  if (auto data = EventJson<bank::Event>::to_json(stored.type, stored.payload)) {
+  if (auto data = EventJson<Variant>::to_json(stored.type, stored.payload)) {
     out["data"] = json::parse(*data);
   } else {
     out["data"] = nullptr;
     out["payload_bytes"] = stored.payload.size();
   }
   return out;
+}
+
+// An order line from the body: {"sku", "quantity", "unit_cents"}, bounded so
+// that an order's total fits in 64-bit cents (100 lines of 10^6 x 10^10).
+orders::Line order_line(const json& line, std::size_t index) {
+  const std::string where = "lines[" + std::to_string(index) + "]";
+  if (!line.is_object()) throw ApiError(400, "wrong_type", where + " must be an object");
+  auto field = [&](const char* name) -> const json& {
+    auto it = line.find(name);
+    if (it == line.end() || it->is_null())
+      throw ApiError(422, "missing_field", where + "." + name + " is required");
+    return *it;
+  };
+  auto integer = [&](const char* name, std::int64_t max) {
+    const json& v = field(name);
+    if (!v.is_number_integer()) throw ApiError(400, "wrong_type", where + "." + name + " must be an integer");
+    if (v.is_number_unsigned() ? v.get<std::uint64_t>() > static_cast<std::uint64_t>(max)
+                               : v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > max)
+      throw ApiError(422, "invalid_field", where + "." + name + " must be 1 to " + std::to_string(max));
+    return v.get<std::int64_t>();
+  };
+  const json& sku = field("sku");
+  if (!sku.is_string()) throw ApiError(400, "wrong_type", where + ".sku must be a string");
+  return orders::Line{JsonBody::id(sku.get<std::string>(), (where + ".sku").c_str()), integer("quantity", 1'000'000),
+                      integer("unit_cents", 10'000'000'000)};
 }
 
 // If-Match on a write to one account: the ETag of a read ("4", W/"4"), or *
@@ -194,20 +221,21 @@ struct BankService::Impl {
     res.set_content(body.dump(), "application/json");
   }
 
-  void get_events(const httplib::Request& req, httplib::Response& res) {
-    const auto account = JsonBody::account(req.matches[1].str(), "account id in the path");
+  // A stream, paged: GET .../events?from=V&limit=N, each event rendered by `render`.
+  void get_events(const httplib::Request& req, httplib::Response& res, const StreamId& stream, const std::string& key,
+                  const std::string& id, const std::string& missing, json (*render)(const StoredEvent&)) {
     const auto from = query_number(req, "from", 1, 1, ~std::uint64_t{0} >> 1);
     const auto limit = query_number(req, "limit", 100, 1, config.max_page);
-    auto page = store->read_stream(account.stream(), StreamVersion{from}, limit);
+    auto page = store->read_stream(stream, StreamVersion{from}, limit);
     if (!page) {
       if (page.error().code == ErrorCode::unavailable)
         throw ApiError(503, "store_unavailable", "the store could not be reached", 1);
       throw ApiError(500, "internal", "internal error");
     }
-    if (page->empty() && from == 1) throw ApiError(404, "account_not_found", "account " + account.str() + " has no events");
+    if (page->empty() && from == 1) throw ApiError(404, missing, key + " " + id + " has no events");
     json events = json::array();
-    for (const auto& e : page->events) events.push_back(render_event(e));
-    json body{{"account", account.str()}, {"events", events}, {"next", page->next.value}, {"end", page->end_of_stream}};
+    for (const auto& e : page->events) events.push_back(render(e));
+    json body{{key, id}, {"events", events}, {"next", page->next.value}, {"end", page->end_of_stream}};
     res.set_content(body.dump(), "application/json");
   }
 
@@ -256,6 +284,41 @@ struct BankService::Impl {
     };
   }
 
+  // The orders example: approvers with a limit, stock per SKU, orders, and
+  // ApproveOrder across the order, its approver and every SKU it reserves.
+  void order_routes() {
+    server.Post("/approvers", route("/approvers", [this](const httplib::Request& req, httplib::Response& res) {
+      JsonBody body(req);
+      write(req, res,
+            orders::RegisterApprover{JsonBody::id(body.string("id"), "field 'id'"),
+                                     body.integer("limit_cents", 0, std::int64_t{1} << 62)},
+            201);
+    }));
+    server.Post(R"(/inventory/([^/]+)/stock)", route("/inventory/{sku}/stock", [this](const httplib::Request& req, httplib::Response& res) {
+      const auto sku = JsonBody::id(req.matches[1].str(), "sku in the path");
+      JsonBody body(req);
+      write(req, res, orders::AddStock{sku, body.integer("quantity", 1, 1'000'000'000)}, 200);
+    }));
+    server.Post("/orders", route("/orders", [this](const httplib::Request& req, httplib::Response& res) {
+      JsonBody body(req);
+      const auto id = JsonBody::id(body.string("id"), "field 'id'");
+      const auto& lines = body.array("lines");
+      if (lines.empty() || lines.size() > 100) throw ApiError(422, "invalid_field", "an order has 1 to 100 lines");
+      std::vector<orders::Line> parsed;
+      for (std::size_t i = 0; i < lines.size(); ++i) parsed.push_back(order_line(lines[i], i));
+      write(req, res, orders::PlaceOrder{id, std::move(parsed)}, 201);
+    }));
+    server.Post(R"(/orders/([^/]+)/approval)", route("/orders/{id}/approval", [this](const httplib::Request& req, httplib::Response& res) {
+      const auto id = JsonBody::id(req.matches[1].str(), "order id in the path");
+      JsonBody body(req);
+      write(req, res, orders::ApproveOrder{id, JsonBody::id(body.string("approver"), "field 'approver'")}, 200);
+    }));
+    server.Get(R"(/orders/([^/]+)/events)", route("/orders/{id}/events", [this](const httplib::Request& req, httplib::Response& res) {
+      const auto id = JsonBody::id(req.matches[1].str(), "order id in the path");
+      get_events(req, res, orders::order_stream(id), "order", id, "order_not_found", render_event<orders::Event>);
+    }));
+  }
+
   void routes() {
     server.set_payload_max_length(config.max_body_bytes);
     server.Post("/accounts", route("/accounts", [this](const httplib::Request& req, httplib::Response& res) {
@@ -285,8 +348,10 @@ struct BankService::Impl {
       get_account(req, res);
     }));
     server.Get(R"(/accounts/([^/]+)/events)", route("/accounts/{id}/events", [this](const httplib::Request& req, httplib::Response& res) {
-      get_events(req, res);
+      const auto account = JsonBody::account(req.matches[1].str(), "account id in the path");
+      get_events(req, res, account.stream(), "account", account.str(), "account_not_found", render_event<bank::Event>);
     }));
+    order_routes();
     server.Get("/health", route("/health", [this](const httplib::Request&, httplib::Response& res) { health(res); }));
     server.Get("/metrics", route("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       if (auto status = projections->status(projection_name, std::chrono::seconds(2))) metrics.record_projection(*status);

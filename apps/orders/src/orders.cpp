@@ -23,34 +23,35 @@ void OrdersStream::apply(const Event& event) {
 }
 
 Decision<Event> PlaceOrder::handle(const State& state) const {
-  if (state[order_stream(order)].placed) return reject("order " + order + " already exists");
-  if (lines.empty()) return reject("order " + order + " has no lines");
+  if (state[order_stream(order)].placed) return reject("order " + order + " already exists", "order_exists");
+  if (lines.empty()) return reject("order " + order + " has no lines", "invalid_order");
   for (const auto& line : lines)
-    if (line.quantity <= 0) return reject("order " + order + ": quantity of " + line.sku + " must be positive");
+    if (line.quantity <= 0) return reject("order " + order + ": quantity of " + line.sku + " must be positive", "invalid_order");
   return {{order_stream(order), OrderPlaced{order, lines}}};
 }
 
 Decision<Event> RegisterApprover::handle(const State& state) const {
-  if (state[approver_stream(approver)].approver_limit) return reject("approver " + approver + " is already registered");
+  if (state[approver_stream(approver)].approver_limit) return reject("approver " + approver + " is already registered", "approver_exists");
   return {{approver_stream(approver), ApproverRegistered{approver, limit_cents}}};
 }
 
 Decision<Event> AddStock::handle(const State&) const {
-  if (quantity <= 0) return reject("stock added must be positive");
+  if (quantity <= 0) return reject("stock added must be positive", "invalid_quantity");
   return {{inventory_stream(sku), StockAdded{sku, quantity}}};
 }
 
 Decision<Event> ApproveOrder::handle(const State& state) const {
   const auto& placed = state[order_stream(order)];
-  if (!placed.placed) return reject("order " + order + " does not exist");
-  if (placed.approved) return reject("order " + order + " is already approved");
+  if (!placed.placed) return reject("order " + order + " does not exist", "order_not_found");
+  if (placed.approved) return reject("order " + order + " is already approved", "already_approved");
   const auto& limit = state[approver_stream(approver)].approver_limit;
-  if (!limit) return reject("approver " + approver + " is not registered");
+  if (!limit) return reject("approver " + approver + " is not registered", "approver_not_found");
   std::int64_t total = 0;
   for (const auto& line : placed.lines) total += line.quantity * line.unit_cents;
   if (total > *limit)
     return reject("order " + order + " totals " + std::to_string(total) + " cents, above approver " + approver +
-                  "'s limit of " + std::to_string(*limit));
+                  "'s limit of " + std::to_string(*limit),
+                  "over_limit");
   // Inventory streams come from the order's lines: ask for the ones not read yet.
   std::vector<StreamId> unread;
   for (const auto& line : placed.lines)
@@ -61,7 +62,8 @@ Decision<Event> ApproveOrder::handle(const State& state) const {
     const std::int64_t stock = state[inventory_stream(line.sku)].stock;
     if (stock < line.quantity)
       return reject("not enough " + line.sku + " in stock for order " + order + ": " + std::to_string(stock) +
-                    " left, " + std::to_string(line.quantity) + " needed");
+                    " left, " + std::to_string(line.quantity) + " needed",
+                    "insufficient_stock");
     out.push_back({inventory_stream(line.sku), StockReserved{line.sku, order, line.quantity}});
   }
   return out;

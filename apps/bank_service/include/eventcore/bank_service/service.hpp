@@ -10,6 +10,12 @@
 //   GET  /accounts/{id}[?min_position=T:S]  balance and version from the read model, the position
 //                                       it reflects; waits (bounded) until it reached min_position
 //   GET  /accounts/{id}/events[?from=V&limit=N]  the account's stream, paged
+//   POST /approvers                     {"id": "bob", "limit_cents": 10000}             -> 201  (the orders example)
+//   POST /inventory/{sku}/stock         {"quantity": 5}                                  -> 200
+//   POST /orders                        {"id": "o1", "lines": [{"sku": "a", "quantity": 2, "unit_cents": 1000}]} -> 201
+//   POST /orders/{id}/approval          {"approver": "bob"}   -> 200: one atomic write over the order, the
+//                                       approver and every SKU it reserves (streams found from the order)
+//   GET  /orders/{id}/events[?from=V&limit=N]
 //   GET  /health                        200 when the store answers and the projection runs, else 503
 //   GET  /metrics                       Prometheus text format (requests by route and status with a
 //                                       latency histogram, projection position, lag and stalls, and
