@@ -9,12 +9,14 @@
 # --cases pg_append,mem, --reps 5, --clients 8, ...).
 #
 #   --quick   a smoke run: EVENTCORE_BENCH_SECONDS=1, 50,000 catch-up events, 1 repetition
-#   --only B  run only benchmark B (store_bench, runtime_bench, history_bench, projection_bench),
+#   --only B  run only benchmark B (store_bench, runtime_bench, history_bench, projection_bench, http_bench),
 #             with the options that follow, e.g. --only projection_bench --cases mem_proj
 # Afterwards runtime_bench (the command runtime), history_bench (long-lived
 # streams: cost by history, memory of many live streams) and projection_bench
-# (catch-up, live lag, appends with projections running) run with their
-# default options: one command runs every benchmark.
+# (catch-up, live lag, appends with projections running) and http_bench
+# (bench/http_bench.sh: transfers through the HTTP service with wrk, against
+# the same transfers in-process) run with their default options: one command
+# runs every benchmark.
 #
 # Environment: EVENTCORE_BENCH_SECONDS (seconds per timed run, default 5),
 # EVENTCORE_BENCH_EVENTS (catch-up log size, default 1,000,000),
@@ -39,9 +41,9 @@ while (($#)); do
   shift
 done
 case "$only" in
-  "" | store_bench | runtime_bench | history_bench | projection_bench) ;;
+  "" | store_bench | runtime_bench | history_bench | projection_bench | http_bench) ;;
   *)
-    log "--only: no benchmark '$only' (store_bench, runtime_bench, history_bench, projection_bench)"
+    log "--only: no benchmark '$only' (store_bench, runtime_bench, history_bench, projection_bench, http_bench)"
     exit 2
     ;;
 esac
@@ -64,8 +66,10 @@ fi
 mkdir -p "${EVENTCORE_STATE}/bench"
 build_log="${EVENTCORE_STATE}/bench/build.log"
 targets=(store_bench)
-if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then targets+=(runtime_bench history_bench projection_bench); fi
+http_targets=(eventcore-bank-service eventcore-bank-demo)
+if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then targets+=(runtime_bench history_bench projection_bench "${http_targets[@]}"); fi
 if [[ -n $only ]]; then targets=("$only"); fi
+if [[ $only == http_bench ]]; then targets=("${http_targets[@]}"); fi
 log "building ${targets[*]} in ${build_dir#"${EVENTCORE_ROOT}/"}"
 if ! cmake --build "${build_dir}" --target "${targets[@]}" -- -j"$(nproc)" >"${build_log}" 2>&1; then
   grep -vE '^\[[0-9]+/[0-9]+\] ' "${build_log}" >&2 || true
@@ -84,6 +88,12 @@ if [[ -z ${EVENTCORE_DATABASE_URL:-} ]]; then
   export EVENTCORE_DATABASE_URL
 fi
 
+if [[ $only == http_bench ]]; then
+  log "running http_bench ${args[*]:-}"
+  "${EVENTCORE_ROOT}/bench/http_bench.sh" "$build_dir" "$EVENTCORE_DATABASE_URL" "${args[@]}" |
+    tee "${EVENTCORE_STATE}/bench/last.jsonl"
+  exit 0
+fi
 if [[ -n $only ]]; then
   log "running $only ${args[*]:-}"
   "${build_dir}/bench/${only}" "${args[@]}" | tee "${EVENTCORE_STATE}/bench/last.jsonl"
@@ -101,4 +111,9 @@ if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then
   "${build_dir}/bench/history_bench" "${runtime_args[@]}" | tee -a "${EVENTCORE_STATE}/bench/last.jsonl"
   log "running projection_bench"
   "${build_dir}/bench/projection_bench" "${runtime_args[@]}" | tee -a "${EVENTCORE_STATE}/bench/last.jsonl"
+  log "running http_bench"
+  http_args=()
+  if ((quick)); then http_args=(--reps 1 --seconds 2); fi
+  "${EVENTCORE_ROOT}/bench/http_bench.sh" "$build_dir" "$EVENTCORE_DATABASE_URL" "${http_args[@]}" |
+    tee -a "${EVENTCORE_STATE}/bench/last.jsonl"
 fi

@@ -43,6 +43,10 @@ int main(int argc, char** argv) {
       ->envname("EVENTCORE_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  bank_service::ServiceConfig service_config;
+  app.add_option("--threads", service_config.http_threads, "connections served at once")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   configure_logging({parse_log_format(log_format).value(), parse_log_level(log_level).value()});
   if (database.empty() && store_kind.empty()) {
@@ -91,7 +95,7 @@ int main(int argc, char** argv) {
     std::cerr << "eventcore-bank-service: " << to_string(executor.error()) << "\n";
     return 1;
   }
-  auto service = bank_service::BankService::create(system, store, executor.value());
+  auto service = bank_service::BankService::create(system, store, executor.value(), service_config);
   if (!service) {
     std::cerr << "eventcore-bank-service: " << to_string(service.error()) << "\n";
     return 1;

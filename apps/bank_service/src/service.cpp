@@ -321,6 +321,11 @@ struct BankService::Impl {
 
   void routes() {
     server.set_payload_max_length(config.max_body_bytes);
+    server.new_task_queue = [threads = config.http_threads] { return new httplib::ThreadPool(threads); };
+    server.set_keep_alive_max_count(config.keep_alive_requests);
+    // httplib writes headers and body separately: with Nagle's algorithm the
+    // body waits for the client's delayed ACK (about 40 ms per request).
+    server.set_tcp_nodelay(true);
     server.Post("/accounts", route("/accounts", [this](const httplib::Request& req, httplib::Response& res) {
       JsonBody body(req);
       const auto account = JsonBody::account(body.string("id"), "field 'id'");

@@ -55,6 +55,12 @@ struct ServiceConfig {
   std::size_t max_body_bytes = 64 * 1024;
   std::chrono::milliseconds max_read_wait{5000};  // longest a GET waits for min_position
   std::size_t max_page = 1000;                    // most events per GET .../events
+  // Connections served at once: httplib holds a thread per connection for as
+  // long as it is kept alive, and a write blocks its thread until the command
+  // is done, so this bounds the clients in flight (8, httplib's default,
+  // left half of 16 keep-alive clients waiting for a thread).
+  std::size_t http_threads = 64;
+  std::size_t keep_alive_requests = 1000;  // requests per connection before it is closed (httplib: 5)
 };
 
 class BankService {
