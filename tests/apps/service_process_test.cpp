@@ -1,0 +1,187 @@
+// The eventcore-bank-service binary as a process: SIGTERM under load on
+// PostgreSQL, every answer whole, every acknowledged transfer in the store,
+// exit status 0; and one JSON log line per request.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "eventcore/store/postgres_store.hpp"
+#include "eventcore/testing/require_postgres.hpp"
+#include "eventcore/testing/test_database.hpp"
+
+using namespace eventcore;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The service binary in a child process, stdout and stderr into files.
+class ServiceProcess {
+ public:
+  explicit ServiceProcess(const std::vector<std::string>& args) {
+    out_ = "/tmp/eventcore-service-" + std::to_string(::getpid()) + ".out";
+    err_ = "/tmp/eventcore-service-" + std::to_string(::getpid()) + ".err";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::freopen(out_.c_str(), "w", stdout);
+      std::freopen(err_.c_str(), "w", stderr);
+      std::vector<std::string> copy = args;
+      std::string path = EVENTCORE_BANK_SERVICE;
+      std::vector<char*> argv{path.data()};
+      for (auto& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(path.c_str(), argv.data());
+      ::_exit(127);
+    }
+    // The port it bound (port 0: any free one), from its first line; bounded.
+    for (int i = 0; i < 300 && port_ == 0; ++i) {
+      const auto text = slurp(out_);
+      if (auto at = text.find("listening on http://127.0.0.1:"); at != std::string::npos)
+        port_ = std::atoi(text.c_str() + at + 30);
+      else
+        std::this_thread::sleep_for(20ms);
+    }
+    if (port_ == 0) FAIL("the service did not start: " << slurp(err_));
+  }
+  ~ServiceProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    std::remove(out_.c_str());
+    std::remove(err_.c_str());
+  }
+  int port() const { return port_; }
+  // Sends `signal` and waits (at most 30 s) for the exit status.
+  int stop(int signal) {
+    ::kill(pid_, signal);
+    for (int i = 0; i < 3000; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    FAIL("the service did not exit within 30 s of signal " << signal);
+    return -1;
+  }
+  std::string stdout_text() const { return slurp(out_); }
+  std::string stderr_text() const { return slurp(err_); }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string out_, err_;
+};
+
+}  // namespace
+
+TEST_CASE("SIGTERM under load: the service answers whole or not at all, loses no acknowledged transfer, exits 0") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  testing::ScopedSchema schema("service_process");
+  ServiceProcess service({"--listen", "127.0.0.1:0", "--database", testing::test_database_url(), "--schema",
+                          schema.name(), "--log-format", "json"});
+  httplib::Client setup("127.0.0.1", service.port());
+  setup.set_read_timeout(10, 0);
+  for (const char* id : {"a", "b"}) {
+    REQUIRE(setup.Post("/accounts", json{{"id", id}}.dump(), "application/json")->status == 201);
+    REQUIRE(setup.Post(std::string("/accounts/") + id + "/deposits", R"({"amount_cents": 1000000})",
+                       "application/json")->status == 200);
+  }
+
+  std::mutex mutex;
+  std::set<std::string> acknowledged;  // positions of transfers answered 200
+  std::atomic<int> torn{0}, refused{0}, answered{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t)
+    clients.emplace_back([&, t] {
+      while (!stop) {
+        httplib::Client c("127.0.0.1", service.port());
+        c.set_read_timeout(10, 0);
+        c.set_connection_timeout(2, 0);
+        const std::string body = t % 2 ? R"({"from": "a", "to": "b", "amount_cents": 1})"
+                                       : R"({"from": "b", "to": "a", "amount_cents": 1})";
+        auto r = c.Post("/transfers", body, "application/json");
+        if (!r) {
+          ++refused;  // no answer at all: the connection was refused or closed (not acknowledged)
+          if (stop) return;
+          std::this_thread::sleep_for(5ms);
+          continue;
+        }
+        ++answered;
+        auto parsed = json::parse(r->body, nullptr, false);
+        if (parsed.is_discarded()) {
+          ++torn;
+          continue;
+        }
+        if (r->status == 200) {
+          std::lock_guard lock(mutex);
+          acknowledged.insert(parsed["position"].get<std::string>());
+        }
+      }
+    });
+  // Under load for a moment, then SIGTERM.
+  for (int i = 0; i < 500 && answered < 100; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(answered >= 100);
+  CHECK(service.stop(SIGTERM) == 0);
+  stop = true;
+  for (auto& t : clients) t.join();
+  CHECK(torn == 0);
+  CHECK(service.stdout_text().find("stopped") != std::string::npos);
+
+  // Every acknowledged transfer is in the log.
+  PostgresStoreConfig config;
+  config.conninfo = testing::test_database_url();
+  config.schema = schema.name();
+  auto store = PostgresStore::open(config).value();
+  std::set<std::string> logged;
+  GlobalPosition at;
+  for (;;) {
+    auto page = store->read_all(at, 1000).value();
+    if (page.events.empty()) break;
+    for (const auto& e : page.events) logged.insert(to_string(e.position));
+    at = page.next;
+  }
+  INFO(acknowledged.size() << " acknowledged, " << refused << " refused");
+  for (const auto& p : acknowledged) CHECK(logged.count(p) == 1);
+
+  // One JSON log line per answered request, with its route, status, latency and the command's outcome.
+  std::istringstream err(service.stderr_text());
+  int transfer_lines = 0;
+  for (std::string line; std::getline(err, line);) {
+    auto j = json::parse(line, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());  // every line is JSON
+    if (j["msg"] != "request" || j["route"] != "/transfers") continue;
+    ++transfer_lines;
+    CHECK(j["method"] == "POST");
+    CHECK(j.contains("latency_ms"));
+    if (j["status"] == 200) {
+      CHECK(j["outcome"] == "ok");
+      CHECK(j["attempts"] >= 1);
+    }
+  }
+  CHECK(transfer_lines >= static_cast<int>(acknowledged.size()));
+}
