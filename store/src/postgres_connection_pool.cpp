@@ -102,8 +102,14 @@ Result<PGconn*> connect(const ConnectionSettings& settings) {
     // libpq knows the effective host, port and database (after defaults and
     // environment); its message never contains the password.
     std::string target = describe(PQhost(conn), PQport(conn), PQdb(conn));
-    Error error{ErrorCode::unavailable,
-                "cannot connect to PostgreSQL at " + target + ": " + trim(PQerrorMessage(conn))};
+    const std::string message = trim(PQerrorMessage(conn));
+    // libpq checks option values (a port that is no number, an sslmode it
+    // does not know) before it touches the network, and reports them as
+    // "invalid ...": a mistake in the configuration, not an outage to retry.
+    const bool bad_option = message.starts_with("invalid ");
+    Error error{bad_option ? ErrorCode::invalid_argument : ErrorCode::unavailable,
+                (bad_option ? "bad PostgreSQL connection settings for " : "cannot connect to PostgreSQL at ") + target +
+                    ": " + message};
     PQfinish(conn);
     return error;
   }

@@ -1,7 +1,10 @@
 // redact_conninfo: connection strings go into error messages and logs, their
 // passwords never do.
 
+#include <libpq-fe.h>
+
 #include <cctype>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -12,6 +15,21 @@ namespace eventcore {
 namespace {
 
 constexpr std::string_view redacted = "***";
+
+// The keywords libpq itself treats as secrets (dispchar "*": password,
+// sslpassword, and whatever a later libpq adds), asked once.
+bool is_secret(std::string_view key) {
+  static const std::set<std::string, std::less<>> secrets = [] {
+    std::set<std::string, std::less<>> out{"password", "sslpassword"};
+    if (PQconninfoOption* options = PQconndefaults()) {
+      for (PQconninfoOption* o = options; o->keyword; ++o)
+        if (o->dispchar && o->dispchar[0] == '*') out.insert(o->keyword);
+      PQconninfoFree(options);
+    }
+    return out;
+  }();
+  return secrets.contains(key);
+}
 
 bool is_uri(std::string_view s) {
   return s.starts_with("postgresql://") || s.starts_with("postgres://");
@@ -48,8 +66,8 @@ std::string redact_uri(std::string_view uri) {
     if (!first) out.push_back('&');
     first = false;
     const std::size_t eq = param.find('=');
-    if (eq != std::string_view::npos && param.substr(0, eq) == "password") {
-      out.append("password=");
+    if (eq != std::string_view::npos && is_secret(param.substr(0, eq))) {
+      out.append(param.substr(0, eq + 1));
       out.append(redacted);
     } else {
       out.append(param);
@@ -97,7 +115,7 @@ std::string redact_key_values(std::string_view s) {
     }
     std::string_view value = s.substr(value_start, std::min(i, s.size()) - value_start);
     out.append(s.substr(key_start, value_start - key_start));
-    if (key == "password") {
+    if (is_secret(key)) {
       out.append(redacted);
     } else if (key == "dbname") {
       // libpq expands a dbname that is itself a connection string.

@@ -42,6 +42,17 @@ TEST_CASE("a malformed connection string fails open with invalid_argument and no
   }
 }
 
+TEST_CASE("an option value libpq rejects (a port that is no number, an unknown sslmode) is invalid_argument, "
+          "not unavailable") {
+  for (const char* conninfo : {"host=127.0.0.1 port=notaport password=s3cret",
+                               "postgresql://app:s3cret@127.0.0.1:5432/db?sslmode=bogus&sslpassword=s3cret"}) {
+    const Error error = open_error(conninfo);
+    INFO(error.message);
+    CHECK(error.code == ErrorCode::invalid_argument);
+    CHECK(error.message.find("s3cret") == std::string::npos);
+  }
+}
+
 TEST_CASE("a wrong database name fails open with a message naming it") {
   EVENTCORE_REQUIRE_POSTGRES();
   ScopedSchema schema("wrongdb");

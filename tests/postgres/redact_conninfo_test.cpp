@@ -32,3 +32,9 @@ TEST_CASE("redact_conninfo hides whatever follows a part it cannot parse") {
   CHECK(redacted.find("host=db") == 0);
   CHECK(redact_conninfo("host=db password='s3cret").find("s3cret") == std::string::npos);
 }
+
+TEST_CASE("redact_conninfo hides every keyword libpq treats as a secret, sslpassword too") {
+  CHECK(redact_conninfo("host=db sslpassword=k3y sslmode=require") == "host=db sslpassword=*** sslmode=require");
+  CHECK(redact_conninfo("postgresql://app:pw@db/events?sslpassword=k3y&sslmode=require") ==
+        "postgresql://app:***@db/events?sslpassword=***&sslmode=require");
+}
