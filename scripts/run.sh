@@ -6,7 +6,9 @@
 #   scripts/run.sh                  # PostgreSQL (started if needed) on 127.0.0.1:54329
 #   scripts/run.sh --store=memory   # an in-memory store, no database, no worker
 #   scripts/run.sh --no-wait        # the tour, then stop (no serving until Ctrl-C)
-#   scripts/run.sh --demo [args]    # the load demo (eventcore-bank-demo; see --help)
+#   scripts/run.sh --demo [--accounts N] [--seconds S] [--connections C]
+#                                   # the load demo against the service: concurrent transfers
+#                                   # over HTTP (wrk) with progress, then money conserved?
 # EVENTCORE_DATABASE_URL points it at an external PostgreSQL instead;
 # EVENTCORE_LISTEN (default 127.0.0.1:8080) is where the service listens.
 set -euo pipefail
@@ -39,12 +41,8 @@ if [[ "$store" == postgres && -z "${EVENTCORE_DATABASE_URL:-}" ]]; then
 fi
 
 apps="${EVENTCORE_ROOT}/build/apps"
-if ((demo)); then
-  # The load demo: concurrent transfers through the command runtime, with progress.
-  exec "${apps}/bank_demo/eventcore-bank-demo" --store="$store" "${args[@]}"
-fi
-if ((${#args[@]})); then
-  log "unknown arguments: ${args[*]} (the service takes none here; --demo passes them to the load demo)"
+if ((!demo && ${#args[@]})); then
+  log "unknown arguments: ${args[*]} (only --demo takes --accounts, --seconds, --connections)"
   exit 2
 fi
 
@@ -87,6 +85,11 @@ for ((i = 0; i < 300; i++)); do
 done
 curl -fsS -o /dev/null "${url}/health" || { log "the service did not become ready in 30 s"; exit 1; }
 echo "EventCore bank service on ${url} ($(head -1 "${logs}/service.log"))"
+if ((demo)); then
+  source "${EVENTCORE_ROOT}/scripts/lib/http_demo.sh"
+  http_demo "$url" "${args[@]}"
+  exit $?
+fi
 
 # The tour: each request as a curl line, then the service's real answer.
 run=$(date +%s)
