@@ -114,7 +114,7 @@ void tail(Context& ctx, const TailOptions& options) {
   for (;;) {
     {
       std::unique_lock lock(mutex);
-      // Wake-ups can be lost while the listener reconnects: poll every second too.
+      // Wake-ups can be lost while the listener reconnects: read every 100 ms too.
       woken.wait_for(lock, std::chrono::milliseconds(pending ? 0 : 100), [&] { return pending; });
       pending = false;
     }

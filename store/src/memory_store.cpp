@@ -172,11 +172,11 @@ Result<std::vector<StreamInfo>> MemoryStore::list_streams(std::string_view prefi
 
 Result<StoreTotals> MemoryStore::totals() {
   std::shared_lock lock(state_->mutex);
-  StoreTotals stats;
-  stats.streams = state_->streams.size();
-  stats.events = state_->log.size();
-  if (!state_->log.empty()) stats.head = state_->log.back().position;
-  return stats;
+  StoreTotals totals;
+  totals.streams = state_->streams.size();
+  totals.events = state_->log.size();
+  if (!state_->log.empty()) totals.head = state_->log.back().position;
+  return totals;
 }
 
 Result<StreamVersion> MemoryStore::stream_version(const StreamId& stream) {

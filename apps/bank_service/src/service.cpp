@@ -11,8 +11,8 @@
 #include <set>
 
 #include "api_error.hpp"
-#include "eventcore/actors/logging.hpp"
 #include "balances.hpp"
+#include "eventcore/actors/logging.hpp"
 #include "eventcore/bank/commands.hpp"
 #include "eventcore/orders/orders.hpp"
 #include "eventcore/store/event_json.hpp"
