@@ -1,5 +1,7 @@
 #include "json_body.hpp"
 
+#include <limits>
+
 namespace eventcore::bank_service {
 
 JsonBody::JsonBody(const httplib::Request& req) {
@@ -47,17 +49,22 @@ bank::Money JsonBody::amount(const char* field) const {
   return *money;
 }
 
+std::int64_t JsonBody::checked_integer(const nlohmann::json& value, const std::string& where, std::int64_t min,
+                                       std::int64_t max) {
+  if (!value.is_number_integer()) throw ApiError(400, "wrong_type", where + " must be an integer");
+  // nlohmann keeps a non-negative number as unsigned: one above INT64_MAX is out of any range here.
+  const bool fits = !value.is_number_unsigned() ||
+                    value.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  const std::int64_t n = fits ? value.get<std::int64_t>() : 0;
+  if (!fits || n < min || n > max)
+    throw ApiError(422, "invalid_field", where + " must be " + std::to_string(min) + " to " + std::to_string(max));
+  return n;
+}
+
 std::int64_t JsonBody::integer(const char* field, std::int64_t min, std::int64_t max) const {
   const auto* value = find(field);
   if (!value) throw ApiError(422, "missing_field", std::string("field '") + field + "' is required");
-  if (!value->is_number_integer())
-    throw ApiError(400, "wrong_type", std::string("field '") + field + "' must be an integer");
-  const bool in_range = value->is_number_unsigned() ? value->get<std::uint64_t>() <= static_cast<std::uint64_t>(max)
-                                                    : value->get<std::int64_t>() >= min && value->get<std::int64_t>() <= max;
-  if (!in_range || value->get<std::int64_t>() < min)
-    throw ApiError(422, "invalid_field", std::string("field '") + field + "' must be " + std::to_string(min) + " to " +
-                                             std::to_string(max));
-  return value->get<std::int64_t>();
+  return checked_integer(*value, std::string("field '") + field + "'", min, max);
 }
 
 const nlohmann::json& JsonBody::array(const char* field) const {

@@ -25,7 +25,10 @@ class JsonBody {
   bank::Money amount(const char* field) const;                      // required, cents >= 0
   // required, an integer in [min, max]
   std::int64_t integer(const char* field, std::int64_t min, std::int64_t max) const;
-  // required, an array of objects
+  // `value` (named `where` in errors) as an integer in [min, max]: 400 when it is no integer, 422 out of range.
+  static std::int64_t checked_integer(const nlohmann::json& value, const std::string& where, std::int64_t min,
+                                      std::int64_t max);
+  // required, an array
   const nlohmann::json& array(const char* field) const;
   static bank::AccountId account(const std::string& value, const char* where);
   // An order, approver or SKU id: 1 to 64 bytes of letters, digits, '.', '_' and '-'.

@@ -93,12 +93,7 @@ orders::Line order_line(const json& line, std::size_t index) {
     return *it;
   };
   auto integer = [&](const char* name, std::int64_t max) {
-    const json& v = field(name);
-    if (!v.is_number_integer()) throw ApiError(400, "wrong_type", where + "." + name + " must be an integer");
-    if (v.is_number_unsigned() ? v.get<std::uint64_t>() > static_cast<std::uint64_t>(max)
-                               : v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > max)
-      throw ApiError(422, "invalid_field", where + "." + name + " must be 1 to " + std::to_string(max));
-    return v.get<std::int64_t>();
+    return JsonBody::checked_integer(field(name), where + "." + name, 1, max);
   };
   const json& sku = field("sku");
   if (!sku.is_string()) throw ApiError(400, "wrong_type", where + ".sku must be a string");
