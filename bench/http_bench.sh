@@ -19,6 +19,9 @@ while (($#)); do
 done
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 log() { printf '[http_bench] %s\n' "$*" >&2; }
+source "${here}/../scripts/lib/http_demo.sh"  # open_accounts
+# wrk's "12.3ms" / "850us" / "1.2s" in milliseconds.
+to_ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 schema="eventcore_http_bench_$$"
@@ -43,11 +46,7 @@ done
 [[ -n ${port:-} ]] || { log "the service did not start"; exit 1; }
 base="http://127.0.0.1:${port}"
 log "service on ${base} (schema ${schema}); opening ${accounts} accounts"
-for ((i = 0; i < accounts; i++)); do
-  curl -fsS -o /dev/null -X POST "${base}/accounts" -H 'Content-Type: application/json' -d "{\"id\": \"h${i}\"}"
-  curl -fsS -o /dev/null -X POST "${base}/accounts/h${i}/deposits" -H 'Content-Type: application/json' \
-    -d '{"amount_cents": 100000000}'
-done
+open_accounts "$base" h "$accounts" 100000000
 
 for c in $connections; do
   http=() p50=() p99=() inproc=()
@@ -56,7 +55,6 @@ for c in $connections; do
     report="$(ACCOUNTS=$accounts PREFIX=h wrk -t2 -c"$c" -d"${seconds}s" --latency -s "${here}/http_transfers.lua" "$base")"
     if grep -q "Non-2xx" <<<"$report"; then log "non-2xx answers: $(grep Non-2xx <<<"$report")"; fi
     http+=("$(awk '/^Requests\/sec:/ { print $2 }' <<<"$report")")
-    to_ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }'; }
     p50+=("$(awk '$1 == "50%" { print $2 }' <<<"$report" | to_ms)")
     p99+=("$(awk '$1 == "99%" { print $2 }' <<<"$report" | to_ms)")
     # The same transfers in-process: about as many as HTTP did in the same time.

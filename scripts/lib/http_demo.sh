@@ -4,6 +4,18 @@
 # progress line reads the service's /metrics, then reads every balance back
 # from the read model and checks that no money appeared or vanished.
 #   http_demo URL [--accounts N] [--seconds S] [--connections C]
+# bench/http_bench.sh uses open_accounts too.
+
+# open_accounts URL PREFIX COUNT CENTS: opens <PREFIX>0..COUNT-1 and deposits CENTS into each.
+open_accounts() {
+  local url="$1" prefix="$2" count="$3" cents="$4"
+  for ((i = 0; i < count; i++)); do
+    curl -fsS -o /dev/null -X POST "${url}/accounts" -H 'Content-Type: application/json' -d "{\"id\": \"${prefix}${i}\"}"
+    curl -fsS -o /dev/null -X POST "${url}/accounts/${prefix}${i}/deposits" -H 'Content-Type: application/json' \
+      -d "{\"amount_cents\": ${cents}}"
+  done
+}
+
 http_demo() {
   local url="$1" accounts=20 seconds=10 connections=32
   shift
@@ -25,11 +37,7 @@ http_demo() {
   run=$(date +%s)
   prefix="demo${run}-"
   echo "[bank] run ${run}: ${accounts} accounts with 1000.00 each, transfers of up to 50.00 for ${seconds} s, ${connections} connections, over HTTP"
-  for ((i = 0; i < accounts; i++)); do
-    curl -fsS -o /dev/null -X POST "${url}/accounts" -H 'Content-Type: application/json' -d "{\"id\": \"${prefix}${i}\"}"
-    curl -fsS -o /dev/null -X POST "${url}/accounts/${prefix}${i}/deposits" -H 'Content-Type: application/json' \
-      -d "{\"amount_cents\": ${initial}}"
-  done
+  open_accounts "$url" "$prefix" "$accounts" "$initial"
   # Requests answered on /transfers, by status, from the service's own counters.
   transfers_by_status() {
     curl -fsS "${url}/metrics" |
