@@ -119,6 +119,36 @@ TEST_CASE("a projection on a MemoryStore follows commands through the executor, 
   executor.shutdown();
 }
 
+TEST_CASE("an in-memory projection's stored progress reaches the last event once the log goes quiet") {
+  // Progress is saved at most once a second while events arrive; a quiet log
+  // must not leave the last report behind (operators read it: eventcore projections).
+  auto checkpoints = memory_checkpoint_store();
+  ProjectionRuntimeConfig config;
+  config.poll_interval = 50ms;
+  config.checkpoints = checkpoints;
+  World w(config);
+  REQUIRE(w.runtime->add({.name = "positions"}, [] { return std::make_unique<Positions>(); }).ok());
+  auto append = [&](const char* stream) {
+    auto written = w.store->append(
+        AppendRequest{{StreamWrite{StreamId::try_new(stream).value(), ExpectedVersion::any(),
+                                   {EventToWrite{EventId::generate(), "Tick", {}, {}}}}}});
+    REQUIRE(written.ok());
+    REQUIRE(w.runtime->wait_until_caught_up("positions", written->positions.back(), 5s).ok());
+    return written->positions.back();
+  };
+  append("clock-1");
+  const GlobalPosition last = append("clock-2");  // within the second: its report is held back
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::optional<Checkpoint> saved;
+  while (std::chrono::steady_clock::now() < deadline) {
+    saved = checkpoints->load("positions").value();
+    if (saved && saved->position == last) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE(saved.has_value());
+  CHECK(saved->position == last);
+}
+
 TEST_CASE("wait_until_caught_up returns once nothing the projection wants lies before the position, even when "
           "the position's own event is filtered out") {
   World w;
