@@ -9,7 +9,7 @@ include(CMakePackageConfigHelpers)
 
 set(EVENTCORE_PACKAGE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/EventCore)
 
-install(TARGETS eventcore_store eventcore_actors eventcore_projections
+install(TARGETS eventcore_store eventcore_actors eventcore_remote eventcore_projections
         EXPORT EventCoreTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})

@@ -13,7 +13,7 @@ CAF_TSAN_DEBIAN_VERSION=0.17.6-2.1  # the source of bookworm's libcaf-dev
 # on 2 cores the first time.
 build_caf_tsan() {
   local prefix="$1"
-  local stamp="${prefix}/.built-${CAF_TSAN_DEBIAN_VERSION}-tsan"
+  local stamp="${prefix}/.built-${CAF_TSAN_DEBIAN_VERSION}-tsan-openssl"
   [[ -f "$stamp" ]] && return 0
   local work="${prefix}.work"
   rm -rf "$work" "$prefix"
@@ -53,7 +53,7 @@ build_caf_tsan() {
     -DCMAKE_BUILD_TYPE=None -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib \
     -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1 -g -fno-omit-frame-pointer -w" \
     -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" \
-    -DCAF_NO_EXAMPLES=yes -DCAF_NO_UNIT_TESTS=yes -DCAF_NO_OPENSSL=yes -DCAF_NO_OPENCL=yes \
+    -DCAF_NO_EXAMPLES=yes -DCAF_NO_UNIT_TESTS=yes -DCAF_NO_OPENCL=yes \
     -DCAF_NO_PYTHON=yes -DCAF_NO_TOOLS=yes -DCAF_NO_SUMMARY=yes -DCAF_NO_COMPILER_CHECK=yes \
     -DCAF_LOG_LEVEL=QUIET >"$work/configure.log" 2>&1 || { cat "$work/configure.log" >&2; return 1; }
   cmake --build "$work/build" -- -j"$(nproc)" >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; return 1; }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "eventcore/store/postgres_store.hpp"
+#include "eventcore/testing/child_process.hpp"
 #include "eventcore/testing/require_postgres.hpp"
 #include "eventcore/testing/test_database.hpp"
 
@@ -29,71 +30,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// The service binary in a child process, stdout and stderr into files.
-class ServiceProcess {
+// The service binary in a child process, on a free port.
+class ServiceProcess : public testing::ChildProcess {
  public:
-  explicit ServiceProcess(const std::vector<std::string>& args) {
-    out_ = "/tmp/eventcore-service-" + std::to_string(::getpid()) + ".out";
-    err_ = "/tmp/eventcore-service-" + std::to_string(::getpid()) + ".err";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::freopen(out_.c_str(), "w", stdout);
-      std::freopen(err_.c_str(), "w", stderr);
-      std::vector<std::string> copy = args;
-      std::string path = EVENTCORE_BANK_SERVICE;
-      std::vector<char*> argv{path.data()};
-      for (auto& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(path.c_str(), argv.data());
-      ::_exit(127);
-    }
-    // The port it bound (port 0: any free one), from its first line; bounded.
-    for (int i = 0; i < 300 && port_ == 0; ++i) {
-      const auto text = slurp(out_);
-      if (auto at = text.find("listening on http://127.0.0.1:"); at != std::string::npos)
-        port_ = std::atoi(text.c_str() + at + 30);
-      else
-        std::this_thread::sleep_for(20ms);
-    }
-    if (port_ == 0) FAIL("the service did not start: " << slurp(err_));
-  }
-  ~ServiceProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    std::remove(out_.c_str());
-    std::remove(err_.c_str());
-  }
-  int port() const { return port_; }
-  // Sends `signal` and waits (at most 30 s) for the exit status.
-  int stop(int signal) {
-    ::kill(pid_, signal);
-    for (int i = 0; i < 3000; ++i) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    FAIL("the service did not exit within 30 s of signal " << signal);
-    return -1;
-  }
-  std::string stdout_text() const { return slurp(out_); }
-  std::string stderr_text() const { return slurp(err_); }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  std::string out_, err_;
+  explicit ServiceProcess(const std::vector<std::string>& args)
+      : ChildProcess(EVENTCORE_BANK_SERVICE, args, "listening on http://127.0.0.1:") {}
 };
 
 }  // namespace

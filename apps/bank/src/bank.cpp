@@ -1,6 +1,7 @@
 #include "eventcore/bank/commands.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace eventcore::bank {
 
@@ -20,6 +21,20 @@ Result<AccountId> AccountId::try_new(std::string_view value) {
                  "'" + std::string(value) + "' is no account id: 1 to 64 characters of A-Z a-z 0-9 _ -"};
   return AccountId(std::string(value));
 }
+
+namespace wire {
+AccountId account(const std::string& text) {
+  auto id = AccountId::try_new(text);
+  if (!id) throw std::invalid_argument(id.error().message);
+  return std::move(*id);
+}
+
+Money money(std::int64_t cents) {
+  auto money = Money::try_new(cents);
+  if (!money) throw std::invalid_argument(money.error().message);
+  return *money;
+}
+}  // namespace wire
 
 StreamId AccountId::stream() const { return StreamId::try_new("account-" + value_).value(); }
 

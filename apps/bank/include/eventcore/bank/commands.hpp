@@ -9,12 +9,26 @@
 // account_not_found, insufficient_funds, invalid_amount, same_account.
 
 #include <optional>
+#include <string>
+
+#include <cereal/access.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/string.hpp>
 
 #include "eventcore/actors/command.hpp"
 #include "eventcore/bank/events.hpp"
 #include "eventcore/bank/types.hpp"
 
 namespace eventcore::bank {
+
+// For commands that cross the network (remote.hpp): the commands save their
+// fields as plain values and are rebuilt through these, which throw
+// std::invalid_argument on a value the types refuse, so that a node never
+// runs a command it could not have built itself.
+namespace wire {
+AccountId account(const std::string& text);
+Money money(std::int64_t cents);
+}  // namespace wire
 
 // One account, folded from its own stream (and snapshotted: a long-lived
 // account loads from its newest snapshot).
@@ -35,6 +49,12 @@ struct OpenAccount {
   std::string owner;
   std::vector<StreamId> streams() const { return {account.stream()}; }
   Decision<Event> handle(const State& state) const;
+  template <class Archive> void save(Archive& ar) const { ar(account.str(), owner); }
+  template <class Archive> static void load_and_construct(Archive& ar, cereal::construct<OpenAccount>& construct) {
+    std::string account, owner;
+    ar(account, owner);
+    construct(wire::account(account), std::move(owner));
+  }
 };
 
 struct Deposit {
@@ -48,6 +68,14 @@ struct Deposit {
   std::optional<std::uint64_t> expected_version;
   std::vector<StreamId> streams() const { return {account.stream()}; }
   Decision<Event> handle(const State& state) const;
+  template <class Archive> void save(Archive& ar) const { ar(account.str(), amount.cents(), expected_version); }
+  template <class Archive> static void load_and_construct(Archive& ar, cereal::construct<Deposit>& construct) {
+    std::string account;
+    std::int64_t cents = 0;
+    std::optional<std::uint64_t> expected;
+    ar(account, cents, expected);
+    construct(wire::account(account), wire::money(cents), expected);
+  }
 };
 
 struct Withdraw {
@@ -61,6 +89,14 @@ struct Withdraw {
   std::optional<std::uint64_t> expected_version;
   std::vector<StreamId> streams() const { return {account.stream()}; }
   Decision<Event> handle(const State& state) const;  // rejects an overdraft
+  template <class Archive> void save(Archive& ar) const { ar(account.str(), amount.cents(), expected_version); }
+  template <class Archive> static void load_and_construct(Archive& ar, cereal::construct<Withdraw>& construct) {
+    std::string account;
+    std::int64_t cents = 0;
+    std::optional<std::uint64_t> expected;
+    ar(account, cents, expected);
+    construct(wire::account(account), wire::money(cents), expected);
+  }
 };
 
 // Moves money between two accounts atomically; rejects an overdraft, a
@@ -79,6 +115,13 @@ struct TransferMoney {
     return {from.stream(), to.stream()};
   }
   Decision<Event> handle(const State& state) const;
+  template <class Archive> void save(Archive& ar) const { ar(from.str(), to.str(), amount.cents(), reference); }
+  template <class Archive> static void load_and_construct(Archive& ar, cereal::construct<TransferMoney>& construct) {
+    std::string from, to, reference;
+    std::int64_t cents = 0;
+    ar(from, to, cents, reference);
+    construct(wire::account(from), wire::account(to), wire::money(cents), std::move(reference));
+  }
 };
 
 }  // namespace eventcore::bank
