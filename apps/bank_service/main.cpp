@@ -2,6 +2,10 @@
 //
 //   eventcore-bank-service --listen 127.0.0.1:8080 --database postgresql://...
 //   eventcore-bank-service --listen 127.0.0.1:8080 --store memory
+//   ... --gateway 0.0.0.0:7400 --tls-cert node.pem --tls-key node.key --tls-ca ca.pem
+//
+// --gateway also serves the bank's commands to other nodes and to
+// `eventcore execute --connect` (eventcore/actors/remote.hpp).
 //
 // SIGINT or SIGTERM: stop accepting, answer the requests in flight, stop the
 // runtime, exit 0.
@@ -17,6 +21,9 @@
 #include <CLI/CLI.hpp>
 
 #include "eventcore/actors/logging.hpp"
+#include "eventcore/actors/remote.hpp"
+#include "eventcore/apps/node_flags.hpp"
+#include "eventcore/bank/registry.hpp"
 #include "eventcore/bank_service/service.hpp"
 #include "eventcore/store/memory_store.hpp"
 #include "eventcore/store/postgres_store.hpp"
@@ -47,23 +54,39 @@ int main(int argc, char** argv) {
   app.add_option("--threads", service_config.http_threads, "connections served at once")
       ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  std::string gateway_at;
+  app.add_option("--gateway", gateway_at, "HOST:PORT: serve the bank's commands to other nodes there")
+      ->envname("EVENTCORE_GATEWAY");
+  TlsConfig tls_flags;
+  apps::add_tls_flags(app, tls_flags);
+  std::optional<TlsConfig> tls;
+  try {
+    app.parse(argc, argv);
+    tls = apps::tls_from_flags(tls_flags);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
   configure_logging({parse_log_format(log_format).value(), parse_log_level(log_level).value()});
   if (database.empty() && store_kind.empty()) {
     std::cerr << "eventcore-bank-service: give --database URL or --store memory\n";
     return 2;
   }
-  const auto colon = listen.rfind(':');
-  int port = -1;
-  try {
-    if (colon != std::string::npos) port = std::stoi(listen.substr(colon + 1));
-  } catch (const std::exception&) {
-  }
-  if (colon == std::string::npos || port < 0 || port > 65535) {
-    std::cerr << "eventcore-bank-service: --listen must be HOST:PORT, not '" << listen << "'\n";
+  auto endpoint = Endpoint::parse(listen);
+  if (!endpoint) {
+    std::cerr << "eventcore-bank-service: --listen: " << endpoint.error().message << "\n";
     return 2;
   }
-  const std::string host = listen.substr(0, colon);
+  std::optional<Endpoint> gateway_endpoint;
+  if (!gateway_at.empty()) {
+    auto parsed = Endpoint::parse(gateway_at);
+    if (!parsed) {
+      std::cerr << "eventcore-bank-service: --gateway: " << parsed.error().message << "\n";
+      return 2;
+    }
+    gateway_endpoint = *parsed;
+  }
+  const std::string host = endpoint->host;
+  const int port = endpoint->port;
 
   // Signals go to one thread that stops the service; every other thread
   // (started below, so they inherit the mask) ignores them.
@@ -100,6 +123,21 @@ int main(int argc, char** argv) {
     std::cerr << "eventcore-bank-service: " << to_string(service.error()) << "\n";
     return 1;
   }
+  std::optional<CommandGateway> gateway;
+  if (gateway_endpoint) {
+    GatewayConfig config;
+    config.host = gateway_endpoint->host;
+    config.port = gateway_endpoint->port;
+    config.network.tls = tls;
+    auto published = CommandGateway::publish(executor.value(), bank::commands(), config);
+    if (!published) {
+      std::cerr << "eventcore-bank-service: " << to_string(published.error()) << "\n";
+      return 1;
+    }
+    gateway = *published;
+    std::cout << "command gateway on " << gateway_endpoint->host << ":" << gateway->port()
+              << (tls ? " (mutual TLS)" : " (plain TCP)") << std::endl;
+  }
   auto bound = (*service)->bind(host, port);
   if (!bound) {
     std::cerr << "eventcore-bank-service: " << to_string(bound.error()) << "\n";
@@ -120,6 +158,7 @@ int main(int argc, char** argv) {
     waiter.join();
   }
   (*service)->stop();
+  if (gateway) gateway->close();
   executor.value().shutdown();
   std::cout << "stopped" << std::endl;
   return 0;

@@ -9,8 +9,12 @@
 //   eventcore projections
 //   eventcore rebuild <projection> [--from T:S]
 //   eventcore stats
+//   eventcore execute --connect HOST:PORT [--tls-cert F --tls-key F --tls-ca F]
+//                     open-account ID --owner NAME | deposit ID CENTS | withdraw ID CENTS |
+//                     transfer FROM TO CENTS [--reference R]     [--idempotency-key K]
 //
-// --database defaults to $EVENTCORE_DATABASE_URL. Output: JSON lines on
+// --database defaults to $EVENTCORE_DATABASE_URL (execute needs none: the
+// node it connects to runs the command). Output: JSON lines on
 // stdout. Exit status: 0 ok, 1 an error (one line on stderr: what and where),
 // 2 a usage error.
 
@@ -20,6 +24,8 @@
 #include <CLI/CLI.hpp>
 
 #include "admin_commands.hpp"
+#include "eventcore/apps/node_flags.hpp"
+#include "remote_command.hpp"
 
 using namespace eventcore;
 
@@ -40,9 +46,7 @@ int main(int argc, char** argv) {
   CLI::App app{"eventcore: look into and operate an EventCore store on PostgreSQL"};
   app.require_subcommand(1);
   std::string database, schema = "eventcore";
-  app.add_option("--database", database, "PostgreSQL connection string or URI")
-      ->envname("EVENTCORE_DATABASE_URL")
-      ->required();
+  app.add_option("--database", database, "PostgreSQL connection string or URI")->envname("EVENTCORE_DATABASE_URL");
   app.add_option("--schema", schema, "the store's schema")->capture_default_str();
 
   auto* migrate = app.add_subcommand("migrate", "apply pending schema migrations (open does it; this says so)");
@@ -95,6 +99,41 @@ int main(int argc, char** argv) {
 
   auto* stats = app.add_subcommand("stats", "streams, events, head, size on disk, projections");
 
+  std::string connect;
+  TlsConfig tls_flags;
+  int connect_timeout_ms = 5000, request_timeout_ms = 35000;
+  cli::RemoteCommand remote;
+  std::string key;
+  std::uint64_t expected_version = 0;
+  auto* execute = app.add_subcommand("execute", "run one of the bank's commands on a node (its --gateway)");
+  execute->require_subcommand(1);
+  execute->fallthrough();  // its flags may follow the command: deposit ada 500 --idempotency-key k
+  execute->add_option("--connect", connect, "the node's command gateway, HOST:PORT")
+      ->envname("EVENTCORE_CONNECT")
+      ->required();
+  apps::add_tls_flags(*execute, tls_flags);
+  execute->add_option("--idempotency-key", key, "run at most once under this key (safe to repeat)");
+  execute->add_option("--connect-timeout-ms", connect_timeout_ms)->check(CLI::Range(1, 600000))->capture_default_str();
+  execute->add_option("--timeout-ms", request_timeout_ms, "how long to wait for the command's answer")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  auto* open_account = execute->add_subcommand("open-account", "open an account");
+  open_account->add_option("id", remote.account)->required();
+  open_account->add_option("--owner", remote.owner)->required();
+  std::vector<CLI::App*> money_commands;
+  for (const char* name : {"deposit", "withdraw"}) {
+    auto* sub = execute->add_subcommand(name, std::string(name) + " an amount (in cents)");
+    sub->add_option("id", remote.account)->required();
+    sub->add_option("cents", remote.cents)->required()->check(CLI::NonNegativeNumber);
+    sub->add_option("--expected-version", expected_version, "only if the account is at this version");
+    money_commands.push_back(sub);
+  }
+  auto* transfer = execute->add_subcommand("transfer", "move an amount (in cents) between two accounts");
+  transfer->add_option("from", remote.account)->required();
+  transfer->add_option("to", remote.to)->required();
+  transfer->add_option("cents", remote.cents)->required()->check(CLI::NonNegativeNumber);
+  transfer->add_option("--reference", remote.reference);
+
   std::string command = "eventcore";
   try {
     app.parse(argc, argv);
@@ -108,6 +147,34 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "eventcore: " << e.what() << " (see eventcore --help)\n";
+    return 2;
+  }
+  if (execute->parsed()) {
+    try {
+      RemoteConfig config;
+      auto endpoint = Endpoint::parse(connect);
+      if (!endpoint) throw CLI::ValidationError("--connect", endpoint.error().message);
+      config.host = endpoint->host;
+      config.port = endpoint->port;
+      config.network.tls = apps::tls_from_flags(tls_flags);
+      config.network.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
+      config.network.request_timeout = std::chrono::milliseconds(request_timeout_ms);
+      for (auto* sub : execute->get_subcommands()) remote.name = sub->get_name();
+      for (auto* sub : money_commands)
+        if (sub->parsed() && sub->count("--expected-version") > 0) remote.expected_version = expected_version;
+      if (!key.empty()) remote.idempotency_key = key;
+      cli::execute_remote(config, remote, std::cout);
+      return 0;
+    } catch (const CLI::ValidationError& e) {
+      std::cerr << "eventcore execute: " << e.what() << "\n";
+      return 2;
+    } catch (const cli::CommandFailure& e) {
+      std::cerr << "eventcore execute: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  if (database.empty()) {
+    std::cerr << "eventcore: --database (or EVENTCORE_DATABASE_URL) is required (see eventcore --help)\n";
     return 2;
   }
   std::signal(SIGINT, on_signal);

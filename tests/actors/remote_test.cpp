@@ -21,6 +21,7 @@
 #include "eventcore/store/memory_store.hpp"
 #include "eventcore/store/postgres_store.hpp"
 #include "eventcore/testing/child_process.hpp"
+#include "eventcore/testing/pki.hpp"
 #include "eventcore/testing/require_postgres.hpp"
 #include "eventcore/testing/test_database.hpp"
 #include "support/remote_domain.hpp"
@@ -60,43 +61,6 @@ class GatewayNode : public testing::ChildProcess {
 std::vector<std::string> tls_args(const TlsConfig& tls) {
   return {"--tls-cert", tls.certificate, "--tls-key", tls.key, "--tls-ca", tls.ca_file};
 }
-
-// A CA and certificates it signs, made with the openssl command in a
-// temporary folder (no keys in the repository).
-class Pki {
- public:
-  Pki() {
-    dir_ = std::filesystem::temp_directory_path() / ("eventcore-pki-" + std::to_string(::getpid()) + "-" +
-                                                     std::to_string(counter_++));
-    std::filesystem::create_directories(dir_);
-  }
-  ~Pki() { std::filesystem::remove_all(dir_); }
-
-  // A CA named `ca` (ca.pem, ca.key).
-  std::string make_ca(const std::string& ca) {
-    run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=" + ca +
-        " -keyout " + path(ca + ".key") + " -out " + path(ca + ".pem"));
-    return path(ca + ".pem");
-  }
-  // A node certificate signed by `ca`.
-  TlsConfig node(const std::string& name, const std::string& ca, const std::string& trusted_ca = {}) {
-    run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=" + name + " -keyout " +
-        path(name + ".key") + " -out " + path(name + ".csr"));
-    run("openssl x509 -req -days 1 -in " + path(name + ".csr") + " -CA " + path(ca + ".pem") + " -CAkey " +
-        path(ca + ".key") + " -CAcreateserial -out " + path(name + ".pem"));
-    return TlsConfig{path(name + ".pem"), path(name + ".key"), path((trusted_ca.empty() ? ca : trusted_ca) + ".pem"),
-                     {}};
-  }
-  std::string path(const std::string& file) const { return (dir_ / file).string(); }
-
- private:
-  static void run(const std::string& command) {
-    INFO(command);
-    REQUIRE(std::system((command + " >/dev/null 2>&1").c_str()) == 0);
-  }
-  static inline std::atomic<int> counter_{0};
-  std::filesystem::path dir_;
-};
 
 template <class F>
 std::chrono::milliseconds timed(F&& f) {
@@ -358,7 +322,7 @@ TEST_CASE("PostgreSQL: a node killed mid-command, at any moment; the retry with 
 
 TEST_CASE("mutual TLS: nodes of one CA talk; another CA's node, a client without a certificate and plain TCP "
           "are refused") {
-  Pki pki;
+  testing::Pki pki;
   pki.make_ca("cluster-ca");
   pki.make_ca("other-ca");
   GatewayNode gateway(tls_args(pki.node("node-a", "cluster-ca")));

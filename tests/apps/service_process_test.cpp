@@ -21,6 +21,7 @@
 
 #include "eventcore/store/postgres_store.hpp"
 #include "eventcore/testing/child_process.hpp"
+#include "eventcore/testing/pki.hpp"
 #include "eventcore/testing/require_postgres.hpp"
 #include "eventcore/testing/test_database.hpp"
 
@@ -125,4 +126,91 @@ TEST_CASE("SIGTERM under load: the service answers whole or not at all, loses no
     }
   }
   CHECK(transfer_lines >= static_cast<int>(acknowledged.size()));
+}
+
+namespace {
+struct CliRun {
+  int status = -1;
+  std::string out, err;
+};
+
+// The eventcore CLI (bounded: 60 s).
+CliRun run_cli(const std::vector<std::string>& args) {
+  static int counter = 0;
+  const std::string base = "/tmp/eventcore-execute-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+  std::string command = std::string("timeout 60 ") + EVENTCORE_CLI;
+  for (const auto& a : args) command += " '" + a + "'";
+  command += " > " + base + ".out 2> " + base + ".err";
+  CliRun run;
+  const int status = std::system(command.c_str());
+  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.out = testing::slurp(base + ".out");
+  run.err = testing::slurp(base + ".err");
+  std::remove((base + ".out").c_str());
+  std::remove((base + ".err").c_str());
+  return run;
+}
+}  // namespace
+
+TEST_CASE("eventcore execute --connect runs the bank's commands on a service's gateway, over mutual TLS") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  testing::ScopedSchema schema("service_gateway");
+  testing::Pki pki;
+  pki.make_ca("ca");
+  const auto node = pki.node("service", "ca");
+  const auto cli = pki.node("operator", "ca");
+  testing::ChildProcess service(EVENTCORE_BANK_SERVICE,
+                                {"--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:0", "--database",
+                                 testing::test_database_url(), "--schema", schema.name(), "--tls-cert",
+                                 node.certificate, "--tls-key", node.key, "--tls-ca", node.ca_file},
+                                "command gateway on 127.0.0.1:");
+  CHECK(service.stdout_text().find("(mutual TLS)") != std::string::npos);
+  const std::vector<std::string> connect{"execute",    "--connect", "127.0.0.1:" + std::to_string(service.port()),
+                                         "--tls-cert", cli.certificate, "--tls-key",
+                                         cli.key,      "--tls-ca",  cli.ca_file};
+  auto with = [&](std::vector<std::string> args) {
+    auto all = connect;
+    all.insert(all.end(), args.begin(), args.end());
+    return run_cli(all);
+  };
+
+  auto opened = with({"open-account", "ada", "--owner", "Ada"});
+  INFO(opened.err);
+  REQUIRE(opened.status == 0);
+  CHECK(json::parse(opened.out)["streams"][0]["version"] == 1);
+  auto first = with({"deposit", "ada", "700", "--idempotency-key", "op-1"});
+  auto again = with({"deposit", "ada", "700", "--idempotency-key", "op-1"});
+  REQUIRE(first.status == 0);
+  REQUIRE(again.status == 0);
+  CHECK(json::parse(first.out)["replayed"] == false);
+  CHECK(json::parse(again.out)["replayed"] == true);
+  CHECK(json::parse(again.out)["positions"] == json::parse(first.out)["positions"]);
+
+  auto overdraft = with({"withdraw", "ada", "701"});
+  CHECK(overdraft.status == 1);
+  CHECK(overdraft.err.find("[reason: insufficient_funds]") != std::string::npos);
+  auto stale = with({"withdraw", "ada", "1", "--expected-version", "1"});
+  CHECK(stale.status == 1);
+  CHECK(stale.err.find("version_mismatch") != std::string::npos);
+
+  // Without TLS, or with another CA's certificate: refused, nothing written.
+  auto plain = run_cli({"execute", "--connect", "127.0.0.1:" + std::to_string(service.port()), "deposit", "ada", "1"});
+  CHECK(plain.status == 1);
+  CHECK(plain.err.find("cannot connect to gateway 127.0.0.1:" + std::to_string(service.port())) != std::string::npos);
+  pki.make_ca("rogue");
+  const auto rogue = pki.node("rogue-operator", "rogue", "ca");
+  auto refused = run_cli({"execute", "--connect", "127.0.0.1:" + std::to_string(service.port()), "--tls-cert",
+                          rogue.certificate, "--tls-key", rogue.key, "--tls-ca", rogue.ca_file, "deposit", "ada", "1"});
+  CHECK(refused.status == 1);
+  auto usage = run_cli({"execute", "--connect", "127.0.0.1:" + std::to_string(service.port()), "--tls-cert",
+                        cli.certificate, "deposit", "ada", "1"});
+  CHECK(usage.status == 2);
+  CHECK(usage.err.find("mutual TLS needs all three") != std::string::npos);
+
+  PostgresStoreConfig config;
+  config.conninfo = testing::test_database_url();
+  config.schema = schema.name();
+  auto store = PostgresStore::open(config).value();
+  CHECK(store->stream_version(StreamId::try_new("account-ada").value()).value().value == 2);
+  CHECK(service.stop(SIGTERM) == 0);
 }

@@ -4,3 +4,5 @@
 #include "eventcore/actors/command_executor.hpp"
 #include "eventcore/store/event_store.hpp"
 #include "eventcore/store/memory_store.hpp"
+#include "eventcore/actors/command_registry.hpp"
+#include "eventcore/actors/remote.hpp"

@@ -71,6 +71,14 @@ struct NetworkConfig {
   std::size_t threads = 2;  // the network actor system's scheduler threads
 };
 
+// "host:port", as flags take it (port 0 to 65535; "[::1]:7400" for IPv6).
+// Errors: invalid_argument, quoting the text.
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  static Result<Endpoint> parse(std::string_view text);
+};
+
 struct GatewayConfig {
   std::string host = "127.0.0.1";  // the address to listen on ("0.0.0.0": every interface)
   std::uint16_t port = 0;          // 0: a free port, see CommandGateway::port()
