@@ -19,6 +19,7 @@ AfterDecide after_decide(const CommandJob& job, const JobDecision& decision, std
     case JobDecision::Kind::reject: {
       auto after = answer(CommandErrorCode::validation_failed, decision.message);
       after.error->reason = decision.reason;
+      after.confirm = true;
       return after;
     }
     case JobDecision::Kind::threw:

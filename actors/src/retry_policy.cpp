@@ -58,6 +58,17 @@ RetryPolicy& RetryPolicy::retry_transient(bool on) {
   return *this;
 }
 
+RetryPolicy& RetryPolicy::immediate_first_conflict_retry(bool on) {
+  immediate_first_conflict_retry_ = on;
+  return *this;
+}
+
+RetryPolicy::Duration RetryPolicy::delay_before_retry(RetryReason reason, std::size_t attempt,
+                                                      std::uint64_t random_bits) const noexcept {
+  if (reason == RetryReason::conflict && attempt == 1 && immediate_first_conflict_retry_) return Duration::zero();
+  return delay_after(attempt, random_bits);
+}
+
 bool RetryPolicy::should_retry(RetryReason reason, std::size_t attempt) const noexcept {
   if (backoff_ == Backoff::none || attempt >= max_attempts_) return false;
   return reason == RetryReason::conflict ? retry_conflicts_ : retry_transient_;

@@ -330,8 +330,11 @@ CommandError timed_out(const RuntimeContext& context, const LocalCommand& comman
                            " ms");
 }
 
+// `rejection`: the command was rejected, and the append (no events) checked
+// the version it was decided on.
 void on_local_appended(StreamActor* self, const AppendRequestPtr& request, Result<AppendResult> appended,
-                       PhaseTimings timings, Clock::time_point write_started) {
+                       PhaseTimings timings, Clock::time_point write_started,
+                       std::optional<CommandError> rejection = std::nullopt) {
   auto& st = self->state;
   auto& command = *st.holder->local;
   timings.write = st.context->clock() - write_started;
@@ -345,6 +348,10 @@ void on_local_appended(StreamActor* self, const AppendRequestPtr& request, Resul
       finish_local(self, true,
                    command_error(command, CommandErrorCode::store_failed, "the store rejected the append", error),
                    timings);
+    return;
+  }
+  if (rejection) {
+    finish_local(self, false, std::move(*rejection), timings);
     return;
   }
   const auto& write = request->streams.front();
@@ -392,22 +399,23 @@ void run_local(StreamActor* self) {
   timings.reconstruct = decision.reconstruct;
   timings.handle = decision.handle;
   auto next = after_decide(*command.job, decision, std::span<const StreamId>(&*st.stream, 1), 1);
+  std::optional<CommandError> rejection;
   switch (next.kind) {
     case AfterDecide::Kind::answer:
-      finish_local(self, next.drop_cache, std::move(*next.error), timings);
-      return;
+      if (!next.confirm) {
+        finish_local(self, next.drop_cache, std::move(*next.error), timings);
+        return;
+      }
+      rejection = std::move(next.error);  // answered once the store confirms the version
+      break;
     case AfterDecide::Kind::discover:
       hand_over(self, std::nullopt);
       return;
     case AfterDecide::Kind::append:
       break;
   }
-  if (decision.events.empty()) {
-    CommandResult result{command.job->name, 1, 0, {{*st.stream, snapshot.version}}, {}, timings, false};
-    result.timings.total = context.clock() - command.started_at;
-    finish_local(self, false, std::move(result), timings);
-    return;
-  }
+  // Events or not, the decision goes to the store: its version check
+  // confirms the state it was decided on.
   auto request = std::make_shared<AppendRequest>();
   StreamWrite write{*st.stream, ExpectedVersion::exact(snapshot.version), {}};
   write.events.reserve(decision.events.size());
@@ -415,7 +423,7 @@ void run_local(StreamActor* self) {
   request->streams.push_back(std::move(write));
   const auto write_started = context.clock();
   if (context.inline_store_calls) {
-    on_local_appended(self, request, context.store->append(*request), timings, write_started);
+    on_local_appended(self, request, context.store->append(*request), timings, write_started, std::move(rejection));
     return;
   }
   // A store that may block: its I/O actor appends (batched with other
@@ -429,9 +437,9 @@ void run_local(StreamActor* self) {
             auto& st = self->state;
             if (!st.holder || st.holder->local.get() != running) return;  // it timed out meanwhile
             if (reply.error)
-              on_local_appended(self, request, std::move(*reply.error), timings, write_started);
+              on_local_appended(self, request, std::move(*reply.error), timings, write_started, rejection);
             else
-              on_local_appended(self, request, std::move(*reply.result), timings, write_started);
+              on_local_appended(self, request, std::move(*reply.result), timings, write_started, rejection);
             grant_next(self);
             passivate_if_asked(self);
           },
@@ -440,7 +448,7 @@ void run_local(StreamActor* self) {
             if (!st.holder || st.holder->local.get() != running) return;
             on_local_appended(self, request,
                               Error{ErrorCode::unavailable, "the store writer failed: " + self->system().render(err)},
-                              timings, write_started);
+                              timings, write_started, rejection);
             grant_next(self);
             passivate_if_asked(self);
           });

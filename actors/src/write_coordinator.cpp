@@ -58,6 +58,7 @@ struct CoordinatorState {
   Clock::time_point started_at, phase_started_at;
   std::optional<Error> last_cause;
   std::vector<AppendRequestPtr> ambiguous;   // appends that may have committed (unavailable)
+  std::optional<CommandError> rejection;     // decided; the answer once the store confirms the versions
 #ifdef EVENTCORE_PLANTED_BUG_ambiguous_retry_unchecked  // simulation test build only
   bool record_unchecked = false;
 #endif
@@ -109,7 +110,7 @@ void retry_or_fail(Coordinator* self, RetryReason reason, Error cause) {
   if (policy.should_retry(reason, st.attempt)) {
     st.context->metrics->record_retry(reason);
     st.last_cause = std::move(cause);
-    auto delay = policy.delay_after(st.attempt, st.context->random_bits());
+    auto delay = policy.delay_before_retry(reason, st.attempt, st.context->random_bits());
     if (delay.count() <= 0)
       self->send(self, retry_atom::value);
     else
@@ -372,6 +373,11 @@ void decide(Coordinator* self) {
   auto next = after_decide(*st.job, decision, st.streams, st.attempt);
   switch (next.kind) {
     case AfterDecide::Kind::answer:
+      if (next.confirm) {
+        st.rejection = std::move(next.error);
+        commit(self, std::move(decision));
+        return;
+      }
       release_all(self, next.drop_cache);
       finish(self, std::move(*next.error));
       return;
@@ -400,7 +406,6 @@ void on_appended(Coordinator* self, const AppendRequestPtr& request, AppendReply
 
 void commit(Coordinator* self, JobDecision decision) {
   auto& st = self->state;
-  std::vector<AppendResult::StreamResult> versions_after;
   auto request = std::make_shared<AppendRequest>();
   IdempotencyRecord record{st.job->name, {}, {}, key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint)};
   for (const auto& e : decision.events) record.event_ids.push_back(e.event.id);
@@ -410,23 +415,17 @@ void commit(Coordinator* self, JobDecision decision) {
     for (const auto& e : decision.events)
       if (e.stream == snap.stream) write.events.push_back(e.event);
     record.stream_versions.emplace_back(snap.stream.str(), snap.version.value + write.events.size());
-    versions_after.push_back({snap.stream, StreamVersion{snap.version.value + write.events.size()}});
 #ifdef EVENTCORE_PLANTED_BUG_readonly_unchecked  // simulation test build only
     if (write.events.empty()) write.expected = ExpectedVersion::any();
 #endif
     request->streams.push_back(std::move(write));
   }
-  // A keyed command records what it did even when that is nothing.
-  if (st.job->idempotency_key) {
+  // A keyed command records what it did even when that is nothing (a
+  // rejection writes nothing, and records nothing). Every decision goes to
+  // the store, events or not: its version check confirms the state it was
+  // decided on.
+  if (st.job->idempotency_key && !st.rejection)
     request->record = CommandRecord{*st.job->idempotency_key, encode_record(record), {}};
-  } else if (decision.events.empty()) {
-    // Nothing to write: the command is done and the caches are still right.
-    release_all(self, false);
-    CommandResult result{st.job->name, st.attempt, 0, std::move(versions_after), {}, st.timings, false};
-    result.timings.total = now(self) - st.started_at;
-    finish(self, std::move(result));
-    return;
-  }
   // Drop our references to the stream actors' folds so that they can
   // advance in place on commit.
   for (auto& grant : st.held) grant.folds.clear();
@@ -458,6 +457,7 @@ void on_appended(Coordinator* self, const AppendRequestPtr& request_ptr, AppendR
     // We do not know what the store holds now (a foreign write, or for an
     // unavailable store perhaps our own): every stream reloads.
     release_all(self, true);
+    st.rejection.reset();  // decided on state that may have moved: decide again
     const Error& error = *reply.error;
     if (error.code == ErrorCode::duplicate_key) {
       // Another execution with this key committed first: answer as it did.
@@ -474,6 +474,13 @@ void on_appended(Coordinator* self, const AppendRequestPtr& request_ptr, AppendR
       retry_or_fail(self, *reason, error);
     else
       fail(self, CommandErrorCode::store_failed, "the store rejected the append", error);
+    return;
+  }
+  if (st.rejection) {  // confirmed: the streams are where the rejection saw them
+    release_all(self, false);
+    CommandError rejection = std::move(*st.rejection);
+    rejection.attempts = st.attempt;
+    finish(self, std::move(rejection));
     return;
   }
   const AppendResult& appended = *reply.result;

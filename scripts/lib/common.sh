@@ -12,7 +12,7 @@ EVENTCORE_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libcaf-dev libpq-dev libcereal-dev libspdlog-dev libfmt-dev catch2
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev prometheus-cpp-dev
-  postgresql-15 postgresql-client-15 curl wrk libssl-dev openssl
+  postgresql-15 postgresql-client-15 curl wrk libssl-dev openssl haproxy
 )
 
 # Installs missing Debian packages; quiet and quick when all are present.

@@ -4,6 +4,9 @@
 # progress line reads the service's /metrics, then reads every balance back
 # from the read model and checks that no money appeared or vanished.
 #   http_demo URL [--accounts N] [--seconds S] [--connections C]
+# DEMO_NODES: the URLs of the nodes behind URL when it is a load balancer
+# (scripts/cluster.sh); progress counts and read-model waits cover them all.
+# DEMO_MIDWAY: a command run once, halfway through the load.
 # bench/http_bench.sh uses open_accounts too.
 
 # open_accounts URL PREFIX COUNT CENTS: opens <PREFIX>0..COUNT-1 and deposits CENTS into each.
@@ -38,30 +41,51 @@ http_demo() {
   prefix="demo${run}-"
   echo "[bank] run ${run}: ${accounts} accounts with 1000.00 each, transfers of up to 50.00 for ${seconds} s, ${connections} connections, over HTTP"
   open_accounts "$url" "$prefix" "$accounts" "$initial"
-  # Requests answered on /transfers, by status, from the service's own counters.
+  local nodes=(${DEMO_NODES:-$url})
+  # Requests answered on /transfers, by status, from the services' own
+  # counters; a node that stopped answering counts with what it said last.
+  # Sets REPLY (no subshell, so that last_seen keeps what it saw).
+  local -A last_seen=()
   transfers_by_status() {
-    curl -fsS "${url}/metrics" |
-      awk -v want="$1" '/^eventcore_http_requests_total\{.*route="\/transfers"/ && $0 ~ "status=\"" want "\"" { n += $2 } END { print n + 0 }'
+    local node n total=0
+    for node in "${nodes[@]}"; do
+      if n=$(curl -fsS -m 2 "${node}/metrics" 2>/dev/null |
+        awk -v want="$1" '/^eventcore_http_requests_total\{.*route="\/transfers"/ && $0 ~ "status=\"" want "\"" { n += $2 } END { print n + 0 }'); then
+        last_seen["$node $1"]=$n
+      fi
+      total=$((total + ${last_seen["$node $1"]:-0}))
+    done
+    REPLY=$total
   }
   local ok0 rejected0
-  ok0=$(transfers_by_status 200) rejected0=$(transfers_by_status 409)
+  transfers_by_status 200; ok0=$REPLY
+  transfers_by_status 409; rejected0=$REPLY
   ACCOUNTS=$accounts PREFIX=$prefix MAX_CENTS=5000 wrk -t2 -c"$connections" -d"${seconds}s" --latency \
     -s "${EVENTCORE_ROOT}/bench/http_transfers.lua" "$url" >"${EVENTCORE_STATE}/logs/wrk.log" 2>&1 &
-  local wrk_pid=$! start=$SECONDS
+  local wrk_pid=$! start=$SECONDS midway_done=0
   while kill -0 "$wrk_pid" 2>/dev/null; do
     sleep 1
+    if [[ -n "${DEMO_MIDWAY:-}" ]] && ((!midway_done && SECONDS - start >= seconds / 2)); then
+      midway_done=1
+      eval "$DEMO_MIDWAY"
+    fi
     local ok rejected elapsed=$((SECONDS - start))
-    ok=$(($(transfers_by_status 200) - ok0)) rejected=$(($(transfers_by_status 409) - rejected0))
+    transfers_by_status 200; ok=$((REPLY - ok0))
+    transfers_by_status 409; rejected=$((REPLY - rejected0))
     printf '[bank] transfers: %d done, %d rejected (insufficient funds), %d/s, %d of %d s\n' \
       "$ok" "$rejected" $(((ok + rejected) / (elapsed > 0 ? elapsed : 1))) "$elapsed" "$seconds" >&2
   done
   wait "$wrk_pid" || { cat "${EVENTCORE_STATE}/logs/wrk.log" >&2; return 1; }
   grep -E "^Requests/sec|Latency Distribution|^ +(50|99)%" "${EVENTCORE_STATE}/logs/wrk.log" | sed 's/^/[wrk] /'
 
-  # Balances from the read model once it has caught up (bounded: 30 s).
-  for ((i = 0; i < 300; i++)); do
-    curl -fsS "${url}/health" | grep -q '"lag_events":0' && break
-    sleep 0.1
+  # Balances from the read model once every node's has caught up (bounded: 30 s each).
+  local node
+  for node in "${nodes[@]}"; do
+    curl -fsS -m 2 -o /dev/null "${node}/health" 2>/dev/null || continue  # gone
+    for ((i = 0; i < 300; i++)); do
+      curl -fsS "${node}/health" | grep -q '"lag_events":0' && break
+      sleep 0.1
+    done
   done
   local total=0 balance
   for ((i = 0; i < accounts; i++)); do
@@ -71,6 +95,8 @@ http_demo() {
   local expected=$((accounts * initial))
   printf 'total: %d.%02d (expected %d.%02d: %s)\n' $((total / 100)) $((total % 100)) $((expected / 100)) \
     $((expected % 100)) "$([[ $total == "$expected" ]] && echo "money conserved" || echo MISMATCH)"
-  echo "transfers: $(($(transfers_by_status 200) - ok0)) done, $(($(transfers_by_status 409) - rejected0)) rejected (insufficient funds)"
+  transfers_by_status 200; ok=$((REPLY - ok0))
+  transfers_by_status 409; rejected=$((REPLY - rejected0))
+  echo "transfers: ${ok} done, ${rejected} rejected (insufficient funds)"
   [[ $total == "$expected" ]]
 }

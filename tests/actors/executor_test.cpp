@@ -76,8 +76,32 @@ TEST_CASE("validation errors are not retried, carry the domain message and write
   CHECK(error.command == "AddTo");
   CHECK(error.message == "total of 'x' would drop to -5");
   CHECK(error.streams == std::vector<StreamId>{sid("x"), sid("y")});
-  CHECK(sim.store->appends.empty());
+  // One versions-only append (no events) confirmed the state it was decided on.
+  REQUIRE(sim.store->appends.size() == 1);
+  for (const auto& write : sim.store->appends[0].streams) CHECK(write.events.empty());
+  CHECK(sim.store->read_all(GlobalPosition{}, 10, {}).value().events.empty());
   CHECK_THAT(to_string(error), Catch::Contains("validation_failed: AddTo on [x, y]"));
+}
+
+TEST_CASE("a rejection decided on a stale cache is decided again on the store's state, on either path") {
+  // Another process deposits after this one cached the streams: a withdrawal
+  // the cache would refuse goes through, single-stream (fast path) and
+  // multi-stream (coordinator) alike.
+  for (const std::vector<StreamId>& targets : {std::vector<StreamId>{sid("one")}, {sid("a"), sid("b")}}) {
+    Simulation sim;
+    REQUIRE(sim.run(AddTo{targets, 1}).ok());  // cached at total 1
+    for (const auto& t : targets) sim.store->foreign_append(t, added(9));
+    auto result = sim.run(AddTo{targets, -5});
+    INFO("streams: " << targets.size());
+    REQUIRE(result.ok());
+    CHECK(result->attempts == 2);  // the rejection's check conflicted; the retry saw 10
+    for (const auto& t : targets) CHECK(sim.total(t) == 5);
+    // And a rejection on a current cache stands, confirmed.
+    auto refused = sim.run(AddTo{targets, -6});
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == CommandErrorCode::validation_failed);
+    CHECK(refused.error().attempts == 1);
+  }
 }
 
 TEST_CASE("max attempts is respected and reported") {
@@ -404,5 +428,8 @@ TEST_CASE("a command that decides to write nothing succeeds and writes nothing")
   REQUIRE(result.ok());
   CHECK(result->events_written == 0);
   CHECK(result->stream_versions.at(0).version.value == 0);
-  CHECK(sim.store->appends.empty());
+  // Its decision's version confirmed by an append with no events.
+  REQUIRE(sim.store->appends.size() == 1);
+  CHECK(sim.store->appends[0].streams.at(0).events.empty());
+  CHECK(sim.store->read_all(GlobalPosition{}, 10, {}).value().events.empty());
 }

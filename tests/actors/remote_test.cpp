@@ -282,7 +282,7 @@ TEST_CASE("a gateway node killed or frozen mid-command: the caller hears within 
   }
 }
 
-TEST_CASE("PostgreSQL: a node killed mid-command, at any moment; the retry with the same key on another node "
+TEST_CASE("PostgreSQL: a node killed mid-command at any moment, then the retry with the same key on another node "
           "writes the command exactly once") {
   EVENTCORE_REQUIRE_POSTGRES();
   testing::ScopedSchema schema("remote_retry");
@@ -320,7 +320,7 @@ TEST_CASE("PostgreSQL: a node killed mid-command, at any moment; the retry with 
   CHECK(events.events.size() == 1 + kill_after_ms.size());  // opened, then each deposit exactly once
 }
 
-TEST_CASE("mutual TLS: nodes of one CA talk; another CA's node, a client without a certificate and plain TCP "
+TEST_CASE("mutual TLS: nodes of one CA talk, while another CA's node, a client without a certificate and plain TCP "
           "are refused") {
   testing::Pki pki;
   pki.make_ca("cluster-ca");

@@ -39,3 +39,12 @@ TEST_CASE("which failures are retried, and how often") {
   CHECK_FALSE(RetryPolicy::none().should_retry(RetryReason::conflict, 1));
   CHECK(RetryPolicy().max_attempts() == 5);
 }
+
+TEST_CASE("the first retry of a conflict does not wait, later ones and transient ones back off") {
+  auto policy = RetryPolicy::exponential(10ms, 2.0, 1s, 5, 0.0).retry_transient();
+  CHECK(policy.delay_before_retry(RetryReason::conflict, 1, 0) == 0ms);
+  CHECK(policy.delay_before_retry(RetryReason::conflict, 2, 0) == 20ms);
+  CHECK(policy.delay_before_retry(RetryReason::transient, 1, 0) == 10ms);
+  policy.immediate_first_conflict_retry(false);
+  CHECK(policy.delay_before_retry(RetryReason::conflict, 1, 0) == 10ms);
+}

@@ -27,7 +27,7 @@ class RetryPolicy {
   using Duration = std::chrono::nanoseconds;
 
   // Exponential backoff from 10 ms, factor 2, cap 1 s, jitter 0.5, at most 5
-  // attempts, conflicts only.
+  // attempts, conflicts only (the first conflict retry at once).
   RetryPolicy();
 
   // One attempt; nothing is retried.
@@ -42,6 +42,13 @@ class RetryPolicy {
   RetryPolicy& with_max_attempts(std::size_t max_attempts);
   RetryPolicy& retry_conflicts(bool on = true);
   RetryPolicy& retry_transient(bool on = true);
+  // On by default: the first retry after a conflict does not wait. The
+  // failed attempt reloaded the streams that moved, so the retry decides on
+  // fresh state; the usual conflict between processes or nodes serving the
+  // same streams is a stale cache, not a contended stream. Backoff applies
+  // from the second retry on, and to transient failures. Off: every retry
+  // waits delay_after.
+  RetryPolicy& immediate_first_conflict_retry(bool on = true);
 
   std::size_t max_attempts() const noexcept { return max_attempts_; }
 
@@ -49,8 +56,12 @@ class RetryPolicy {
   // `reason`, is followed by another.
   bool should_retry(RetryReason reason, std::size_t attempt) const noexcept;
 
-  // How long to wait after failed attempt number `attempt` before the next.
+  // How long to wait after failed attempt number `attempt` before the next
+  // (the backoff schedule).
   Duration delay_after(std::size_t attempt, std::uint64_t random_bits) const noexcept;
+  // The wait the runtime applies: delay_after, except none before the first
+  // retry of a conflict (see immediate_first_conflict_retry).
+  Duration delay_before_retry(RetryReason reason, std::size_t attempt, std::uint64_t random_bits) const noexcept;
 
  private:
   enum class Backoff { none, fixed, exponential };
@@ -62,6 +73,7 @@ class RetryPolicy {
   std::size_t max_attempts_ = 5;
   bool retry_conflicts_ = true;
   bool retry_transient_ = false;
+  bool immediate_first_conflict_retry_ = true;
 };
 
 }  // namespace eventcore

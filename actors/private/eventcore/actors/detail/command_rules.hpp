@@ -24,6 +24,11 @@ struct AfterDecide {
   Kind kind = Kind::append;
   std::optional<CommandError> error;  // answer
   bool drop_cache = false;            // answer: the folds may not match the store (an event did not decode)
+  // answer: only once the store confirms the versions it was decided on (a
+  // versions-only append). A rejection decided on state that another
+  // process has since moved is decided again, like a write that conflicts:
+  // a cache never makes a command fail that the store's state would take.
+  bool confirm = false;
 };
 
 // `declared`: the command's streams, sorted (discovered ones included).

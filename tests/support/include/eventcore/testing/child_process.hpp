@@ -34,7 +34,7 @@ class ChildProcess {
  public:
   // Starts `path args...` and waits at most `wait` for `ready` (e.g.
   // "listening on http://127.0.0.1:") on its stdout; port() is the number
-  // right after it.
+  // right after it. An empty `ready`: no wait (the caller polls).
   ChildProcess(std::string path, const std::vector<std::string>& args, std::string ready,
                std::chrono::milliseconds wait = std::chrono::seconds(10)) {
     static std::atomic<int> counter{0};
@@ -52,6 +52,7 @@ class ChildProcess {
       ::execv(path.c_str(), argv.data());
       ::_exit(127);
     }
+    if (ready.empty()) return;
     const auto deadline = std::chrono::steady_clock::now() + wait;
     while (port_ == 0 && std::chrono::steady_clock::now() < deadline) {
       const auto text = slurp(out_);
