@@ -9,14 +9,17 @@
 # --cases pg_append,mem, --reps 5, --clients 8, ...).
 #
 #   --quick   a smoke run: EVENTCORE_BENCH_SECONDS=1, 50,000 catch-up events, 1 repetition
-#   --only B  run only benchmark B (store_bench, runtime_bench, history_bench, projection_bench, http_bench),
+#   --only B  run only benchmark B (store_bench, runtime_bench, history_bench, projection_bench, http_bench,
+#             remote_bench, cluster_bench),
 #             with the options that follow, e.g. --only projection_bench --cases mem_proj
 # Afterwards runtime_bench (the command runtime), history_bench (long-lived
 # streams: cost by history, memory of many live streams) and projection_bench
 # (catch-up, live lag, appends with projections running) and http_bench
 # (bench/http_bench.sh: transfers through the HTTP service with wrk, against
-# the same transfers in-process) run with their default options: one command
-# runs every benchmark.
+# the same transfers in-process), remote_bench (commands through the remote
+# gateway from another process, against in-process) and cluster_bench
+# (bench/cluster_bench.sh: 3 nodes behind haproxy against 1) run with their
+# default options: one command runs every benchmark.
 #
 # Environment: EVENTCORE_BENCH_SECONDS (seconds per timed run, default 5),
 # EVENTCORE_BENCH_EVENTS (catch-up log size, default 1,000,000),
@@ -41,9 +44,9 @@ while (($#)); do
   shift
 done
 case "$only" in
-  "" | store_bench | runtime_bench | history_bench | projection_bench | http_bench) ;;
+  "" | store_bench | runtime_bench | history_bench | projection_bench | http_bench | remote_bench | cluster_bench) ;;
   *)
-    log "--only: no benchmark '$only' (store_bench, runtime_bench, history_bench, projection_bench, http_bench)"
+    log "--only: no benchmark '$only' (store_bench, runtime_bench, history_bench, projection_bench, http_bench, remote_bench, cluster_bench)"
     exit 2
     ;;
 esac
@@ -67,9 +70,13 @@ mkdir -p "${EVENTCORE_STATE}/bench"
 build_log="${EVENTCORE_STATE}/bench/build.log"
 targets=(store_bench)
 http_targets=(eventcore-bank-service eventcore-bank-demo)
-if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then targets+=(runtime_bench history_bench projection_bench "${http_targets[@]}"); fi
+cluster_targets=(eventcore-bank-service eventcore-projection-worker)
+if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then
+  targets+=(runtime_bench history_bench projection_bench remote_bench "${http_targets[@]}" "${cluster_targets[@]}")
+fi
 if [[ -n $only ]]; then targets=("$only"); fi
 if [[ $only == http_bench ]]; then targets=("${http_targets[@]}"); fi
+if [[ $only == cluster_bench ]]; then targets=("${cluster_targets[@]}"); fi
 log "building ${targets[*]} in ${build_dir#"${EVENTCORE_ROOT}/"}"
 if ! cmake --build "${build_dir}" --target "${targets[@]}" -- -j"$(nproc)" >"${build_log}" 2>&1; then
   grep -vE '^\[[0-9]+/[0-9]+\] ' "${build_log}" >&2 || true
@@ -94,6 +101,12 @@ if [[ $only == http_bench ]]; then
     tee "${EVENTCORE_STATE}/bench/last.jsonl"
   exit 0
 fi
+if [[ $only == cluster_bench ]]; then
+  log "running cluster_bench ${args[*]:-}"
+  "${EVENTCORE_ROOT}/bench/cluster_bench.sh" "$build_dir" "$EVENTCORE_DATABASE_URL" "${args[@]}" |
+    tee "${EVENTCORE_STATE}/bench/last.jsonl"
+  exit 0
+fi
 if [[ -n $only ]]; then
   log "running $only ${args[*]:-}"
   "${build_dir}/bench/${only}" "${args[@]}" | tee "${EVENTCORE_STATE}/bench/last.jsonl"
@@ -115,5 +128,12 @@ if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then
   http_args=()
   if ((quick)); then http_args=(--reps 1 --seconds 2); fi
   "${EVENTCORE_ROOT}/bench/http_bench.sh" "$build_dir" "$EVENTCORE_DATABASE_URL" "${http_args[@]}" |
+    tee -a "${EVENTCORE_STATE}/bench/last.jsonl"
+  log "running remote_bench"
+  "${build_dir}/bench/remote_bench" "${runtime_args[@]}" | tee -a "${EVENTCORE_STATE}/bench/last.jsonl"
+  log "running cluster_bench"
+  cluster_args=()
+  if ((quick)); then cluster_args=(--reps 1 --seconds 2); fi
+  "${EVENTCORE_ROOT}/bench/cluster_bench.sh" "$build_dir" "$EVENTCORE_DATABASE_URL" "${cluster_args[@]}" |
     tee -a "${EVENTCORE_STATE}/bench/last.jsonl"
 fi

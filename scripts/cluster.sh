@@ -5,22 +5,25 @@
 # them, so nothing routes by account.
 #   scripts/cluster.sh                    # 3 nodes; serve until Ctrl-C
 #   scripts/cluster.sh --nodes 5
-#   scripts/cluster.sh --demo [--seconds S --accounts N --connections C]
-#                                         # load through haproxy; node 2 is killed
-#                                         # (SIGKILL) halfway; money conserved?
+#   scripts/cluster.sh --demo [--seconds S --accounts N --connections C] [--kill-one]
+#                                         # load through haproxy (with --kill-one, node 2
+#                                         # is killed with SIGKILL halfway); money conserved?
 #   scripts/cluster.sh --no-wait          # start, show, stop
 # EVENTCORE_LISTEN (default 127.0.0.1:8080) is haproxy's address; the nodes
 # listen on the ports after it (HTTP) and from 7401 (gateways).
+# EVENTCORE_DATABASE_URL: an external PostgreSQL instead of the local one;
+# EVENTCORE_BUILD_DIR: run the binaries built there (nothing is built).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-count=3 demo=0 wait_for_ctrl_c=1
+count=3 demo=0 wait_for_ctrl_c=1 kill_one=0
 args=()
 while (($#)); do
   case "$1" in
     --nodes) count="$2"; shift ;;
     --demo) demo=1 ;;
     --no-wait) wait_for_ctrl_c=0 ;;
+    --kill-one) kill_one=1 ;;
     *) args+=("$1") ;;
   esac
   shift
@@ -35,13 +38,15 @@ if ((!demo && ${#args[@]})); then
 fi
 
 install_packages
-build "${EVENTCORE_ROOT}/build"
+if [[ -z "${EVENTCORE_BUILD_DIR:-}" ]]; then
+  build "${EVENTCORE_ROOT}/build"
+fi
 if [[ -z "${EVENTCORE_DATABASE_URL:-}" ]]; then
   EVENTCORE_DATABASE_URL="$(pg_start "${EVENTCORE_STATE}/pgdata" "${EVENTCORE_PG_PORT:-54329}")"
   export EVENTCORE_DATABASE_URL
 fi
 
-apps="${EVENTCORE_ROOT}/build/apps"
+apps="${EVENTCORE_BUILD_DIR:-${EVENTCORE_ROOT}/build}/apps"
 listen="${EVENTCORE_LISTEN:-127.0.0.1:8080}"
 host="${listen%:*}" port="${listen##*:}"
 logs="${EVENTCORE_STATE}/logs/cluster"
@@ -80,6 +85,13 @@ for url in "${node_urls[@]}" "http://${listen}"; do
   done
   curl -fsS -o /dev/null "${url}/health" || { log "${url} did not become ready in 30 s"; exit 1; }
 done
+for ((i = 0; i < count; i++)); do
+  if ! kill -0 "${node_pids[i]}" 2>/dev/null; then
+    log "node$((i + 1)) exited:"
+    cat "${logs}/node$((i + 1)).log" >&2
+    exit 1
+  fi
+done
 echo "EventCore cluster: haproxy on http://${listen} in front of ${count} nodes:"
 for ((i = 1; i <= count; i++)); do
   echo "  node${i}: ${node_urls[i - 1]}  gateway ${host}:$((7400 + i))  (pid ${node_pids[i - 1]})"
@@ -88,7 +100,7 @@ done
 if ((demo)); then
   source "${EVENTCORE_ROOT}/scripts/lib/http_demo.sh"
   midway=""
-  if ((count > 1)); then
+  if ((kill_one && count > 1)); then
     midway="log 'killing node2 (SIGKILL, pid ${node_pids[1]}): haproxy sends its traffic to the others'; kill -KILL ${node_pids[1]}"
   fi
   DEMO_NODES="${node_urls[*]}" DEMO_MIDWAY="$midway" http_demo "http://${listen}" "${args[@]}"

@@ -27,6 +27,9 @@ defaults
   timeout client 60s
   timeout server 60s
   timeout http-request 10s
+  # A node answers /health within this even under full load; a dead one
+  # refuses at once (connection refused takes it out within a second).
+  timeout check 3s
   retries 3
   option redispatch 1
   retry-on conn-failure
@@ -39,7 +42,7 @@ backend nodes
   balance roundrobin
   option httpchk GET /health
   http-check expect status 200
-  default-server inter 500ms fall 2 rise 2
+  default-server inter 1s fall 2 rise 2
 EOF
 n=0
 for node in "$@"; do
