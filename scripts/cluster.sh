@@ -9,6 +9,9 @@
 #                                         # load through haproxy (with --kill-one, node 2
 #                                         # is killed with SIGKILL halfway); money conserved?
 #   scripts/cluster.sh --no-wait          # start, show, stop
+#   scripts/cluster.sh --replica          # also a hot standby of the local PostgreSQL
+#                                         # (.eventcore/standby, port 54339): the worker
+#                                         # reads the log there
 # EVENTCORE_LISTEN (default 127.0.0.1:8080) is haproxy's address; the nodes
 # listen on the ports after it (HTTP) and from 7401 (gateways).
 # EVENTCORE_DATABASE_URL: an external PostgreSQL instead of the local one;
@@ -16,7 +19,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-count=3 demo=0 wait_for_ctrl_c=1 kill_one=0
+count=3 demo=0 wait_for_ctrl_c=1 kill_one=0 replica=0
 args=()
 while (($#)); do
   case "$1" in
@@ -24,6 +27,7 @@ while (($#)); do
     --demo) demo=1 ;;
     --no-wait) wait_for_ctrl_c=0 ;;
     --kill-one) kill_one=1 ;;
+    --replica) replica=1 ;;
     *) args+=("$1") ;;
   esac
   shift
@@ -41,9 +45,17 @@ install_packages
 if [[ -z "${EVENTCORE_BUILD_DIR:-}" ]]; then
   build "${EVENTCORE_ROOT}/build"
 fi
+worker_args=()
 if [[ -z "${EVENTCORE_DATABASE_URL:-}" ]]; then
   EVENTCORE_DATABASE_URL="$(pg_start "${EVENTCORE_STATE}/pgdata" "${EVENTCORE_PG_PORT:-54329}")"
   export EVENTCORE_DATABASE_URL
+  if ((replica)); then
+    worker_args=(--replica "$(pg_start_standby "${EVENTCORE_PG_PORT:-54329}" "${EVENTCORE_STATE}/standby" 54339)")
+    log "hot standby in .eventcore/standby (stop it with: scripts/pgctl.sh stop .eventcore/standby)"
+  fi
+elif ((replica)); then
+  log "--replica needs the local PostgreSQL (unset EVENTCORE_DATABASE_URL)"
+  exit 2
 fi
 
 apps="${EVENTCORE_BUILD_DIR:-${EVENTCORE_ROOT}/build}/apps"
@@ -64,7 +76,7 @@ trap stop_all EXIT
 trap 'exit 0' INT TERM
 
 "${apps}/projection_worker/eventcore-projection-worker" --projection event_counts --status-ms 60000 \
-  >"${logs}/worker.log" 2>&1 &
+  "${worker_args[@]}" >"${logs}/worker.log" 2>&1 &
 pids+=($!)
 for ((i = 1; i <= count; i++)); do
   node="${host}:$((port + i))"
@@ -92,7 +104,7 @@ for ((i = 0; i < count; i++)); do
     exit 1
   fi
 done
-echo "EventCore cluster: haproxy on http://${listen} in front of ${count} nodes:"
+echo "EventCore cluster: haproxy on http://${listen} in front of ${count} nodes${worker_args:+ (the worker reads the log from the standby ${worker_args[1]})}:"
 for ((i = 1; i <= count; i++)); do
   echo "  node${i}: ${node_urls[i - 1]}  gateway ${host}:$((7400 + i))  (pid ${node_pids[i - 1]})"
 done

@@ -39,12 +39,19 @@ build "$build_dir" "${cmake_args[@]}"
 # A fresh, throw-away server: durability is not under test here, so fsync is off.
 port="${EVENTCORE_TEST_PG_PORT:-54330}"
 data="${EVENTCORE_STATE}/test-pgdata"
+standby="${EVENTCORE_STATE}/test-standby"
+pg_stop "$standby"
 pg_stop "$data"
-rm -rf "$data"
-cleanup() { pg_stop "$data"; rm -rf "$data"; }
+rm -rf "$data" "$standby"
+cleanup() { pg_stop "$standby"; pg_stop "$data"; rm -rf "$data" "$standby"; }
 trap cleanup EXIT
 EVENTCORE_TEST_DATABASE_URL="$(pg_start "$data" "$port" "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")"
 export EVENTCORE_TEST_DATABASE_URL EVENTCORE_TEST_PGDATA="$data" EVENTCORE_TEST_PGPORT="$port"
+# A hot standby of it, for the tests that read the log from a replica. It
+# applies commits 100 ms late, so that a reader woken before the standby has
+# the commit would see nothing (what the replica tests check).
+EVENTCORE_TEST_REPLICA_URL="$(pg_start_standby "$port" "$standby" "$((port + 100))" "-c recovery_min_apply_delay=100ms")"
+export EVENTCORE_TEST_REPLICA_URL
 
 # Narrow, justified suppressions only (see the file).
 if [[ ${sanitize:-} == thread ]]; then

@@ -33,6 +33,11 @@ int main(int argc, char** argv) {
   app.add_option("--database", database, "PostgreSQL connection string or URI")
       ->envname("EVENTCORE_DATABASE_URL")
       ->required();
+  std::string replica;
+  app.add_option("--replica", replica,
+                 "a hot standby of --database to read events from (checkpoints, read models and leadership stay on "
+                 "--database)")
+      ->envname("EVENTCORE_REPLICA_URL");
   app.add_option("--schema", schema, "the store's schema");
   app.add_option("--channel", channel, "the notification channel");
   app.add_option("--projection", names, "a projection to run (event_counts, event_copy)")->required();
@@ -56,6 +61,7 @@ int main(int argc, char** argv) {
   store_config.schema = schema;
   store_config.pool_size = 2;
   store_config.notify_channel = channel;
+  store_config.replica_conninfo = replica;
   auto store = PostgresStore::open(store_config);
   if (!store) {
     std::cerr << "cannot open the store: " << to_string(store.error()) << "\n";

@@ -77,6 +77,29 @@ pg_start() {
   echo "postgresql://eventcore@127.0.0.1:${port}/postgres"
 }
 
+# pg_start_standby PRIMARY_PORT DATADIR PORT [OPTIONS]: a hot standby of the server on
+# 127.0.0.1:PRIMARY_PORT (pg_basebackup, streaming replication) in DATADIR,
+# started on 127.0.0.1:PORT with hot_standby_feedback on; prints its URI.
+# Reuses a running one. Read the log there with PostgresStoreConfig::
+# replica_conninfo (eventcore-projection-worker --replica).
+pg_start_standby() {
+  local primary_port="$1" data="$2" port="$3" extra="${4:-}"
+  mkdir -p "$(dirname "$data")"
+  if [[ $(id -u) -eq 0 ]]; then chown postgres "$(dirname "$data")"; fi
+  if [[ ! -f "${data}/PG_VERSION" ]]; then
+    log "pg_basebackup of 127.0.0.1:${primary_port} into ${data#"${EVENTCORE_ROOT}/"}"
+    as_pg_user "${PG_BIN}/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U eventcore -D "$data" \
+      -R -X stream -c fast --no-sync
+  fi
+  if ! as_pg_user "${PG_BIN}/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    log "starting the standby on 127.0.0.1:${port}"
+    as_pg_user "${PG_BIN}/pg_ctl" -D "$data" -l "${data}/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories='' -c max_connections=300 -c hot_standby=on -c hot_standby_feedback=on ${extra}" \
+      start >/dev/null
+  fi
+  echo "postgresql://eventcore@127.0.0.1:${port}/postgres"
+}
+
 pg_stop() {
   local data="$1"
   if [[ -f "${data}/postmaster.pid" ]]; then

@@ -9,10 +9,17 @@
 // must answer within another interval, or the connection is declared dead
 // and replaced; a database that is down is retried with backoff (50 ms to
 // 1 s). Notifications carry no data.
+//
+// With a ReplayWait (the store reads the log from a hot standby), each
+// wake-up waits first until the standby has replayed the primary's WAL as
+// of the notification, polling every millisecond for at most `limit`: the
+// notification is sent after the commit it announces, so the primary's WAL
+// position when it arrives covers that commit.
 
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -21,10 +28,15 @@
 
 namespace eventcore::pg {
 
+struct ReplayWait {
+  ConnectionSettings standby;
+  std::chrono::milliseconds limit;
+};
+
 class Listener {
  public:
   Listener(ConnectionSettings settings, std::string channel, std::chrono::milliseconds keepalive,
-           std::shared_ptr<detail::AppendWatchers> watchers);
+           std::shared_ptr<detail::AppendWatchers> watchers, std::optional<ReplayWait> replay = std::nullopt);
   ~Listener();  // stops the thread within about 50 ms
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -33,12 +45,16 @@ class Listener {
   void run();
   bool connect();
   void drop();
+  void wake();               // waits for the standby's replay first, with a ReplayWait
+  void wait_for_replay();
 
   const ConnectionSettings settings_;
   const std::string channel_;
   const std::chrono::milliseconds keepalive_;
   std::shared_ptr<detail::AppendWatchers> watchers_;
-  PGconn* conn_ = nullptr;  // owned by the thread
+  const std::optional<ReplayWait> replay_;
+  PGconn* conn_ = nullptr;     // owned by the thread
+  PGconn* standby_ = nullptr;  // with a ReplayWait; owned by the thread
   bool probe_pending_ = false;
   std::chrono::steady_clock::time_point last_probe_{};
   std::atomic<bool> stopping_{false};

@@ -181,6 +181,19 @@ std::string server_message(PGconn* conn, const PGresult* result) {
   return trim(result ? PQresultErrorMessage(result) : PQerrorMessage(conn));
 }
 
+// The statements of a standby's pool: reads of the log only.
+Status prepare_reads(PGconn* conn) {
+  for (const auto& [name, sql] : {std::pair<const char*, const std::string*>{read_all_statement, &read_all_sql},
+                                  {read_category_statement, &read_category_sql},
+                                  {backlog_statement, &backlog_sql}}) {
+    pg::ResultPtr result(PQprepare(conn, name, sql->c_str(), 0, nullptr));
+    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK)
+      return Error{pg::connection_lost(conn, result.get()) ? ErrorCode::unavailable : ErrorCode::failed,
+                   std::string("cannot prepare ") + name + " on the replica: " + server_message(conn, result.get())};
+  }
+  return {};
+}
+
 Status prepare_statements(PGconn* conn, bool notify) {
   const std::string append_one_update_sql = append_one_sql(false, notify);
   const std::string append_one_upsert_sql = append_one_sql(true, notify);
@@ -373,6 +386,7 @@ Error append_error(PGconn* conn, const PGresult* result, const std::vector<Strea
 struct PostgresStore::Impl {
   PostgresStoreConfig config;
   std::unique_ptr<pg::ConnectionPool> pool;
+  std::unique_ptr<pg::ConnectionPool> replica;  // replica_conninfo's: read_all and backlog
   std::unique_ptr<pg::Notifier> notifier;  // NotifyMode::coalesced only
   std::shared_ptr<detail::AppendWatchers> watchers = std::make_shared<detail::AppendWatchers>();
   std::mutex listener_mutex;
@@ -455,8 +469,11 @@ struct PostgresStore::Impl {
   // Runs a prepared statement that is safe to repeat (a read, or the
   // idempotent expiry DELETE); one that fails on a connection that died
   // while idle (a server restart) is retried once on a new connection.
-  Result<pg::ResultPtr> read(const char* statement, pg::Params& params, std::string_view what) {
+  // `from_replica`: on the standby when there is one.
+  Result<pg::ResultPtr> read(const char* statement, pg::Params& params, std::string_view what,
+                             bool from_replica = false) {
     params.finish();
+    pg::ConnectionPool* const pool = from_replica && replica ? replica.get() : this->pool.get();
     for (int attempt = 0;; ++attempt) {
       auto lease = pool->acquire();
       if (!lease) return std::move(lease).error();
@@ -516,6 +533,19 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(PostgresStoreConfig c
     if (!lease) return std::move(lease).error();
     if (auto status = pg::apply_migrations(lease->get(), impl->config.schema); !status)
       return status.error();
+  }
+  if (!impl->config.replica_conninfo.empty()) {
+    if (impl->config.replica_pool_size == 0 || impl->config.replica_wait.count() < 0)
+      return Error{ErrorCode::invalid_argument, "replica_pool_size must be at least 1 and replica_wait not negative"};
+    auto replica_config = impl->config;
+    replica_config.conninfo = impl->config.replica_conninfo;
+    auto replica_settings = pg::make_connection_settings(replica_config, "eventcore-replica-reader");
+    if (!replica_settings) return std::move(replica_settings).error();
+    // Connects on the first read: the standby may still be replaying the
+    // schema the primary just migrated.
+    impl->replica = std::make_unique<pg::ConnectionPool>(std::move(replica_settings).value(),
+                                                         impl->config.replica_pool_size,
+                                                         [](PGconn* conn) { return prepare_reads(conn); });
   }
   if (impl->config.notify == NotifyMode::coalesced)
     impl->notifier = std::make_unique<pg::Notifier>(std::move(notifier_settings).value(),
@@ -858,7 +888,8 @@ Result<ReadAllPage> PostgresStore::read_all(GlobalPosition after, std::size_t ma
   else params.add_bytes(filter.stream_prefix);
   params.add_int8(static_cast<std::int64_t>(max_count));
   const bool by_category = filter.stream_prefix.find('-') != std::string::npos;
-  auto result = impl_->read(by_category ? read_category_statement : read_all_statement, params, "read_all");
+  auto result = impl_->read(by_category ? read_category_statement : read_all_statement, params, "read_all",
+                            /*from_replica=*/true);
   if (!result) return std::move(result).error();
   auto events = decode_events(result->get());
   if (!events) return std::move(events).error();
@@ -944,9 +975,13 @@ std::unique_ptr<AppendWatch> PostgresStore::watch_appends(std::function<void()> 
   std::lock_guard lock(impl_->listener_mutex);
   if (!impl_->listener) {
     auto settings = pg::make_connection_settings(impl_->config, "eventcore-listener:" + impl_->config.notify_channel);
+    std::optional<pg::ReplayWait> replay;
+    if (impl_->replica)
+      replay = pg::ReplayWait{impl_->replica->settings(), impl_->config.replica_wait};
     if (settings)  // it parsed when the store opened
       impl_->listener = std::make_unique<pg::Listener>(std::move(settings).value(), impl_->config.notify_channel,
-                                                       impl_->config.listen_keepalive, impl_->watchers);
+                                                       impl_->config.listen_keepalive, impl_->watchers,
+                                                       std::move(replay));
   }
   return watch;
 }
@@ -959,7 +994,7 @@ Result<ReadBacklog> PostgresStore::backlog(GlobalPosition after, const EventFilt
   add_text_array_null_if_empty(params, filter.types);
   if (filter.stream_prefix.empty()) params.add_null();
   else params.add_bytes(filter.stream_prefix);
-  auto result = impl_->read(backlog_statement, params, "backlog");
+  auto result = impl_->read(backlog_statement, params, "backlog", /*from_replica=*/true);
   if (!result) return std::move(result).error();
   const PGresult* r = result->get();
   auto text = [&](int column) { return std::string(field(r, 0, column)); };

@@ -43,11 +43,11 @@ inline AppendRequest one_event(const StreamId& id, ExpectedVersion expected, Eve
   return request;
 }
 
-// A plain libpq connection to the test database, closed on scope exit.
+// A plain libpq connection to the test database (or `url`), closed on scope exit.
 struct RawConnection {
   PGconn* conn;
-  explicit RawConnection(const std::string& schema = {}) {
-    conn = PQconnectdb(test_database_url().c_str());
+  explicit RawConnection(const std::string& schema = {}, const std::string& url = test_database_url()) {
+    conn = PQconnectdb(url.c_str());
     REQUIRE(PQstatus(conn) == CONNECTION_OK);
     if (!schema.empty()) exec("SET search_path TO " + schema);
   }

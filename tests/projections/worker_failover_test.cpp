@@ -93,3 +93,30 @@ TEST_CASE("when the active worker is killed the standby takes over and the read 
   CHECK(c.missing == 0);
   b.kill(SIGTERM);
 }
+
+TEST_CASE("a worker reading the log from a hot standby keeps its read model exactly-once on the primary") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  const auto replica = test_replica_url();
+  Fixture f("proj_replica");
+  Worker worker({"--database", test_database_url(), "--replica", replica, "--schema", f.schema.name(), "--channel",
+                 f.channel, "--projection", "event_copy", "--page-size", "50", "--poll-ms", "500"});
+  {
+    Writers writers(f.store, 2, 2ms);
+    REQUIRE(wait_until([&] { return copied(f) > 300; }, 20s));
+  }
+  REQUIRE(wait_until([&] { return check_copy(f).exact(); }, 30s));
+  const auto c = check_copy(f);
+  CHECK(c.copied == c.log);
+  CHECK(c.missing == 0);
+  // It read on the standby, and holds the leadership on the primary.
+  CHECK(owner_pid(f) == std::to_string(worker.pid()));
+  PGconn* standby = PQconnectdb(replica.c_str());
+  REQUIRE(PQstatus(standby) == CONNECTION_OK);
+  PGresult* readers = PQexec(standby, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                                      "'eventcore-replica-reader'");
+  REQUIRE(PQresultStatus(readers) == PGRES_TUPLES_OK);
+  CHECK(std::atoi(PQgetvalue(readers, 0, 0)) > 0);
+  PQclear(readers);
+  PQfinish(standby);
+  worker.kill(SIGTERM);
+}

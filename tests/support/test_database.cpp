@@ -56,6 +56,13 @@ bool postgres_available() {
       "the tests may write to (EVENTCORE_SKIP_POSTGRES_TESTS=1 skips these tests)");
 }
 
+std::string test_replica_url() {
+  const char* url = std::getenv("EVENTCORE_TEST_REPLICA_URL");
+  if (!url || !*url)
+    skip_test("needs a hot standby of the test database (EVENTCORE_TEST_REPLICA_URL; scripts/test.sh starts one)");
+  return url;
+}
+
 void skip_test(const std::string& why) {
   std::fprintf(stderr, "SKIPPED: %s\n", why.c_str());
   std::fflush(stdout);

@@ -47,6 +47,25 @@ struct PostgresStoreConfig {
   // watch_appends' listening connection: a keepalive query this often must
   // answer within another interval, or the connection is replaced.
   std::chrono::milliseconds listen_keepalive{1000};
+
+  // A hot standby of this database (streaming replication) to read the log
+  // from. Empty: none. When set, read_all and backlog (what projections
+  // read) go to the standby; appends, stream reads, snapshots, command
+  // records and notifications stay on conninfo (the primary), so commands
+  // never decide on a lagging copy.
+  // - watch_appends listens on the primary (a standby cannot LISTEN) and
+  //   wakes only once the standby has replayed the primary's WAL as of the
+  //   notification (or after replica_wait), so a woken reader finds what
+  //   woke it.
+  // - read_all stays gap-free on the standby: it takes the standby's own
+  //   snapshot, in which the primary's transactions that were in progress
+  //   at the replayed point are still in progress.
+  // - Long reads on a standby can be cancelled by replay conflicts (a read
+  //   then fails and is retried by the projection engine); run the standby
+  //   with hot_standby_feedback=on (docs/OPERATIONS.md).
+  std::string replica_conninfo;
+  std::size_t replica_pool_size = 2;
+  std::chrono::milliseconds replica_wait{2000};
 };
 
 // An EventStore in PostgreSQL (15 or later), through libpq.

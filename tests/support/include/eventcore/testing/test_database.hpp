@@ -10,6 +10,9 @@ namespace eventcore::testing {
 // EVENTCORE_SKIP_POSTGRES_TESTS=1, when postgres_available() is false.
 bool postgres_available();
 std::string test_database_url();
+// A hot standby of the test database (EVENTCORE_TEST_REPLICA_URL, which
+// scripts/test.sh sets); skips the running test when there is none.
+std::string test_replica_url();
 
 // Ends the running test as skipped: prints why and exits the process with
 // 77, which ctest reports as skipped (tests/CMakeLists.txt). Every ctest test
