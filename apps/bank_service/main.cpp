@@ -5,7 +5,8 @@
 //   ... --gateway 0.0.0.0:7400 --tls-cert node.pem --tls-key node.key --tls-ca ca.pem
 //
 // --gateway also serves the bank's commands to other nodes and to
-// `eventcore execute --connect` (eventcore/actors/remote.hpp).
+// `eventcore execute --connect` (eventcore/actors/remote.hpp); --grpc
+// serves them and stream reads over gRPC (apps/bank_grpc/proto/bank.proto).
 //
 // SIGINT or SIGTERM: stop accepting, answer the requests in flight, stop the
 // runtime, exit 0.
@@ -24,6 +25,7 @@
 #include "eventcore/actors/remote.hpp"
 #include "eventcore/apps/node_flags.hpp"
 #include "eventcore/bank/registry.hpp"
+#include "eventcore/bank_grpc/grpc_front.hpp"
 #include "eventcore/bank_service/service.hpp"
 #include "eventcore/store/memory_store.hpp"
 #include "eventcore/store/postgres_store.hpp"
@@ -57,6 +59,8 @@ int main(int argc, char** argv) {
   std::string gateway_at;
   app.add_option("--gateway", gateway_at, "HOST:PORT: serve the bank's commands to other nodes there")
       ->envname("EVENTCORE_GATEWAY");
+  std::string grpc_at;
+  app.add_option("--grpc", grpc_at, "HOST:PORT: serve the bank over gRPC there (plain text)")->envname("EVENTCORE_GRPC");
   TlsConfig tls_flags;
   apps::add_tls_flags(app, tls_flags);
   std::optional<TlsConfig> tls;
@@ -84,6 +88,15 @@ int main(int argc, char** argv) {
       return 2;
     }
     gateway_endpoint = *parsed;
+  }
+  std::optional<Endpoint> grpc_endpoint;
+  if (!grpc_at.empty()) {
+    auto parsed = Endpoint::parse(grpc_at);
+    if (!parsed) {
+      std::cerr << "eventcore-bank-service: --grpc: " << parsed.error().message << "\n";
+      return 2;
+    }
+    grpc_endpoint = *parsed;
   }
   const std::string host = endpoint->host;
   const int port = endpoint->port;
@@ -138,6 +151,16 @@ int main(int argc, char** argv) {
     std::cout << "command gateway on " << gateway_endpoint->host << ":" << gateway->port()
               << (tls ? " (mutual TLS)" : " (plain TCP)") << std::endl;
   }
+  std::unique_ptr<bank_grpc::GrpcFront> grpc;
+  if (grpc_endpoint) {
+    auto started = bank_grpc::GrpcFront::start(executor.value(), store, grpc_endpoint->host, grpc_endpoint->port);
+    if (!started) {
+      std::cerr << "eventcore-bank-service: " << to_string(started.error()) << "\n";
+      return 1;
+    }
+    grpc = std::move(*started);
+    std::cout << "grpc on " << grpc_endpoint->host << ":" << grpc->port() << std::endl;
+  }
   auto bound = (*service)->bind(host, port);
   if (!bound) {
     std::cerr << "eventcore-bank-service: " << to_string(bound.error()) << "\n";
@@ -159,6 +182,7 @@ int main(int argc, char** argv) {
   }
   (*service)->stop();
   if (gateway) gateway->close();
+  if (grpc) grpc->shutdown();
   executor.value().shutdown();
   std::cout << "stopped" << std::endl;
   return 0;

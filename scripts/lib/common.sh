@@ -13,6 +13,7 @@ EVENTCORE_PACKAGES=(
   libcaf-dev libpq-dev libcereal-dev libspdlog-dev libfmt-dev catch2
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev prometheus-cpp-dev
   postgresql-15 postgresql-client-15 curl wrk libssl-dev openssl haproxy
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
 )
 
 # Installs missing Debian packages; quiet and quick when all are present.
@@ -68,8 +69,15 @@ pg_start() {
     log "initdb ${data#"${EVENTCORE_ROOT}/"}"
     as_pg_user "${PG_BIN}/initdb" -D "$data" -U eventcore --auth=trust -E UTF8 --no-sync >/dev/null
   fi
+  pg_run "$data" "$port" "PostgreSQL" "$extra"
+}
+
+# pg_run DATADIR PORT WHAT OPTIONS: starts the server in DATADIR on
+# 127.0.0.1:PORT (no unix socket) unless it runs; prints its URI.
+pg_run() {
+  local data="$1" port="$2" what="$3" extra="$4"
   if ! as_pg_user "${PG_BIN}/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    log "starting PostgreSQL on 127.0.0.1:${port}"
+    log "starting ${what} on 127.0.0.1:${port}"
     as_pg_user "${PG_BIN}/pg_ctl" -D "$data" -l "${data}/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories='' -c max_connections=300 ${extra}" \
       start >/dev/null
@@ -91,13 +99,7 @@ pg_start_standby() {
     as_pg_user "${PG_BIN}/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U eventcore -D "$data" \
       -R -X stream -c fast --no-sync
   fi
-  if ! as_pg_user "${PG_BIN}/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    log "starting the standby on 127.0.0.1:${port}"
-    as_pg_user "${PG_BIN}/pg_ctl" -D "$data" -l "${data}/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories='' -c max_connections=300 -c hot_standby=on -c hot_standby_feedback=on ${extra}" \
-      start >/dev/null
-  fi
-  echo "postgresql://eventcore@127.0.0.1:${port}/postgres"
+  pg_run "$data" "$port" "the standby" "-c hot_standby=on -c hot_standby_feedback=on ${extra}"
 }
 
 pg_stop() {

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eventcore/bank/rejections.hpp"
+
 namespace eventcore::bank_service {
 
 void send(httplib::Response& res, const ApiError& error) {
@@ -15,14 +17,14 @@ ApiError from_command_error(const CommandError& error) {
   switch (error.code) {
     case CommandErrorCode::validation_failed: {
       const std::string& reason = error.reason.empty() ? std::string("rejected") : error.reason;
-      // The domains' reasons: an unknown thing is 404, input the domain finds invalid 422, a stale
-      // If-Match 412, any other refusal (insufficient funds or stock, exists already) 409.
-      if (reason.ends_with("_not_found")) return {404, reason, error.message};
-      if (reason == "invalid_amount" || reason == "same_account" || reason == "invalid_order" ||
-          reason == "invalid_quantity")
-        return {422, reason, error.message};
-      if (reason == "version_mismatch") return {412, reason, error.message};
-      return {409, reason, error.message};
+      switch (bank::classify_rejection(reason)) {
+        case bank::RejectionKind::not_found: return {404, reason, error.message};
+        case bank::RejectionKind::invalid: return {422, reason, error.message};
+        case bank::RejectionKind::stale_version: return {412, reason, error.message};
+        case bank::RejectionKind::exists:
+        case bank::RejectionKind::refused: return {409, reason, error.message};
+      }
+      break;
     }
     case CommandErrorCode::invalid_command:
       if (error.reason == "idempotency_key_reused")

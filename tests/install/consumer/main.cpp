@@ -1,5 +1,7 @@
 // A counter domain written against the installed headers only: a command
-// through the executor, and a projection that waits for it, on MemoryStore.
+// through the executor, one through the remote library's registry (its wire
+// form) and a published gateway, and a projection that waits for them, on
+// MemoryStore.
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -7,6 +9,7 @@
 #include <variant>
 
 #include <eventcore/actors/command_executor.hpp>
+#include <eventcore/actors/remote.hpp>
 #include <eventcore/projections/projection.hpp>
 #include <eventcore/store/memory_store.hpp>
 
@@ -36,6 +39,13 @@ struct Increment {
     if (state[counter].value + by > 10) return reject("the counter stops at 10", "full");
     return {{counter, Incremented{by}}};
   }
+  template <class A> void save(A& a) const { a(counter.str(), by); }
+  template <class A> static void load_and_construct(A& a, cereal::construct<Increment>& construct) {
+    std::string id;
+    int by = 0;
+    a(id, by);
+    construct(StreamId::try_new(id).value(), by);
+  }
 };
 
 struct Total : projections::TypedProjection<Event> {
@@ -63,6 +73,17 @@ int main() {
     if (!done) return std::fprintf(stderr, "increment: %s\n", to_string(done.error()).c_str()), 1;
     last = done->positions.back();
   }
+  // The wire form of a command, as a gateway receives it.
+  CommandRegistry registry;
+  registry.add<Increment>("consumer.Increment");
+  auto job = registry.decode(registry.encode(Increment{counter, 1}).value(), {});
+  if (!job) return std::fprintf(stderr, "decode: %s\n", to_string(job.error()).c_str()), 1;
+  auto wired = executor->run(*job);
+  if (!wired) return std::fprintf(stderr, "wired increment: %s\n", to_string(wired.error()).c_str()), 1;
+  last = wired->positions.back();
+  auto gateway = CommandGateway::publish(*executor, registry, {});
+  if (!gateway || gateway->port() == 0) return std::fprintf(stderr, "the gateway did not publish\n"), 1;
+  gateway->close();
   auto refused = executor->execute_sync(Increment{counter, 3});
   if (refused || refused.error().reason != "full") return std::fprintf(stderr, "the fourth increment was not refused\n"), 1;
   if (!(*runtime)->wait_until_caught_up("total", last, std::chrono::seconds(10)))
@@ -72,5 +93,5 @@ int main() {
   executor->shutdown();
   std::printf("consumer ok: total %d, version %llu\n", total,
               static_cast<unsigned long long>(store->stream_version(counter).value().value));
-  return total == 9 ? 0 : 1;
+  return total == 10 ? 0 : 1;
 }
