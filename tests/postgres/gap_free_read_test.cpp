@@ -34,23 +34,15 @@ TEST_CASE("read_all does not pass an append that is still in progress, and sees 
   }
 
   // A reader following the log: nothing is final while the slow append is open.
-  GlobalPosition cursor{};
-  std::set<EventId> seen;
-  auto follow = [&] {
-    auto page = store->read_all(cursor, 100);
-    REQUIRE(page.ok());
-    for (const auto& e : page->events) CHECK(seen.insert(e.id).second);
-    cursor = page->next;
-    return page->events.size();
-  };
-  CHECK(follow() == 0);
-  CHECK(cursor == GlobalPosition{});
+  LogFollower reader{*store};
+  CHECK(reader.follow() == 0);
+  CHECK(reader.cursor == GlobalPosition{});
 
   slow.exec("COMMIT");
   // Other sessions on the server may hold the snapshot horizon back a moment.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (seen.size() < expected.size() && std::chrono::steady_clock::now() < deadline) {
-    if (follow() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (reader.seen.size() < expected.size() && std::chrono::steady_clock::now() < deadline) {
+    if (reader.follow() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  CHECK(seen == expected);
+  CHECK(reader.seen == expected);
 }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "eventcore/store/postgres_store.hpp"
@@ -42,6 +43,21 @@ inline AppendRequest one_event(const StreamId& id, ExpectedVersion expected, Eve
   request.streams.push_back(StreamWrite{id, expected, {std::move(e)}});
   return request;
 }
+
+// A reader following the log with read_all: each follow() reads the next
+// page, checks that no event comes twice, and returns how many came.
+struct LogFollower {
+  EventStore& store;
+  GlobalPosition cursor{};
+  std::set<EventId> seen;
+  std::size_t follow() {
+    auto page = store.read_all(cursor, 100);
+    REQUIRE(page.ok());
+    for (const auto& e : page->events) CHECK(seen.insert(e.id).second);
+    cursor = page->next;
+    return page->events.size();
+  }
+};
 
 // A plain libpq connection to the test database (or `url`), closed on scope exit.
 struct RawConnection {

@@ -105,23 +105,15 @@ TEST_CASE("read_all on the standby is gap-free: a transaction still open on the 
   }
   await_replay(replica);  // the standby holds the five later commits
 
-  GlobalPosition cursor{};
-  std::set<EventId> seen;
-  auto follow = [&] {
-    auto page = store->read_all(cursor, 100);
-    REQUIRE(page.ok());
-    for (const auto& e : page->events) CHECK(seen.insert(e.id).second);
-    cursor = page->next;
-    return page->events.size();
-  };
-  CHECK(follow() == 0);  // nothing passes the open transaction, on the standby too
-  auto backlog = store->backlog(cursor, {});
+  LogFollower reader{*store};
+  CHECK(reader.follow() == 0);  // nothing passes the open transaction, on the standby too
+  auto backlog = store->backlog(reader.cursor, {});
   REQUIRE(backlog.ok());
   CHECK(backlog->held_back >= 5);
 
   slow.exec("COMMIT");
   const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (seen.size() < expected.size() && std::chrono::steady_clock::now() < deadline)
-    if (follow() == 0) std::this_thread::sleep_for(20ms);
-  CHECK(seen == expected);
+  while (reader.seen.size() < expected.size() && std::chrono::steady_clock::now() < deadline)
+    if (reader.follow() == 0) std::this_thread::sleep_for(20ms);
+  CHECK(reader.seen == expected);
 }
