@@ -30,9 +30,12 @@ void await_replay(const std::string& replica) {
   FAIL("the standby did not replay the primary's WAL within 10 s");
 }
 
+// A channel of the test's own: a notification another test's store sends on
+// the default channel would wake this one for a commit it did not make.
 PostgresStoreConfig replica_config(const ScopedSchema& schema, const std::string& replica) {
   auto config = store_config(schema);
   config.replica_conninfo = replica;
+  config.notify_channel = schema.name();
   return config;
 }
 

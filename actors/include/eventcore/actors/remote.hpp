@@ -33,6 +33,11 @@
 //
 // Every wait is bounded: connecting by connect_timeout, each request by
 // request_timeout.
+//
+// The gateways and remote executors of a process share one network actor
+// system, started with the first and stopped with the last: never let the
+// last copy of either go inside one of their callbacks (the system would
+// wait for its own thread).
 
 #include <chrono>
 #include <cstdint>
