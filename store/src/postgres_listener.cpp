@@ -35,8 +35,9 @@ void Listener::wake() {
   watchers_->wake_all();
 }
 
-// The primary's WAL position now, then the standby's replay until it gets
-// there (bounded). Any failure ends the wait: the wake-up goes out anyway,
+// The primary's WAL insert position now (not the write position: with
+// synchronous_commit off a commit returns before its record is written),
+// then the standby's replay until it gets there (bounded). Any failure ends the wait: the wake-up goes out anyway,
 // and a reader that finds nothing new is woken again by the next
 // notification or its own poll.
 void Listener::wait_for_replay() {
@@ -45,7 +46,7 @@ void Listener::wait_for_replay() {
     if (!r) probe_pending_ = false;
     PQclear(r);
   }
-  ResultPtr lsn(PQexec(conn_, "SELECT pg_current_wal_lsn()::text"));
+  ResultPtr lsn(PQexec(conn_, "SELECT pg_current_wal_insert_lsn()::text"));
   if (PQresultStatus(lsn.get()) != PGRES_TUPLES_OK || PQntuples(lsn.get()) != 1) return;
   const std::string target = PQgetvalue(lsn.get(), 0, 0);
   if (!standby_) {

@@ -14,7 +14,7 @@
 // wake-up waits first until the standby has replayed the primary's WAL as
 // of the notification, polling every millisecond for at most `limit`: the
 // notification is sent after the commit it announces, so the primary's WAL
-// position when it arrives covers that commit.
+// insert position when it arrives covers that commit.
 
 #include <atomic>
 #include <chrono>

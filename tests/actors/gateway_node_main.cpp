@@ -43,7 +43,9 @@ int main(int argc, char** argv) {
     cfg.load<caf::io::middleman>();
     cfg.set("middleman.app-identifiers", std::vector<std::string>{"eventcore-wire-0"});
     caf::actor_system system{cfg};
-    auto actor = system.spawn([]() -> caf::behavior { return {[](int x) { return x; }}; });
+    // An argument: CAF 0.17 binds a reference to a null tuple for an
+    // argument-less function actor (UBSan reports it).
+    auto actor = system.spawn([](int offset) -> caf::behavior { return {[=](int x) { return x + offset; }}; }, 0);
     auto port = system.middleman().publish(actor, 0, "127.0.0.1");
     if (!port) return 1;
     std::printf("gateway listening on port %u\n", static_cast<unsigned>(*port));

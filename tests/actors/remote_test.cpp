@@ -251,6 +251,7 @@ TEST_CASE("a node with another wire version is refused at connect, with a clear 
   GatewayNode foreign({"--foreign-wire"});
   auto node = RemoteExecutor::connect(bank::commands(), foreign.remote());
   REQUIRE_FALSE(node.ok());
+  INFO(node.error().message);
   CHECK(node.error().code == ErrorCode::unavailable);
   CHECK(node.error().message.find("another wire version") != std::string::npos);
 }

@@ -20,7 +20,7 @@ namespace {
 // Waits (bounded) until the standby has replayed the primary's WAL as of now.
 void await_replay(const std::string& replica) {
   RawConnection primary;
-  const std::string lsn = primary.exec("SELECT pg_current_wal_lsn()::text");
+  const std::string lsn = primary.exec("SELECT pg_current_wal_insert_lsn()::text");
   RawConnection standby({}, replica);
   REQUIRE(standby.exec("SELECT pg_is_in_recovery()") == "t");
   for (int i = 0; i < 1000; ++i) {
