@@ -58,6 +58,13 @@ class GatewayNode : public testing::ChildProcess {
   }
 };
 
+// Connects, or fails the test with the error (never a bare value() on an error).
+RemoteExecutor connect_or_fail(CommandRegistry registry, const RemoteConfig& config) {
+  auto node = RemoteExecutor::connect(std::move(registry), config);
+  if (!node) FAIL("connect to 127.0.0.1:" << config.port << ": " << node.error().message);
+  return std::move(*node);
+}
+
 std::vector<std::string> tls_args(const TlsConfig& tls) {
   return {"--tls-cert", tls.certificate, "--tls-key", tls.key, "--tls-ca", tls.ca_file};
 }
@@ -111,7 +118,7 @@ TEST_CASE("registry: a command round-trips by its wire name, and bad names and b
 
 TEST_CASE("a remote node runs commands with the executor's outcomes: results, rejections and keys") {
   GatewayNode gateway;
-  auto node = RemoteExecutor::connect(testing::remote_test_commands(), gateway.remote()).value();
+  auto node = connect_or_fail(testing::remote_test_commands(), gateway.remote());
   CHECK(node.peer() == "127.0.0.1:" + std::to_string(gateway.port()));
 
   REQUIRE(node.execute_sync(bank::OpenAccount{id("ada"), "Ada"}).ok());
@@ -184,7 +191,7 @@ TEST_CASE("a remote node runs commands with the executor's outcomes: results, re
 
 TEST_CASE("a command the gateway's node does not know is refused by name, and the connection stays usable") {
   GatewayNode gateway({"--bank-only"});
-  auto node = RemoteExecutor::connect(testing::remote_test_commands(), gateway.remote()).value();
+  auto node = connect_or_fail(testing::remote_test_commands(), gateway.remote());
   auto slow = node.execute_sync(testing::SlowDeposit{id("ada"), cents(1), 0});
   REQUIRE_FALSE(slow.ok());
   CHECK(slow.error().code == CommandErrorCode::invalid_command);
@@ -260,7 +267,7 @@ TEST_CASE("a gateway node killed or frozen mid-command: the caller hears within 
   for (const int signal : {SIGKILL, SIGSTOP}) {
     DYNAMIC_SECTION("signal " << signal) {
       GatewayNode gateway({"--heartbeat-ms", "100", "--connection-timeout-ms", "1000"});
-      auto node = RemoteExecutor::connect(testing::remote_test_commands(), gateway.remote()).value();
+      auto node = connect_or_fail(testing::remote_test_commands(), gateway.remote());
       REQUIRE(node.execute_sync(bank::OpenAccount{id("ada"), "Ada"}).ok());
       std::promise<ExecuteResult> answer;
       node.execute(testing::SlowDeposit{id("ada"), cents(1), 10'000},
@@ -289,13 +296,13 @@ TEST_CASE("PostgreSQL: a node killed mid-command at any moment, then the retry w
   testing::ScopedSchema schema("remote_retry");
   const std::vector<std::string> args{"--database", testing::test_database_url(), "--schema", schema.name()};
   GatewayNode b(args);
-  auto to_b = RemoteExecutor::connect(testing::remote_test_commands(), b.remote()).value();
+  auto to_b = connect_or_fail(testing::remote_test_commands(), b.remote());
   REQUIRE(to_b.execute_sync(bank::OpenAccount{id("ada"), "Ada"}).ok());
   // The handle takes 300 ms; the node dies before, around and after its commit.
   const std::vector<int> kill_after_ms{100, 250, 300, 350, 600};
   for (std::size_t round = 0; round < kill_after_ms.size(); ++round) {
     GatewayNode a(args);
-    auto to_a = RemoteExecutor::connect(testing::remote_test_commands(), a.remote()).value();
+    auto to_a = connect_or_fail(testing::remote_test_commands(), a.remote());
     const auto key = "slow-" + std::to_string(round);
     std::promise<ExecuteResult> answer;
     to_a.execute(testing::SlowDeposit{id("ada"), cents(100), 300}, [&](const ExecuteResult& r) { answer.set_value(r); },
