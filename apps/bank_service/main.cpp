@@ -75,29 +75,23 @@ int main(int argc, char** argv) {
     std::cerr << "eventcore-bank-service: give --database URL or --store memory\n";
     return 2;
   }
-  auto endpoint = Endpoint::parse(listen);
-  if (!endpoint) {
-    std::cerr << "eventcore-bank-service: --listen: " << endpoint.error().message << "\n";
-    return 2;
-  }
-  std::optional<Endpoint> gateway_endpoint;
-  if (!gateway_at.empty()) {
-    auto parsed = Endpoint::parse(gateway_at);
+  // HOST:PORT flags; an empty optional one stays none. Usage errors name the flag.
+  std::optional<std::string> bad_flag;
+  auto endpoint_of = [&](const std::string& text, const char* flag) -> std::optional<Endpoint> {
+    if (text.empty()) return std::nullopt;
+    auto parsed = Endpoint::parse(text);
     if (!parsed) {
-      std::cerr << "eventcore-bank-service: --gateway: " << parsed.error().message << "\n";
-      return 2;
+      std::cerr << "eventcore-bank-service: " << flag << ": " << parsed.error().message << "\n";
+      bad_flag = flag;
+      return std::nullopt;
     }
-    gateway_endpoint = *parsed;
-  }
-  std::optional<Endpoint> grpc_endpoint;
-  if (!grpc_at.empty()) {
-    auto parsed = Endpoint::parse(grpc_at);
-    if (!parsed) {
-      std::cerr << "eventcore-bank-service: --grpc: " << parsed.error().message << "\n";
-      return 2;
-    }
-    grpc_endpoint = *parsed;
-  }
+    return *parsed;
+  };
+  const auto endpoint = endpoint_of(listen, "--listen");
+  const auto gateway_endpoint = endpoint_of(gateway_at, "--gateway");
+  const auto grpc_endpoint = endpoint_of(grpc_at, "--grpc");
+  if (!endpoint && !bad_flag) std::cerr << "eventcore-bank-service: --listen must be HOST:PORT\n";
+  if (bad_flag || !endpoint) return 2;
   const std::string host = endpoint->host;
   const int port = endpoint->port;
 

@@ -132,24 +132,24 @@ struct GrpcFront::Impl final : pb::Bank::Service {
     });
   }
 
-  grpc::Status Deposit(grpc::ServerContext* context, const pb::MoneyRequest* request, pb::WriteReply* reply) override {
+  // Deposit and Withdraw: one request shape, two commands.
+  template <class Command>
+  grpc::Status money_command(grpc::ServerContext* context, std::string_view method, const pb::MoneyRequest* request,
+                             pb::WriteReply* reply) {
     return guarded([&] {
       std::optional<std::uint64_t> expected;
       if (request->has_expected_version()) expected = request->expected_version();
-      return write(context, "Deposit", *request, request->idempotency_key(),
-                   bank::Deposit{account(request->account(), "account"), money(request->amount_cents()), expected},
-                   reply);
+      return write(context, method, *request, request->idempotency_key(),
+                   Command{account(request->account(), "account"), money(request->amount_cents()), expected}, reply);
     });
   }
 
+  grpc::Status Deposit(grpc::ServerContext* context, const pb::MoneyRequest* request, pb::WriteReply* reply) override {
+    return money_command<bank::Deposit>(context, "Deposit", request, reply);
+  }
+
   grpc::Status Withdraw(grpc::ServerContext* context, const pb::MoneyRequest* request, pb::WriteReply* reply) override {
-    return guarded([&] {
-      std::optional<std::uint64_t> expected;
-      if (request->has_expected_version()) expected = request->expected_version();
-      return write(context, "Withdraw", *request, request->idempotency_key(),
-                   bank::Withdraw{account(request->account(), "account"), money(request->amount_cents()), expected},
-                   reply);
-    });
+    return money_command<bank::Withdraw>(context, "Withdraw", request, reply);
   }
 
   grpc::Status Transfer(grpc::ServerContext* context, const pb::TransferRequest* request,
