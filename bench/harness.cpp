@@ -21,6 +21,7 @@ RunStats run_clients(std::vector<std::unique_ptr<Client>>& clients, double secon
 
   struct PerThread {
     std::uint64_t ops = 0, units = 0, errors = 0;
+    double cpu_seconds = 0;
     std::string first_error;
     std::vector<float> latencies_us;
   };
@@ -41,6 +42,7 @@ RunStats run_clients(std::vector<std::unique_ptr<Client>>& clients, double secon
       ready.count_down();
       go.wait();
       const auto end = deadline;
+      const double cpu0 = thread_cpu_seconds();
       for (;;) {
         error.clear();
         const auto t0 = Clock::now();
@@ -57,6 +59,7 @@ RunStats run_clients(std::vector<std::unique_ptr<Client>>& clients, double secon
         r.units += units;
         r.latencies_us.push_back(std::chrono::duration<float, std::micro>(t1 - t0).count());
       }
+      r.cpu_seconds = thread_cpu_seconds() - cpu0;
     });
   }
   ready.wait();
@@ -68,7 +71,9 @@ RunStats run_clients(std::vector<std::unique_ptr<Client>>& clients, double secon
   RunStats stats;
   stats.seconds = seconds;
   std::vector<float> all;
+  stats.cpu_seconds = 0;
   for (auto& r : results) {
+    stats.cpu_seconds += r.cpu_seconds;
     stats.ops += r.ops;
     stats.units += r.units;
     stats.errors += r.errors;

@@ -23,7 +23,7 @@ struct RunStats {
   std::uint64_t errors = 0;  // operations that failed (not counted in ops)
   double p50_us = -1;        // latency percentiles; negative when not measured
   double p99_us = -1;
-  double cpu_seconds = -1;   // this thread's CPU time (user + system) in the window; negative when not measured
+  double cpu_seconds = -1;   // CPU time (user + system) of the client threads (or process) in the window; negative when not measured
   bool complete = true;      // false when a bounded read stopped at the deadline
   std::string first_error;
 

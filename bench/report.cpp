@@ -65,14 +65,20 @@ nlohmann::json emit(const CaseReport& report, const Comparison& c) {
     line["baseline_p50_us"] = round_to(median(each(c.baseline, [&](const RunStats& r) { return p(r, false); })), 1);
     line["baseline_p99_us"] = round_to(median(each(c.baseline, [&](const RunStats& r) { return p(r, true); })), 1);
   }
-  // Rates per CPU-second of the benchmark thread: insensitive to other work on the machine.
+  // Rates per CPU-second of the benchmark's client side (its threads or its
+  // process): insensitive to other work on the machine. cpu_ratio: the
+  // subject's client CPU per operation over the baseline's (lower is better).
   if (!c.subject.empty() && c.subject.front().cpu_seconds > 0) {
     auto per_cpu = [&](const RunStats& r) {
       return static_cast<double>(report.per_event ? r.units : r.ops) / r.cpu_seconds;
     };
-    line["value_per_cpu_s"] = round_to(median(each(c.subject, per_cpu)), 1);
-    if (!c.baseline.empty() && c.baseline.front().cpu_seconds > 0)
-      line["baseline_value_per_cpu_s"] = round_to(median(each(c.baseline, per_cpu)), 1);
+    const double subject_per_cpu = median(each(c.subject, per_cpu));
+    line["value_per_cpu_s"] = round_to(subject_per_cpu, 1);
+    if (!c.baseline.empty() && c.baseline.front().cpu_seconds > 0) {
+      const double baseline_per_cpu = median(each(c.baseline, per_cpu));
+      line["baseline_value_per_cpu_s"] = round_to(baseline_per_cpu, 1);
+      if (subject_per_cpu > 0) line["cpu_ratio"] = round_to(baseline_per_cpu / subject_per_cpu, 0.001);
+    }
   }
   line["loadavg_1m"] = load_average();
   std::uint64_t errors = 0, baseline_errors = 0;
