@@ -10,6 +10,7 @@
 #include "eventcore/actors/detail/actors.hpp"
 #include "eventcore/actors/detail/outcome.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
+#include "eventcore/actors/scheduler_tuning.hpp"
 
 namespace eventcore {
 
@@ -172,7 +173,7 @@ Result<CommandExecutor> Builder::build() {
     runtime->system = p.system;
   } else {
     runtime->own_config = std::make_unique<caf::actor_system_config>();
-    if (p.config.scheduler_threads > 0) runtime->own_config->set("scheduler.max-threads", p.config.scheduler_threads);
+    configure_scheduler(*runtime->own_config, p.config.scheduler_threads);
     runtime->own_system = std::make_unique<caf::actor_system>(*runtime->own_config);
     runtime->system = runtime->own_system.get();
   }

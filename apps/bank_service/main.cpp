@@ -23,6 +23,7 @@
 
 #include "eventcore/actors/logging.hpp"
 #include "eventcore/actors/remote.hpp"
+#include "eventcore/actors/scheduler_tuning.hpp"
 #include "eventcore/apps/node_flags.hpp"
 #include "eventcore/bank/registry.hpp"
 #include "eventcore/bank_grpc/grpc_front.hpp"
@@ -119,6 +120,7 @@ int main(int argc, char** argv) {
     store = std::make_shared<MemoryStore>();
   }
   caf::actor_system_config cfg;
+  configure_scheduler(cfg);
   caf::actor_system system{cfg};
   auto executor = CommandExecutor::builder().with_system(system).with_store(store).build();
   if (!executor) {

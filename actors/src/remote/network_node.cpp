@@ -8,6 +8,7 @@
 #include <caf/openssl/manager.hpp>
 #include <caf/sec.hpp>
 
+#include "eventcore/actors/scheduler_tuning.hpp"
 #include "wire.hpp"
 
 namespace eventcore::remote {
@@ -63,7 +64,7 @@ Result<std::shared_ptr<NetworkNode>> NetworkNode::shared(const NetworkConfig& ne
   node->network_ = network;
   auto& cfg = node->config_;
   cfg.load<caf::io::middleman>();
-  cfg.set("scheduler.max-threads", network.threads);
+  configure_scheduler(cfg, network.threads);
   cfg.set("middleman.heartbeat-interval", caf::timespan(network.heartbeat_interval));
   cfg.set("middleman.connection-timeout", caf::timespan(network.connection_timeout));
   cfg.set("middleman.app-identifiers", std::vector<std::string>{std::string(kWireVersion)});

@@ -53,8 +53,8 @@ struct RuntimeConfig {
   // minutes); zero keeps them forever.
   std::chrono::seconds idempotency_retention{std::chrono::hours(24)};
   // Worker threads of the cooperative scheduler when the executor starts its
-  // own actor system (ignored with Builder::with_system); 0: CAF's default,
-  // max(cores, 4). (On a loaded 2-core machine 2 workers measured no better.)
+  // own actor system (ignored with Builder::with_system, see
+  // scheduler_tuning.hpp); 0: one per hardware thread, at least 2.
   std::size_t scheduler_threads = 0;
 };
 
