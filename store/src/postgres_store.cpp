@@ -55,36 +55,46 @@ constexpr const char* expire_records_statement = "eventcore_expire_records";
 const std::string expire_records_sql =
     "WITH d AS (DELETE FROM command_records WHERE recorded_at <= now() - make_interval(secs => $1::bigint)"
     " RETURNING 1) SELECT count(*) FROM d";
-// The common case, one event to one stream, as one statement: it skips the
-// function's per-call overhead. The same checks as eventcore_append, as a
-// version range the row must be in:
+// The common cases, one stream, as one statement: it skips the function's
+// per-call overhead. The same checks as eventcore_append, as a version range
+// the row must be in:
 // - update form, for an existing stream (exact N > 0: [N, N]; stream exists:
 //   [1, max]): UPDATE ... WHERE version BETWEEN $2 AND $3;
 // - upsert form, for a new stream (no stream: <= 0; any: <= max):
 //   INSERT ... ON CONFLICT DO UPDATE ... WHERE version <= $3.
 // Either takes the stream's row lock. When the check fails no event is
 // inserted and the version comes back NULL.
-std::string append_one_sql(bool upsert, bool notify) {
+// One event ($4.. scalars) or several ($4 the count, $5.. arrays, unnested
+// in the request's order, which is the order their positions are drawn in).
+std::string append_stream_sql(bool upsert, bool several, bool notify) {
+  const std::string count = several ? "$4::bigint" : "1";
   std::string sql =
       upsert ? "WITH v AS ("
-               "  INSERT INTO streams AS s (stream_id, version) VALUES ($1::text, 1)"
-               "  ON CONFLICT (stream_id) DO UPDATE SET version = s.version + 1"
+               "  INSERT INTO streams AS s (stream_id, version) VALUES ($1::text, " + count + ")"
+               "  ON CONFLICT (stream_id) DO UPDATE SET version = s.version + EXCLUDED.version"
                "   WHERE s.version BETWEEN $2::bigint AND $3::bigint"
                "  RETURNING s.version),"
              : "WITH v AS ("
-               "  UPDATE streams SET version = streams.version + 1"
+               "  UPDATE streams SET version = streams.version + " + count +
                "   WHERE stream_id = $1::text AND streams.version BETWEEN $2::bigint AND $3::bigint"
                "  RETURNING streams.version),";
   sql +=
       " e AS ("
       "  INSERT INTO events (event_id, stream_id, stream_version, event_type, payload,"
-      "                      correlation_id, causation_id, user_id, metadata)"
-      "  SELECT $4::uuid, $1::text, v.version, $5::text, $6::bytea, $7::uuid, $8::uuid, $9::text,"
-      "         $10::jsonb FROM v"
-      "  RETURNING position)";
+      "                      correlation_id, causation_id, user_id, metadata)";
+  sql += several ? "  SELECT x.id, $1::text, v.version - $4::bigint + x.n, x.t, x.p, x.c, x.ca, x.u, x.m"
+                   "    FROM v, unnest($5::uuid[], $6::text[], $7::bytea[], $8::uuid[], $9::uuid[], $10::text[],"
+                   "                   $11::jsonb[]) WITH ORDINALITY AS x(id, t, p, c, ca, u, m, n)"
+                   "   ORDER BY x.n"
+                 : "  SELECT $4::uuid, $1::text, v.version, $5::text, $6::bytea, $7::uuid, $8::uuid, $9::text,"
+                   "         $10::jsonb FROM v";
+  sql += "  RETURNING position)";
   // The channel is a parameter; only whether to notify shapes the statement.
-  if (notify) sql += ", n AS (SELECT pg_notify($11::text, '') FROM e)";
-  sql += " SELECT pg_current_xact_id(), (SELECT version FROM v), (SELECT position FROM e)";
+  const std::string channel = several ? "$12::text" : "$11::text";
+  if (notify) sql += ", n AS (SELECT pg_notify(" + channel + ", '') FROM (SELECT 1 FROM e LIMIT 1) f)";
+  sql += several ? " SELECT pg_current_xact_id(), (SELECT version FROM v),"
+                   " (SELECT coalesce(array_agg(position ORDER BY position), '{}') FROM e)"
+                 : " SELECT pg_current_xact_id(), (SELECT version FROM v), (SELECT position FROM e)";
   if (notify) sql += ", (SELECT count(*) FROM n)";
   return sql;
 }
@@ -94,6 +104,8 @@ const std::string append_batch_sql =
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 constexpr const char* append_one_update_statement = "eventcore_append_one_update";
 constexpr const char* append_one_upsert_statement = "eventcore_append_one_upsert";
+constexpr const char* append_stream_update_statement = "eventcore_append_stream_update";
+constexpr const char* append_stream_upsert_statement = "eventcore_append_stream_upsert";
 constexpr std::int64_t max_version = std::numeric_limits<std::int64_t>::max();
 
 const std::string read_stream_sql =
@@ -195,8 +207,10 @@ Status prepare_reads(PGconn* conn) {
 }
 
 Status prepare_statements(PGconn* conn, bool notify) {
-  const std::string append_one_update_sql = append_one_sql(false, notify);
-  const std::string append_one_upsert_sql = append_one_sql(true, notify);
+  const std::string append_one_update_sql = append_stream_sql(false, false, notify);
+  const std::string append_one_upsert_sql = append_stream_sql(true, false, notify);
+  const std::string append_stream_update_sql = append_stream_sql(false, true, notify);
+  const std::string append_stream_upsert_sql = append_stream_sql(true, true, notify);
   const std::pair<const char*, const std::string*> statements[] = {
       {append_statement, &append_sql},
       {append_recorded_statement, &append_recorded_sql},
@@ -205,6 +219,8 @@ Status prepare_statements(PGconn* conn, bool notify) {
       {append_batch_statement, &append_batch_sql},
       {append_one_update_statement, &append_one_update_sql},
       {append_one_upsert_statement, &append_one_upsert_sql},
+      {append_stream_update_statement, &append_stream_update_sql},
+      {append_stream_upsert_statement, &append_stream_upsert_sql},
       {read_stream_statement, &read_stream_sql},
       {read_all_statement, &read_all_sql},
       {read_category_statement, &read_category_sql},
@@ -401,36 +417,51 @@ struct PostgresStore::Impl {
   void append_group(const std::vector<AppendRequest>& requests, const std::vector<std::size_t>& valid,
                     std::vector<std::optional<Result<AppendResult>>>& answers);
 
-  // One event to one stream: append_one_sql, one round trip like the rest.
-  Result<AppendResult> append_one(const AppendRequest& request, AppendScratch& scratch) {
+  // One stream: append_stream_sql, one round trip like the rest.
+  Result<AppendResult> append_stream(const AppendRequest& request, AppendScratch& scratch) {
     const StreamWrite& write = request.streams[0];
-    const EventToWrite& event = write.events[0];
+    const bool several = write.events.size() > 1;
     auto& params = scratch.params;
     params.clear();
     params.add_bytes(write.stream.str());
     const std::int64_t expected = static_cast<std::int64_t>(write.expected.version().value);
-    const char* statement = append_one_update_statement;
+    bool upsert = false;
     switch (kind_code(write.expected)) {
       case 0: params.add_int8(expected); params.add_int8(expected); break;
-      case 1: statement = append_one_upsert_statement; params.add_int8(0); params.add_int8(0); break;
+      case 1: upsert = true; params.add_int8(0); params.add_int8(0); break;
       case 2: params.add_int8(1); params.add_int8(max_version); break;
-      default: statement = append_one_upsert_statement; params.add_int8(0); params.add_int8(max_version);
+      default: upsert = true; params.add_int8(0); params.add_int8(max_version);
     }
-    params.add_bytes({reinterpret_cast<const char*>(event.id.bytes().data()), 16});
-    params.add_bytes(event.type);
-    params.add_bytes({reinterpret_cast<const char*>(event.payload.data()), event.payload.size()});
-    for (const auto& id : {event.metadata.correlation_id, event.metadata.causation_id}) {
-      if (id) params.add_bytes({reinterpret_cast<const char*>(id->bytes().data()), 16});
-      else params.add_null();
-    }
-    if (event.metadata.user_id) params.add_bytes(*event.metadata.user_id);
-    else params.add_null();
-    if (event.metadata.extra.empty()) {
-      params.add_null();
+    const char* statement = several ? (upsert ? append_stream_upsert_statement : append_stream_update_statement)
+                                    : (upsert ? append_one_upsert_statement : append_one_update_statement);
+    if (several) {
+      params.add_int8(static_cast<std::int64_t>(write.events.size()));
+      auto per_event = [&](unsigned int oid, auto&& column) {
+        pg::ArrayWriter array(params.begin(), oid);
+        for (const auto& event : write.events) column(array, 0, 0, event);
+        array.finish();
+        params.end();
+      };
+      per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.id.bytes().data(), 16); });
+      add_event_columns(per_event, scratch.json);
     } else {
-      scratch.json.assign(1, '\x01');  // jsonb binary format version
-      scratch.json += pg::encode_extra(event.metadata.extra);
-      params.add_bytes(scratch.json);
+      const EventToWrite& event = write.events[0];
+      params.add_bytes({reinterpret_cast<const char*>(event.id.bytes().data()), 16});
+      params.add_bytes(event.type);
+      params.add_bytes({reinterpret_cast<const char*>(event.payload.data()), event.payload.size()});
+      for (const auto& id : {event.metadata.correlation_id, event.metadata.causation_id}) {
+        if (id) params.add_bytes({reinterpret_cast<const char*>(id->bytes().data()), 16});
+        else params.add_null();
+      }
+      if (event.metadata.user_id) params.add_bytes(*event.metadata.user_id);
+      else params.add_null();
+      if (event.metadata.extra.empty()) {
+        params.add_null();
+      } else {
+        scratch.json.assign(1, '\x01');  // jsonb binary format version
+        scratch.json += pg::encode_extra(event.metadata.extra);
+        params.add_bytes(scratch.json);
+      }
     }
     if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
     params.finish();
@@ -446,7 +477,7 @@ struct PostgresStore::Impl {
     }
     const PGresult* r = result.get();
     if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != 8)
-      return Error{ErrorCode::failed, "append: unexpected result from eventcore_append_one"};
+      return Error{ErrorCode::failed, "append: unexpected result from eventcore_append_stream"};
     if (PQgetisnull(r, 0, 1)) {
       // The check failed and nothing was written; read the version it saw
       // (a later commit may have moved it: the message is informative).
@@ -460,9 +491,20 @@ struct PostgresStore::Impl {
         version = u64_field(actual.get(), 0, 0);
       return conflict_error(write, version);
     }
+    const std::uint64_t transaction = u64_field(r, 0, 0);
     AppendResult out;
     out.streams.push_back({write.stream, StreamVersion{u64_field(r, 0, 1)}});
-    out.positions.push_back(GlobalPosition{u64_field(r, 0, 0), u64_field(r, 0, 2)});
+    if (!several) {
+      out.positions.push_back(GlobalPosition{transaction, u64_field(r, 0, 2)});
+      return out;
+    }
+    auto& positions = scratch.positions;
+    if (!pg::read_int8_array(PQgetvalue(r, 0, 2), PQgetlength(r, 0, 2), positions) ||
+        positions.size() != write.events.size())
+      return Error{ErrorCode::failed, "append: unexpected result from eventcore_append_stream"};
+    out.positions.reserve(positions.size());
+    for (const std::int64_t position : positions)
+      out.positions.push_back(GlobalPosition{transaction, static_cast<std::uint64_t>(position)});
     return out;
   }
 
@@ -562,8 +604,8 @@ Result<AppendResult> PostgresStore::append(const AppendRequest& request) {
 Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   if (auto status = validate_append(request, config.limits); !status) return status.error();
   thread_local AppendScratch scratch;
-  if (request.streams.size() == 1 && request.streams[0].events.size() == 1 && !request.record)
-    return append_one(request, scratch);
+  if (request.streams.size() == 1 && !request.streams[0].events.empty() && !request.record)
+    return append_stream(request, scratch);
   const auto& streams = request.streams;
   const std::size_t n = streams.size();
 

@@ -154,8 +154,14 @@ TEST_CASE("with NotifyMode::per_append every append notifies the channel when it
   RawConnection listener;
   listener.exec("LISTEN " + config.notify_channel);
 
-  // One event to one stream, and several streams: the two append statements.
+  // One event to one stream, several to one stream, and several streams:
+  // each shape of append statement.
   REQUIRE(store->append(one_event(stream("n-1"), ExpectedVersion::no_stream())).ok());
+  CHECK(notified(listener, config.notify_channel, std::chrono::seconds(5)));
+
+  AppendRequest one_stream;
+  one_stream.streams.push_back({stream("n-3"), ExpectedVersion::any(), {event(), event(), event()}});
+  REQUIRE(store->append(one_stream).ok());
   CHECK(notified(listener, config.notify_channel, std::chrono::seconds(5)));
 
   AppendRequest request;

@@ -276,6 +276,46 @@ TEMPLATE_TEST_CASE("an appended event reads back with every field it was written
   CHECK(version_of(*store, "account-1") == 1);
 }
 
+TEMPLATE_TEST_CASE("several events appended to one stream read back in order with every field, at increasing positions",
+                   "[contract]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  // Every field set on one event, none on the next, some on the last: each
+  // column of each event travels on its own.
+  EventToWrite full = event("Opened", "{\"owner\":\"ada\"}");
+  full.metadata.correlation_id = EventId::generate();
+  full.metadata.causation_id = EventId::generate();
+  full.metadata.user_id = "user-42";
+  full.metadata.extra = {{"source", "contract-test"}};
+  EventToWrite bare{EventId::generate(), "Pinged", {}, {}};
+  EventToWrite some = event("Deposited", "{\"amount\":5}");
+  some.metadata.causation_id = EventId::generate();
+  some.metadata.extra = {{"ip", "10.0.0.1"}, {"empty", ""}};
+  const std::vector<EventToWrite> written{full, bare, some};
+
+  for (const auto& expected : {ExpectedVersion::no_stream(), ExpectedVersion::exact(3), ExpectedVersion::stream_exists(),
+                               ExpectedVersion::any()}) {
+    auto fresh = written;
+    for (auto& e : fresh) e.id = EventId::generate();
+    auto result = must_append(*store, request({write("many-1", expected, fresh)}));
+    const auto base = result.streams[0].version.value - 3;
+    REQUIRE(result.positions.size() == 3);
+    CHECK(result.positions[0] < result.positions[1]);
+    CHECK(result.positions[1] < result.positions[2]);
+    auto stored = read_stream(*store, "many-1");
+    REQUIRE(stored.size() == base + 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+      const StoredEvent& e = stored[base + i];
+      CHECK(e.id == fresh[i].id);
+      CHECK(e.version == StreamVersion{base + i + 1});
+      CHECK(e.position == result.positions[i]);
+      CHECK(e.type == fresh[i].type);
+      CHECK(e.payload == fresh[i].payload);
+      CHECK(e.metadata == fresh[i].metadata);
+    }
+  }
+  CHECK(version_of(*store, "many-1") == 12);
+}
+
 TEMPLATE_TEST_CASE("empty metadata and an empty payload read back empty", "[contract]",
                    CONTRACT_STORES) {
   GIVEN_A_FRESH_STORE(store);
