@@ -1,6 +1,8 @@
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -110,4 +112,63 @@ TEST_CASE("two processes racing on the same streams with expected versions leave
   auto store = open_store(store_config(schema));
   CHECK(acknowledged.size() >= std::size_t{processes * appends_per_process});
   check_streams_and_events(*store, race_streams(), acknowledged);
+}
+
+namespace {
+// Waits (at most 10 s) until some backend waits for a lock `holder` (a
+// backend pid) holds.
+bool someone_waits_for(RawConnection& observer, const std::string& holder) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (observer.exec("SELECT count(*) FROM pg_stat_activity WHERE " + holder + " = ANY(pg_blocking_pids(pid))") != "0")
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+}  // namespace
+
+// The check holds at commit: a stream another transaction moves while the
+// append waits for its lock is checked at its new version.
+TEST_CASE("a multi-stream append that waits for a stream's lock is checked against the version committed meanwhile") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("lock_wait");
+  auto store = open_store(store_config(schema));
+  const auto a = stream("wait-a"), b = stream("wait-b");
+  REQUIRE(store->append(one_event(a, ExpectedVersion::no_stream())).ok());
+  REQUIRE(store->append(one_event(b, ExpectedVersion::no_stream())).ok());
+  RawConnection writer(schema.name()), observer;
+  const std::string writer_pid = writer.exec("SELECT pg_backend_pid()");
+  // Another writer moves stream a to `to` in a transaction that stays open
+  // until the store's append waits for a's lock.
+  auto race = [&](std::uint64_t to, ExpectedVersion expect_a, ExpectedVersion expect_b) {
+    writer.exec("BEGIN");
+    writer.exec("UPDATE streams SET version = " + std::to_string(to) + " WHERE stream_id = 'wait-a'");
+    writer.exec("INSERT INTO events (event_id, stream_id, stream_version, event_type, payload)"
+                " VALUES (gen_random_uuid(), 'wait-a', " + std::to_string(to) + ", 'Raw', '\\x00')");
+    AppendRequest request;
+    request.streams.push_back({a, expect_a, {EventToWrite{EventId::generate(), "T", {1}, {}}}});
+    request.streams.push_back({b, expect_b, {EventToWrite{EventId::generate(), "T", {2}, {}}}});
+    std::optional<Result<AppendResult>> result;
+    std::thread appender([&] { result.emplace(store->append(request)); });
+    const bool waited = someone_waits_for(observer, writer_pid);
+    writer.exec("COMMIT");
+    appender.join();
+    CHECK(waited);
+    return std::move(*result);
+  };
+
+  SECTION("expecting the version the other writer replaced: a conflict that names it, nothing written") {
+    auto result = race(2, ExpectedVersion::exact(1), ExpectedVersion::exact(1));
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code == ErrorCode::conflict);
+    CHECK(result.error().message.find("'wait-a' is at version 2") != std::string::npos);
+    CHECK(store->stream_version(a)->value == 2);
+    CHECK(store->stream_version(b)->value == 1);
+  }
+  SECTION("a check the new version still passes (stream exists): written after the other writer's events") {
+    auto result = race(2, ExpectedVersion::stream_exists(), ExpectedVersion::stream_exists());
+    REQUIRE(result.ok());
+    CHECK(store->stream_version(a)->value == 3);
+  }
 }
