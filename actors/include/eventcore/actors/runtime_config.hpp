@@ -37,7 +37,7 @@ struct RuntimeConfig {
   IoMode io_mode = IoMode::automatic;
   // Store I/O actors (one store call at a time each; appends queued while a
   // call runs go to the store together as one append_batch). Fewer actors
-  // make larger group commits: on 2 cores 2 ran 16 clients' commands 1.4-1.7x
+  // make larger group commits: on 2 cores 2 ran 16 clients' commands 1.6-1.8x
   // faster than 4, and 1 about as fast as 2 (docs/PERFORMANCE.md, "PostgreSQL
   // write path"); 2 keeps appends going while one actor loads a long stream.
   // A database with many cores may want more.
