@@ -90,14 +90,22 @@ pg_run() {
 # started on 127.0.0.1:PORT with hot_standby_feedback on; prints its URI.
 # Reuses a running one. Read the log there with PostgresStoreConfig::
 # replica_conninfo (eventcore-projection-worker --replica).
+# It replicates through a slot of its own (eventcore_standby_PORT), so the
+# primary keeps the WAL it has not received: without one a standby that was
+# disconnected while the primary restarted (the restart test does that) can
+# ask for WAL already recycled and stop replaying for good.
 pg_start_standby() {
   local primary_port="$1" data="$2" port="$3" extra="${4:-}"
+  local slot="eventcore_standby_${port}"
   mkdir -p "$(dirname "$data")"
   if [[ $(id -u) -eq 0 ]]; then chown postgres "$(dirname "$data")"; fi
   if [[ ! -f "${data}/PG_VERSION" ]]; then
     log "pg_basebackup of 127.0.0.1:${primary_port} into ${data#"${EVENTCORE_ROOT}/"}"
+    # A slot left by an earlier standby of that port would hold WAL forever.
+    "${PG_BIN}/psql" -qAt "postgresql://eventcore@127.0.0.1:${primary_port}/postgres" -c \
+      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${slot}'" >/dev/null
     as_pg_user "${PG_BIN}/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U eventcore -D "$data" \
-      -R -X stream -c fast --no-sync
+      -R -X stream -c fast --no-sync -C -S "$slot"
   fi
   pg_run "$data" "$port" "the standby" "-c hot_standby=on -c hot_standby_feedback=on ${extra}"
 }
