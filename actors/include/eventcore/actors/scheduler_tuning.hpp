@@ -17,7 +17,7 @@ namespace eventcore {
 // before it blocks, and start max(cores, 4) workers. A command that waits
 // about a millisecond for PostgreSQL leaves the workers in that polling all
 // the time: on 2 cores it cost more CPU than the commands themselves and
-// halved throughput at 16 clients (docs/PERFORMANCE.md, "Scheduler polling").
+// halved throughput at 16 clients (docs/PERFORMANCE.md, "PostgreSQL write path").
 // Here an idle worker polls only briefly, then blocks until work is queued
 // for it, and there is one worker per core.
 //
