@@ -51,7 +51,8 @@ if [[ -z "${EVENTCORE_DATABASE_URL:-}" ]]; then
   export EVENTCORE_DATABASE_URL
   if ((replica)); then
     worker_args=(--replica "$(pg_start_standby "${EVENTCORE_PG_PORT:-54329}" "${EVENTCORE_STATE}/standby" 54339)")
-    log "hot standby in .eventcore/standby (stop it with: scripts/pgctl.sh stop .eventcore/standby)"
+    log "hot standby in .eventcore/standby (stop it with: scripts/pgctl.sh stop .eventcore/standby;" \
+      "while it is stopped its slot eventcore_standby_54339 keeps the WAL it has not received on the primary)"
   fi
 elif ((replica)); then
   log "--replica needs the local PostgreSQL (unset EVENTCORE_DATABASE_URL)"
