@@ -1,6 +1,8 @@
 #include "eventcore/bank/commands.hpp"
+#include "eventcore/bank/request_fingerprint.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 namespace eventcore::bank {
@@ -36,7 +38,16 @@ Money money(std::int64_t cents) {
 }
 }  // namespace wire
 
-StreamId AccountId::stream() const { return StreamId::try_new("account-" + value_).value(); }
+namespace {
+constexpr std::string_view account_prefix = "account-";
+}
+
+StreamId AccountId::stream() const { return StreamId::try_new(std::string(account_prefix) + value_).value(); }
+
+std::optional<std::string> AccountId::name_of(const StreamId& stream) {
+  if (!stream.starts_with(account_prefix)) return std::nullopt;
+  return stream.str().substr(account_prefix.size());
+}
 
 void Account::apply(const Event& event) {
   std::visit(
@@ -106,6 +117,17 @@ Decision<Event> TransferMoney::handle(const State& state) const {
                   "insufficient_funds");
   return {{from.stream(), MoneyWithdrawn{from.str(), amount.cents(), reference}},
           {to.stream(), MoneyDeposited{to.str(), amount.cents(), reference}}};
+}
+
+std::string request_fingerprint(std::initializer_list<std::string_view> parts) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (std::string_view part : parts) {
+    for (unsigned char c : part) h = (h ^ c) * 0x100000001b3ULL;
+    h = (h ^ 0xff) * 0x100000001b3ULL;
+  }
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
 }
 
 }  // namespace eventcore::bank

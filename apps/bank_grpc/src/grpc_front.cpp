@@ -7,6 +7,7 @@
 #include "bank.grpc.pb.h"
 #include "eventcore/bank/commands.hpp"
 #include "eventcore/bank/rejections.hpp"
+#include "eventcore/bank/request_fingerprint.hpp"
 #include "eventcore/store/event_json.hpp"
 
 namespace eventcore::bank_grpc {
@@ -62,18 +63,6 @@ grpc::Status status_of(const CommandError& error) {
   return {StatusCode::INTERNAL, "internal error"};
 }
 
-// FNV-1a over the method and the request's bytes: what an idempotency key
-// is bound to (another request under the same key is refused).
-std::string fingerprint(std::string_view method, const google::protobuf::Message& request) {
-  std::uint64_t h = 1469598103934665603ull;
-  auto mix = [&](std::string_view bytes) {
-    for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-  };
-  mix(method);
-  mix(request.SerializeAsString());
-  return std::to_string(h);
-}
-
 }  // namespace
 
 struct GrpcFront::Impl final : pb::Bank::Service {
@@ -96,7 +85,7 @@ struct GrpcFront::Impl final : pb::Bank::Service {
       if (key.size() > 200)
         return {grpc::StatusCode::INVALID_ARGUMENT, "idempotency_key must be 1 to 200 bytes"};
       options.idempotency_key = key;
-      options.fingerprint = fingerprint(method, request);
+      options.fingerprint = bank::request_fingerprint({method, request.SerializeAsString()});
     }
     auto result = executor.execute_sync(std::move(command), std::move(options));
     if (!result) {
@@ -105,8 +94,7 @@ struct GrpcFront::Impl final : pb::Bank::Service {
     }
     for (const auto& sv : result->stream_versions) {
       auto* v = reply->add_versions();
-      const std::string& name = sv.stream.str();
-      v->set_account(name.rfind("account-", 0) == 0 ? name.substr(8) : name);
+      v->set_account(bank::AccountId::name_of(sv.stream).value_or(sv.stream.str()));
       v->set_version(sv.version.value);
     }
     if (!result->positions.empty()) reply->set_position(to_string(result->positions.back()));

@@ -14,6 +14,7 @@
 #include "balances.hpp"
 #include "eventcore/actors/logging.hpp"
 #include "eventcore/bank/commands.hpp"
+#include "eventcore/bank/request_fingerprint.hpp"
 #include "eventcore/orders/orders.hpp"
 #include "eventcore/store/event_json.hpp"
 #include "json_body.hpp"
@@ -34,18 +35,6 @@ thread_local std::chrono::steady_clock::time_point current_start;
 // The command the request ran, for its log line ("" when it ran none).
 thread_local std::string current_outcome;
 thread_local std::size_t current_attempts = 0;
-
-// A stable fingerprint of a request for its Idempotency-Key (FNV-1a, 64 bits).
-std::string fingerprint(const httplib::Request& req) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (const std::string* part : {&req.method, &req.path, &req.body}) {
-    for (unsigned char c : *part) h = (h ^ c) * 0x100000001b3ULL;
-    h = (h ^ 0xff) * 0x100000001b3ULL;
-  }
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
-  return text;
-}
 
 std::uint64_t query_number(const httplib::Request& req, const char* name, std::uint64_t fallback, std::uint64_t min,
                            std::uint64_t max) {
@@ -174,7 +163,7 @@ struct BankService::Impl {
         throw ApiError(422, "invalid_field", "the Idempotency-Key header must be 1 to 200 bytes");
       running.emplace(keys_mutex, running_keys, key);
       options.idempotency_key = std::move(key);
-      options.fingerprint = fingerprint(req);
+      options.fingerprint = bank::request_fingerprint({req.method, req.path, req.body});
     }
     auto result = executor.execute_sync(std::move(command), std::move(options));
     current_outcome = result ? (result->replayed ? "replayed" : "ok") : std::string(to_string(result.error().code));
@@ -182,11 +171,8 @@ struct BankService::Impl {
     if (!result) throw from_command_error(result.error());
     const CommandResult& done = result.value();
     json versions = json::object();
-    for (const auto& sv : done.stream_versions) {
-      std::string name = sv.stream.str();
-      if (name.rfind("account-", 0) == 0) name = name.substr(8);
-      versions[name] = sv.version.value;
-    }
+    for (const auto& sv : done.stream_versions)
+      versions[bank::AccountId::name_of(sv.stream).value_or(sv.stream.str())] = sv.version.value;
     json body{{"versions", versions}};
     body["position"] = done.positions.empty() ? json(nullptr) : json(to_string(done.positions.back()));
     // A replay answers with the first execution's body; the header says it is one.

@@ -25,16 +25,10 @@ struct Spec {
   std::int64_t cents = 0;
 };
 
-std::optional<std::string> account_of(const StreamId& stream) {
-  constexpr std::string_view prefix = "account-";
-  if (!stream.starts_with(prefix)) return std::nullopt;
-  return stream.str().substr(prefix.size());
-}
-
 class BankProjection final : public Projection {
  public:
   void apply(const StoredEvent& stored) override {
-    if (!account_of(stored.stream)) return;
+    if (!bank::AccountId::name_of(stored.stream)) return;
     auto event = EventCodec<bank::Event>::decode(stored);
     if (!event) {
       balances_["!undecodable"] += 1;
@@ -106,7 +100,7 @@ class BankWorkload final : public Workload {
 
   std::optional<EventToWrite> foreign_event(const StreamId& stream, const std::vector<StoredEvent>& events,
                                             SimRandom& rng) override {
-    auto account = account_of(stream);
+    auto account = bank::AccountId::name_of(stream);
     if (!account || events.empty()) return std::nullopt;  // only open accounts
     return EventCodec<bank::Event>::encode(bank::MoneyDeposited{*account, rng.between(1, 100), "foreign"});
   }
@@ -118,7 +112,7 @@ class BankWorkload final : public Workload {
     std::int64_t foreign = 0;
     std::map<std::uint64_t, std::vector<const StoredEvent*>> by_command;
     for (const auto& stored : run.log) {
-      if (!account_of(stored.stream)) continue;
+      if (!bank::AccountId::name_of(stored.stream)) continue;
       auto event = EventCodec<bank::Event>::decode(stored);
       if (!event) {
         check.fail("events decode", to_string(event.error()));

@@ -2,6 +2,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,8 @@ class AccountId {
   static Result<AccountId> try_new(std::string_view value);
   const std::string& str() const noexcept { return value_; }
   StreamId stream() const;
+  // The account a stream belongs to ("account-<id>" -> "<id>"), or none.
+  static std::optional<std::string> name_of(const StreamId& stream);
   friend bool operator==(const AccountId&, const AccountId&) = default;
   friend auto operator<=>(const AccountId&, const AccountId&) = default;
 
