@@ -37,6 +37,7 @@ struct CommandExecutor::Runtime {
     std::call_once(stopped, [this] {
       caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
       context->directory->stop(caf::exit_reason::user_shutdown);
+      for (auto& coordinator : context->all_coordinators()) caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(context->registry, caf::exit_reason::user_shutdown);
       for (auto& io : context->io) caf::anon_send_exit(io, caf::exit_reason::user_shutdown);
     });
@@ -70,8 +71,7 @@ std::optional<CommandError> invalid_streams(const CommandJob& job) {
 // Starts a command: single-stream commands without an idempotency key go
 // straight to their stream actor (the fast path, detail/protocol.hpp);
 // everything else gets a write coordinator.
-void start_command(caf::actor_system& system, const detail::ContextPtr& context, CommandJobPtr job,
-                   CommandExecutor::Callback done) {
+void start_command(const detail::ContextPtr& context, CommandJobPtr job, CommandExecutor::Callback done) {
   if (auto invalid = invalid_streams(*job)) {
     detail::observe_outcome(*context, *job, *invalid, {});
     done(std::move(*invalid));
@@ -87,7 +87,7 @@ void start_command(caf::actor_system& system, const detail::ContextPtr& context,
     });
     return;
   }
-  detail::spawn_write_coordinator(system, context, std::move(job), std::move(done));
+  detail::coordinate(context, std::move(job), std::move(done));
 }
 
 // Answers (execute_atom, CommandJobPtr) requests from actors. The outcome
@@ -105,7 +105,7 @@ caf::behavior gateway_actor(caf::stateful_actor<GatewayState>* self, detail::Con
         const auto key = st.next++;
         auto rp = self->make_response_promise();
         st.pending.emplace(key, rp);
-        start_command(self->system(), context, std::move(job),
+        start_command(context, std::move(job),
                       [gateway = caf::actor_cast<caf::actor>(self), key](const ExecuteResult& result) {
                         caf::anon_send(gateway, deliver_atom::value, key, result);
                       });
@@ -198,13 +198,16 @@ Result<CommandExecutor> Builder::build() {
         return detail::spawn_stream_actor(*system, weak.lock(), stream);
       });
   context->registry = detail::spawn_stream_registry(*runtime->system, context);
+  // A few coordinators, each running many commands: one per scheduler thread
+  // (at least two, so that one slow handle does not hold up every command).
+  detail::spawn_write_coordinators(context, std::max<std::size_t>(2, runtime->system->scheduler().num_workers()));
   runtime->gateway = runtime->system->spawn(gateway_actor, context);
   runtime->context = std::move(context);
   return CommandExecutor(std::move(runtime));
 }
 
 void CommandExecutor::submit(CommandJobPtr job, Callback done) const {
-  start_command(*runtime_->system, runtime_->context, std::move(job), std::move(done));
+  start_command(runtime_->context, std::move(job), std::move(done));
 }
 
 ExecuteResult CommandExecutor::run(CommandJobPtr job) const {
@@ -218,7 +221,13 @@ namespace detail {
 struct ExecutorAccess {
   static caf::actor gateway(const CommandExecutor& executor) { return executor.runtime_->gateway; }
   static caf::actor registry(const CommandExecutor& executor) { return executor.runtime_->context->registry; }
+  static std::vector<caf::actor> coordinators(const CommandExecutor& executor) {
+    return executor.runtime_->context->all_coordinators();
+  }
 };
+std::vector<caf::actor> write_coordinators(const CommandExecutor& executor) {
+  return ExecutorAccess::coordinators(executor);
+}
 }  // namespace detail
 
 caf::actor gateway(const CommandExecutor& executor) { return detail::ExecutorAccess::gateway(executor); }

@@ -53,7 +53,7 @@ void answer(RuntimeContext& context, LocalCommand& command, const ExecuteResult&
 void give_to_coordinator(RuntimeContext& context, LocalCommand& command, std::optional<FailedAttempt> failed) {
   auto done = std::move(command.done);
   command.done = nullptr;
-  spawn_write_coordinator(*context.system, context.shared_from_this(), command.job, std::move(done), std::move(failed));
+  coordinate(context.shared_from_this(), command.job, std::move(done), std::move(failed));
 }
 
 CommandError command_error(const LocalCommand& command, CommandErrorCode code, std::string message,
@@ -73,6 +73,7 @@ struct StreamActorState {
   std::optional<Waiter> holder;
   std::deque<Waiter> queue;
   caf::actor_id id = 0;
+  std::vector<caf::actor_addr> monitored;  // holders and waiters, each monitored once until it dies
   bool passivate_asked = false;  // the directory asked it to leave; it has not been used since
   bool deadline_armed = false;  // a timeout_atom is on its way (queued fast-path commands)
 
@@ -136,7 +137,6 @@ void fail_waiters(StreamActor* self, const Error& error) {
                command_error(command, CommandErrorCode::store_failed, "reading a stream failed", error), {});
       continue;
     }
-    self->demonitor(waiter.who);
     waiter.promise.deliver(StreamGrant{std::nullopt, {}, caf::actor_cast<caf::actor>(self), error});
   }
 }
@@ -238,7 +238,6 @@ void grant_next(StreamActor* self) {
 
 void release_holder(StreamActor* self, bool invalidate) {
   auto& st = self->state;
-  self->demonitor(st.holder->who);
   st.holder.reset();
   // The store may hold more than we do (a foreign writer, or an append
   // whose outcome we never learnt): reload on next use.
@@ -500,6 +499,7 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
   // A holder or waiter that dies never leaves the stream stuck.
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
+    std::erase(st.monitored, msg.source);
     std::erase_if(st.queue, [&](const Waiter& w) { return w.who == msg.source; });
 #ifdef EVENTCORE_PLANTED_BUG_no_release_on_crash  // simulation test build only
     if (false)
@@ -511,15 +511,20 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
       passivate_if_asked(self);
   });
   return {
-      [=](acquire_atom, const StreamId&, FoldNeeds& needs) -> caf::response_promise {
+      [=](acquire_atom, const StreamId&, TxnId txn, FoldNeeds& needs) -> caf::response_promise {
         auto& st = self->state;
         st.passivate_asked = false;
         // Read the sender first: make_response_promise moves it out of the
         // current message (CAF 0.17).
         auto sender = self->current_sender();
         auto rp = self->make_response_promise();
-        Waiter waiter{rp, caf::actor_cast<caf::actor_addr>(sender), sender ? sender->id() : 0, std::move(needs)};
-        if (sender) self->monitor(caf::actor_cast<caf::actor>(sender));
+        Waiter waiter{rp, caf::actor_cast<caf::actor_addr>(sender), txn, std::move(needs)};
+        // Once per acquirer: coordinators are few and long-lived, and a
+        // monitor set and removed per acquire costs a lock on theirs.
+        if (sender && std::find(st.monitored.begin(), st.monitored.end(), waiter.who) == st.monitored.end()) {
+          st.monitored.push_back(waiter.who);
+          self->monitor(caf::actor_cast<caf::actor>(sender));
+        }
         st.queue.push_back(std::move(waiter));
         grant_next(self);
         return rp;

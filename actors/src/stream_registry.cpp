@@ -26,8 +26,11 @@ caf::behavior stream_registry(caf::event_based_actor* self, ContextPtr context) 
   if (retention.count() > 0) self->send(self, expire_atom::value);
   return {
       [=](acquire_atom atom, const StreamId& stream) {
+        // The caller holds the stream under its actor id (release with it).
+        const auto sender = self->current_sender();
+        const TxnId txn = sender ? sender->id() : 0;
         auto rp = self->make_response_promise();
-        if (!context->directory->with_actor(stream, [&](const caf::actor& actor) { rp.delegate(actor, atom, stream, FoldNeeds{}); }))
+        if (!context->directory->with_actor(stream, [&](const caf::actor& actor) { rp.delegate(actor, atom, stream, txn, FoldNeeds{}); }))
           rp.deliver(StreamGrant{std::nullopt, {}, caf::actor{}, Error{ErrorCode::unavailable, "the executor was shut down"}});
         return rp;
       },

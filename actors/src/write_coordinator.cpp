@@ -1,4 +1,4 @@
-// Runs one command as a two-phase, version-checked write:
+// Runs multi-stream commands (and retries) as two-phase, version-checked writes:
 //
 //   prepare: acquire every stream in sorted id order (one at a time: a global
 //            order means no deadlock), gathering versions and the folded
@@ -17,10 +17,15 @@
 // A command with an idempotency key looks for its key's record before each
 // attempt and writes one with its events (idempotency_record.hpp).
 //
-// One coordinator actor per command (except a single-stream one without
-// idempotency key, which its stream actor runs: protocol.hpp; it comes here
-// only to be retried): if the coordinator dies, the stream actors that
-// monitor it release its streams.
+// A few coordinator actors per executor (RuntimeContext::coordinators), each
+// running many commands at once, one Run per command: a command costs no
+// actor spawn and no actor exit (in CAF 0.17 an exiting actor wakes the
+// clock thread to cancel its timeouts, which cost more than the command).
+// Single-stream commands without an idempotency key never come here unless
+// to be retried: their stream actor runs them (protocol.hpp). Stream actors
+// monitor the coordinators: if one dies, they release what its runs held,
+// and it answers each of its unfinished runs (coordinator_stopped); a new
+// coordinator takes its place.
 
 #include <algorithm>
 #include <unordered_map>
@@ -39,14 +44,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct CoordinatorState {
-  static inline const char* name = "eventcore.write_coordinator";
-  ContextPtr context;
+// One command on a coordinator.
+struct Run {
+  TxnId txn = 0;                             // what it holds streams as
   CommandJobPtr job;
   std::function<void(const ExecuteResult&)> done;
   std::optional<FailedAttempt> resumed;      // an attempt a stream actor already made
-  bool started = false;
   bool finished = false;
+  bool append_sent = false;                  // an append went to the store: it may have written
+  std::optional<caf::actor_clock::time_point> deadline;
 
   std::vector<StreamId> streams;             // declared + discovered, sorted, unique
   std::vector<StreamId> order;               // the streams held or being acquired, in acquisition order
@@ -63,76 +69,98 @@ struct CoordinatorState {
   bool record_unchecked = false;
 #endif
 };
+using RunPtr = std::shared_ptr<Run>;
+
+struct CoordinatorState {
+  static inline const char* name = "eventcore.write_coordinator";
+  ContextPtr context;
+  std::size_t slot = 0;  // its place in context->coordinators
+  std::unordered_map<TxnId, RunPtr> runs;  // the unfinished ones
+  std::optional<caf::actor_clock::time_point> timer_due;  // a timeout_atom is on its way for then
+
+  CoordinatorState() = default;
+  CoordinatorState(const CoordinatorState&) = delete;
+  CoordinatorState& operator=(const CoordinatorState&) = delete;
+  // Runs when the actor exits, also when it is killed: answers every
+  // unfinished run (the stream actors release what they held: they monitor
+  // this actor) and, unless the executor is stopping, puts a new
+  // coordinator in its place.
+  ~CoordinatorState();
+};
 
 using Coordinator = caf::stateful_actor<CoordinatorState>;
 
-void prepare(Coordinator* self);
-void decide(Coordinator* self);
-void commit(Coordinator* self, JobDecision decision);
+RuntimeContext& ctx(Coordinator* self) { return *self->state.context; }
+
+void prepare(Coordinator* self, const RunPtr& run);
+void decide(Coordinator* self, const RunPtr& run);
+void commit(Coordinator* self, const RunPtr& run, JobDecision decision);
 
 void sort_unique(std::vector<StreamId>& ids) {
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
 }
 
-Clock::time_point now(Coordinator* self) { return self->state.context->clock(); }
+Clock::time_point now(Coordinator* self) { return ctx(self).clock(); }
 
 // ---- outcome ----------------------------------------------------------------
 
-void finish(Coordinator* self, ExecuteResult outcome) {
-  auto& st = self->state;
-  if (st.finished) return;
-  st.finished = true;
-  PhaseTimings timings = st.timings;
-  timings.total = now(self) - st.started_at;
-  observe_outcome(*st.context, *st.job, outcome, timings);
-  if (st.done) st.done(outcome);
-  self->quit();
+void finish(Coordinator* self, const RunPtr& run_ref, ExecuteResult outcome) {
+  const RunPtr run = run_ref;  // run_ref may be the map's entry, erased below
+  if (run->finished) return;
+  run->finished = true;
+  self->state.runs.erase(run->txn);
+  PhaseTimings timings = run->timings;
+  timings.total = now(self) - run->started_at;
+  observe_outcome(ctx(self), *run->job, outcome, timings);
+  auto done = std::move(run->done);
+  run->done = nullptr;
+  if (done) done(outcome);
 }
 
-void fail(Coordinator* self, CommandErrorCode code, std::string message, std::optional<Error> cause = std::nullopt,
+void fail(Coordinator* self, const RunPtr& run, CommandErrorCode code, std::string message, std::optional<Error> cause = std::nullopt,
           std::optional<std::vector<StreamId>> streams = std::nullopt) {
-  auto& st = self->state;
-  finish(self, CommandError{code, st.job->name, streams ? std::move(*streams) : st.streams, std::move(message),
+  auto& st = *run;
+  finish(self, run, CommandError{code, st.job->name, streams ? std::move(*streams) : st.streams, std::move(message),
                             std::move(cause), st.attempt});
 }
 
-void release_all(Coordinator* self, bool invalidate) {
-  auto& st = self->state;
-  for (auto& grant : st.held) self->send(grant.stream_actor, release_atom::value, self->id(), invalidate);
+void release_all(Coordinator* self, const RunPtr& run, bool invalidate) {
+  auto& st = *run;
+  for (auto& grant : st.held) self->send(grant.stream_actor, release_atom::value, st.txn, invalidate);
   st.held.clear();
 }
 
 // After a failed attempt: try again per the retry policy, or give up.
-void retry_or_fail(Coordinator* self, RetryReason reason, Error cause) {
-  auto& st = self->state;
-  const auto& policy = st.context->retry;
+void retry_or_fail(Coordinator* self, const RunPtr& run, RetryReason reason, Error cause) {
+  auto& st = *run;
+  const auto& policy = ctx(self).retry;
   if (policy.should_retry(reason, st.attempt)) {
-    st.context->metrics->record_retry(reason);
+    ctx(self).metrics->record_retry(reason);
     st.last_cause = std::move(cause);
-    auto delay = policy.delay_before_retry(reason, st.attempt, st.context->random_bits());
+    auto delay = policy.delay_before_retry(reason, st.attempt, ctx(self).random_bits());
     if (delay.count() <= 0)
-      self->send(self, retry_atom::value);
+      self->send(self, retry_atom::value, st.txn);
     else
-      self->delayed_send(self, delay, retry_atom::value);
+      self->delayed_send(self, delay, retry_atom::value, st.txn);
     return;
   }
   if (reason == RetryReason::conflict)
-    fail(self, CommandErrorCode::concurrency_conflict,
+    fail(self, run, CommandErrorCode::concurrency_conflict,
          "a stream changed concurrently on each of " + std::to_string(st.attempt) + " attempt(s)", std::move(cause));
   else if (!st.ambiguous.empty())
-    fail(self, CommandErrorCode::store_unavailable,
+    fail(self, run, CommandErrorCode::store_unavailable,
          "the store is unavailable, and whether an earlier attempt committed is unknown", std::move(cause));
   else
-    fail(self, CommandErrorCode::store_unavailable, "the store is unavailable", std::move(cause));
+    fail(self, run, CommandErrorCode::store_unavailable, "the store is unavailable", std::move(cause));
 }
 
-void start_attempt(Coordinator* self);
-void check_ambiguous(Coordinator* self, std::size_t next);
+void start_attempt(Coordinator* self, const RunPtr& run);
+void check_ambiguous(Coordinator* self, const RunPtr& run, std::size_t next);
 
 // Answers with what an earlier attempt wrote, had it committed.
-void finish_committed(Coordinator* self, const AppendRequest& request, const AppendResult& appended) {
-  auto& st = self->state;
+void finish_committed(Coordinator* self, const RunPtr& run, const AppendRequest& request, const AppendResult& appended) {
+  auto& st = *run;
   CommandResult result;
   result.command = st.job->name;
   result.attempts = st.attempt;
@@ -146,7 +174,7 @@ void finish_committed(Coordinator* self, const AppendRequest& request, const App
   }
   result.timings = st.timings;
   result.timings.total = now(self) - st.started_at;
-  finish(self, std::move(result));
+  finish(self, run, std::move(result));
 }
 
 // Before an attempt after ambiguous ones: did one of them commit after all?
@@ -154,28 +182,28 @@ void finish_committed(Coordinator* self, const AppendRequest& request, const App
 // ambiguous_outcome.hpp). Every ambiguous append is looked for each time: one
 // not found before may have committed since. A store that cannot tell counts
 // as unavailable.
-void check_ambiguous(Coordinator* self, std::size_t next) {
-  auto& st = self->state;
+void check_ambiguous(Coordinator* self, const RunPtr& run, std::size_t next) {
+  auto& st = *run;
   if (next == st.ambiguous.size()) {
-    start_attempt(self);
+    start_attempt(self, run);
     return;
   }
   const AppendRequestPtr request = st.ambiguous[next];
-  auto on_found = [self, request, next](Result<std::optional<AppendResult>> found) {
-    auto& st = self->state;
+  auto on_found = [self, run, request, next](Result<std::optional<AppendResult>> found) {
+    auto& st = *run;
     if (st.finished) return;
     if (!found)
-      retry_or_fail(self, RetryReason::transient, std::move(found).error());
+      retry_or_fail(self, run, RetryReason::transient, std::move(found).error());
     else if (*found)
-      finish_committed(self, *request, **found);
+      finish_committed(self, run, *request, **found);
     else
-      check_ambiguous(self, next + 1);
+      check_ambiguous(self, run, next + 1);
   };
-  if (st.context->inline_store_calls) {
-    on_found(find_committed(*st.context->store, *request));
+  if (ctx(self).inline_store_calls) {
+    on_found(find_committed(*ctx(self).store, *request));
     return;
   }
-  self->request(st.context->pick_io(), caf::infinite, lookup_atom::value, request)
+  self->request(ctx(self).pick_io(), caf::infinite, lookup_atom::value, request)
       .then(
           [=](CommittedReply& reply) {
             if (reply.error)
@@ -188,61 +216,66 @@ void check_ambiguous(Coordinator* self, std::size_t next) {
           });
 }
 
-void look_up_record(Coordinator* self, bool must_exist);
+void look_up_record(Coordinator* self, const RunPtr& run, bool must_exist);
 
-void start_attempt(Coordinator* self) {
-  auto& st = self->state;
+void start_attempt(Coordinator* self, const RunPtr& run) {
+  auto& st = *run;
   ++st.attempt;
   st.rounds = 0;
   st.streams = st.job->streams;
   sort_unique(st.streams);
 #ifdef EVENTCORE_PLANTED_BUG_ambiguous_retry_unchecked  // simulation test build only
   if (st.record_unchecked) {
-    prepare(self);
+    prepare(self, run);
     return;
   }
 #endif
   if (st.job->idempotency_key)
-    look_up_record(self, false);
+    look_up_record(self, run, false);
   else
-    prepare(self);
+    prepare(self, run);
 }
 
 // ---- phase 1: prepare --------------------------------------------------------
 
-void acquire_next(Coordinator* self) {
-  auto& st = self->state;
+void acquire_next(Coordinator* self, const RunPtr& run) {
+  auto& st = *run;
   if (st.held.size() == st.order.size()) {
     st.timings.prepare = now(self) - st.phase_started_at;
-    decide(self);
+    decide(self, run);
     return;
   }
   const StreamId& stream = st.order[st.held.size()];
-  const bool routed = st.context->directory->with_actor(stream, [&](const caf::actor& actor) {
-    self->request(actor, caf::infinite, acquire_atom::value, stream, st.needs)
+  const bool routed = ctx(self).directory->with_actor(stream, [&](const caf::actor& actor) {
+    self->request(actor, caf::infinite, acquire_atom::value, stream, st.txn, st.needs)
         .then(
             [=](StreamGrant& grant) {
-              if (grant.error) {
-                release_all(self, false);
-                auto reason = grant.error->transient() ? RetryReason::transient : RetryReason::conflict;
-                if (grant.error->transient())
-                  retry_or_fail(self, reason, *grant.error);
-                else
-                  fail(self, CommandErrorCode::store_failed, "reading a stream failed", *grant.error);
+              if (run->finished) {  // it timed out while queued: let the stream go at once
+                if (!grant.error) self->send(grant.stream_actor, release_atom::value, run->txn, false);
                 return;
               }
-              self->state.held.push_back(std::move(grant));
-              acquire_next(self);
+              if (grant.error) {
+                release_all(self, run, false);
+                auto reason = grant.error->transient() ? RetryReason::transient : RetryReason::conflict;
+                if (grant.error->transient())
+                  retry_or_fail(self, run, reason, *grant.error);
+                else
+                  fail(self, run, CommandErrorCode::store_failed, "reading a stream failed", *grant.error);
+                return;
+              }
+              run->held.push_back(std::move(grant));
+              acquire_next(self, run);
             },
             [=](caf::error& err) {
-              release_all(self, false);
-              retry_or_fail(self, RetryReason::transient,
+              if (run->finished) return;
+              release_all(self, run, false);
+              retry_or_fail(self, run, RetryReason::transient,
                             Error{ErrorCode::unavailable, "acquiring a stream failed: " + self->system().render(err)});
             });
   });
   if (!routed) {
-    release_all(self, false);
-    fail(self, CommandErrorCode::store_unavailable, "the executor was shut down");
+    release_all(self, run, false);
+    fail(self, run, CommandErrorCode::store_unavailable, "the executor was shut down");
   }
 }
 
@@ -250,87 +283,87 @@ void acquire_next(Coordinator* self) {
 // newly discovered ones would sort before a held one, everything is released
 // and taken again in order (holding and then waiting out of order could
 // deadlock with another command).
-void prepare(Coordinator* self) {
-  auto& st = self->state;
+void prepare(Coordinator* self, const RunPtr& run) {
+  auto& st = *run;
   const std::vector<StreamId>& order = st.streams;
   FoldNeeds needs = st.job->needs(st.streams.size());
   // held[i] is the grant of st.order[i].
   const bool prefix_kept = needs == st.needs && st.held.size() <= order.size() &&
                            std::equal(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(st.held.size()),
                                       st.order.begin());
-  if (!prefix_kept) release_all(self, false);
+  if (!prefix_kept) release_all(self, run, false);
   st.needs = std::move(needs);
   st.order = order;
   st.phase_started_at = now(self);
-  acquire_next(self);
+  acquire_next(self, run);
 }
 
-void replay(Coordinator* self, IdempotencyRecord record);
+void replay(Coordinator* self, const RunPtr& run, IdempotencyRecord record);
 
 // Answers from the key's record, refuses a key used with another command,
 // or (no record) runs the attempt. After a duplicate_key the record must
 // exist: another execution with the key committed.
-void on_record(Coordinator* self, Result<std::optional<CommandRecord>> found, bool must_exist) {
-  auto& st = self->state;
+void on_record(Coordinator* self, const RunPtr& run, Result<std::optional<CommandRecord>> found, bool must_exist) {
+  auto& st = *run;
   if (st.finished) return;
   if (!found) {
-    retry_or_fail(self, RetryReason::transient, std::move(found).error());
+    retry_or_fail(self, run, RetryReason::transient, std::move(found).error());
     return;
   }
   const std::string& key = *st.job->idempotency_key;
   if (!*found) {
     if (must_exist)
-      fail(self, CommandErrorCode::store_failed,
+      fail(self, run, CommandErrorCode::store_failed,
            "the store refused idempotency key '" + key + "' as taken, but holds no record of it");
     else
-      prepare(self);
+      prepare(self, run);
     return;
   }
   auto record = decode_record(**found);
   if (!record) {
-    fail(self, CommandErrorCode::store_failed, "the command record of idempotency key '" + key + "' does not decode",
+    fail(self, run, CommandErrorCode::store_failed, "the command record of idempotency key '" + key + "' does not decode",
          std::move(record).error());
     return;
   }
   const std::string wanted = key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint);
   if (!record->fingerprint.empty() && record->fingerprint != wanted) {
-    finish(self, CommandError{CommandErrorCode::invalid_command, st.job->name, st.streams,
+    finish(self, run, CommandError{CommandErrorCode::invalid_command, st.job->name, st.streams,
                               "idempotency key '" + key + "' was first used with another command: " +
                                   record->fingerprint + ", not " + wanted + "; nothing was written",
                               std::nullopt, st.attempt, "idempotency_key_reused"});
     return;
   }
-  replay(self, std::move(*record));
+  replay(self, run, std::move(*record));
 }
 
-void look_up_record(Coordinator* self, bool must_exist) {
-  auto& st = self->state;
+void look_up_record(Coordinator* self, const RunPtr& run, bool must_exist) {
+  auto& st = *run;
   const std::string& key = *st.job->idempotency_key;
-  if (st.context->inline_store_calls) {
-    on_record(self, st.context->store->load_command_record(key), must_exist);
+  if (ctx(self).inline_store_calls) {
+    on_record(self, run, ctx(self).store->load_command_record(key), must_exist);
     return;
   }
-  self->request(st.context->pick_io(), caf::infinite, record_atom::value, key)
+  self->request(ctx(self).pick_io(), caf::infinite, record_atom::value, key)
       .then(
           [=](RecordReply& reply) {
             if (reply.error)
-              on_record(self, std::move(*reply.error), must_exist);
+              on_record(self, run, std::move(*reply.error), must_exist);
             else
-              on_record(self, std::move(reply.record), must_exist);
+              on_record(self, run, std::move(reply.record), must_exist);
           },
           [=](caf::error& err) {
-            on_record(self, Error{ErrorCode::unavailable, "the store reader failed: " + self->system().render(err)},
+            on_record(self, run, Error{ErrorCode::unavailable, "the store reader failed: " + self->system().render(err)},
                       must_exist);
           });
 }
 
 // Answers with the recorded result, its positions read back from the store.
-void replay(Coordinator* self, IdempotencyRecord record) {
-  auto& st = self->state;
-  auto answer = [self, record](Result<std::vector<GlobalPosition>> positions) {
-    auto& st = self->state;
+void replay(Coordinator* self, const RunPtr& run, IdempotencyRecord record) {
+  auto answer = [self, run, record](Result<std::vector<GlobalPosition>> positions) {
+    auto& st = *run;
+    if (st.finished) return;
     if (!positions) {
-      retry_or_fail(self, RetryReason::transient, std::move(positions).error());
+      retry_or_fail(self, run, RetryReason::transient, std::move(positions).error());
       return;
     }
     CommandResult result;
@@ -341,13 +374,13 @@ void replay(Coordinator* self, IdempotencyRecord record) {
       if (auto id = StreamId::try_new(stream)) result.stream_versions.push_back({*id, StreamVersion{version}});
     result.positions = std::move(*positions);
     result.replayed = true;
-    finish(self, std::move(result));
+    finish(self, run, std::move(result));
   };
-  if (st.context->inline_store_calls) {
-    answer(recorded_positions(*st.context->store, record));
+  if (ctx(self).inline_store_calls) {
+    answer(recorded_positions(*ctx(self).store, record));
     return;
   }
-  self->request(st.context->pick_io(), caf::infinite, read_atom::value, record)
+  self->request(ctx(self).pick_io(), caf::infinite, read_atom::value, record)
       .then(
           [=](PositionsReply& reply) {
             if (reply.error)
@@ -361,11 +394,11 @@ void replay(Coordinator* self, IdempotencyRecord record) {
 }
 
 // Between the phases: the command's own logic, on the prepared snapshots.
-void decide(Coordinator* self) {
-  auto& st = self->state;
+void decide(Coordinator* self, const RunPtr& run) {
+  auto& st = *run;
   std::vector<StreamSnapshot> snapshots;
   for (std::size_t i = 0; i < st.held.size(); ++i) snapshots.push_back(st.held[i].snapshot(st.order[i]));
-  JobDecision decision = detail::decide(*st.job, snapshots, st.context->clock);
+  JobDecision decision = detail::decide(*st.job, snapshots, ctx(self).clock);
   snapshots.clear();
   st.timings.reconstruct = decision.reconstruct;
   st.timings.handle = decision.handle;
@@ -375,93 +408,102 @@ void decide(Coordinator* self) {
     case AfterDecide::Kind::answer:
       if (next.confirm) {
         st.rejection = std::move(next.error);
-        commit(self, std::move(decision));
+        commit(self, run, std::move(decision));
         return;
       }
-      release_all(self, next.drop_cache);
-      finish(self, std::move(*next.error));
+      release_all(self, run, next.drop_cache);
+      finish(self, run, std::move(*next.error));
       return;
     case AfterDecide::Kind::discover: {
-      if (++st.rounds > st.context->config.max_discovery_rounds) {
-        release_all(self, false);
-        fail(self, CommandErrorCode::stream_discovery_limit,
-             "handle still asked for more streams after " + std::to_string(st.context->config.max_discovery_rounds) +
+      if (++st.rounds > ctx(self).config.max_discovery_rounds) {
+        release_all(self, run, false);
+        fail(self, run, CommandErrorCode::stream_discovery_limit,
+             "handle still asked for more streams after " + std::to_string(ctx(self).config.max_discovery_rounds) +
                  " rounds of discovery");
         return;
       }
       for (auto& s : decision.more_streams) st.streams.push_back(std::move(s));
       sort_unique(st.streams);
-      prepare(self);
+      prepare(self, run);
       return;
     }
     case AfterDecide::Kind::append:
-      commit(self, std::move(decision));
+      commit(self, run, std::move(decision));
       return;
   }
 }
 
 // ---- phase 2: commit ---------------------------------------------------------
 
-void on_appended(Coordinator* self, const AppendRequestPtr& request, AppendReply& reply);
+void on_appended(Coordinator* self, const RunPtr& run, const AppendRequestPtr& request, AppendReply& reply);
 
-void commit(Coordinator* self, JobDecision decision) {
-  auto& st = self->state;
+void commit(Coordinator* self, const RunPtr& run, JobDecision decision) {
+  auto& st = *run;
   auto request = std::make_shared<AppendRequest>();
-  IdempotencyRecord record{st.job->name, {}, {}, key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint)};
-  for (const auto& e : decision.events) record.event_ids.push_back(e.event.id);
+  // A keyed command records what it did even when that is nothing (a
+  // rejection writes nothing, and records nothing).
+  const bool recorded = st.job->idempotency_key && !st.rejection;
+  IdempotencyRecord record;
+  if (recorded) {
+    record = {st.job->name, {}, {}, key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint)};
+    for (const auto& e : decision.events) record.event_ids.push_back(e.event.id);
+  }
   for (std::size_t i = 0; i < st.held.size(); ++i) {
     const auto snap = st.held[i].snapshot(st.order[i]);
     StreamWrite write{snap.stream, ExpectedVersion::exact(snap.version), {}};
-    for (const auto& e : decision.events)
-      if (e.stream == snap.stream) write.events.push_back(e.event);
-    record.stream_versions.emplace_back(snap.stream.str(), snap.version.value + write.events.size());
+    for (auto& e : decision.events)
+      if (e.stream == snap.stream) write.events.push_back(std::move(e.event));
+    if (recorded) record.stream_versions.emplace_back(snap.stream.str(), snap.version.value + write.events.size());
 #ifdef EVENTCORE_PLANTED_BUG_readonly_unchecked  // simulation test build only
     if (write.events.empty()) write.expected = ExpectedVersion::any();
 #endif
     request->streams.push_back(std::move(write));
   }
-  // A keyed command records what it did even when that is nothing (a
-  // rejection writes nothing, and records nothing). Every decision goes to
-  // the store, events or not: its version check confirms the state it was
-  // decided on.
-  if (st.job->idempotency_key && !st.rejection)
+  // Every decision goes to the store, events or not: its version check
+  // confirms the state it was decided on.
+  if (recorded)
     request->record = CommandRecord{*st.job->idempotency_key, encode_record(record), {}};
   // Drop our references to the stream actors' folds so that they can
   // advance in place on commit.
   for (auto& grant : st.held) grant.folds.clear();
   st.phase_started_at = now(self);
-  if (st.context->inline_store_calls) {  // a store that never blocks: no hop to an I/O actor
-    auto appended = st.context->store->append(*request);
+  st.append_sent = true;
+  if (ctx(self).inline_store_calls) {  // a store that never blocks: no hop to an I/O actor
+    auto appended = ctx(self).store->append(*request);
     AppendReply reply = appended ? AppendReply{std::move(*appended), std::nullopt}
                                  : AppendReply{std::nullopt, std::move(appended).error()};
-    on_appended(self, request, reply);
+    on_appended(self, run, request, reply);
     return;
   }
-  self->request(st.context->pick_io(), caf::infinite, append_atom::value, *request)
-      .then([=](AppendReply& reply) { on_appended(self, request, reply); },
-            [=](caf::error& err) {
-              AppendReply reply{std::nullopt,
-                                Error{ErrorCode::unavailable, "the store writer failed: " + self->system().render(err)}};
-              on_appended(self, request, reply);
-            });
+  self->request(ctx(self).pick_io(), caf::infinite, append_atom::value, *request)
+      .then(
+          [=](AppendReply& reply) {
+            if (!run->finished) on_appended(self, run, request, reply);  // else it timed out: caches were dropped
+          },
+          [=](caf::error& err) {
+            if (run->finished) return;
+            AppendReply reply{std::nullopt,
+                              Error{ErrorCode::unavailable, "the store writer failed: " + self->system().render(err)}};
+            on_appended(self, run, request, reply);
+          });
 #ifdef EVENTCORE_PLANTED_BUG_early_release  // simulation test build only
-  for (auto& grant : st.held) self->send(grant.stream_actor, release_atom::value, self->id(), false);
+  for (auto& grant : st.held) self->send(grant.stream_actor, release_atom::value, st.txn, false);
 #endif
 }
 
-void on_appended(Coordinator* self, const AppendRequestPtr& request_ptr, AppendReply& reply) {
-  auto& st = self->state;
+void on_appended(Coordinator* self, const RunPtr& run, const AppendRequestPtr& request_ptr, AppendReply& reply) {
+  auto& st = *run;
   const AppendRequest& request = *request_ptr;
   st.timings.write = now(self) - st.phase_started_at;
   if (reply.error) {
     // We do not know what the store holds now (a foreign write, or for an
     // unavailable store perhaps our own): every stream reloads.
-    release_all(self, true);
+    release_all(self, run, true);
     st.rejection.reset();  // decided on state that may have moved: decide again
     const Error& error = *reply.error;
     if (error.code == ErrorCode::duplicate_key) {
       // Another execution with this key committed first: answer as it did.
-      look_up_record(self, true);
+      look_up_record(self, run, true);
       return;
     }
     const auto reason = retry_reason(error);
@@ -471,23 +513,23 @@ void on_appended(Coordinator* self, const AppendRequestPtr& request_ptr, AppendR
     if (reason == RetryReason::transient) st.ambiguous.push_back(request_ptr);
 #endif
     if (reason)
-      retry_or_fail(self, *reason, error);
+      retry_or_fail(self, run, *reason, error);
     else
-      fail(self, CommandErrorCode::store_failed, "the store rejected the append", error);
+      fail(self, run, CommandErrorCode::store_failed, "the store rejected the append", error);
     return;
   }
   if (st.rejection) {  // confirmed: the streams are where the rejection saw them
-    release_all(self, false);
+    release_all(self, run, false);
     CommandError rejection = std::move(*st.rejection);
     rejection.attempts = st.attempt;
-    finish(self, std::move(rejection));
+    finish(self, run, std::move(rejection));
     return;
   }
   const AppendResult& appended = *reply.result;
   CommandResult result;
   result.command = st.job->name;
   result.attempts = st.attempt;
-  const auto stamp = st.context->wall_clock();
+  const auto stamp = ctx(self).wall_clock();
   std::size_t position = 0;
   for (std::size_t i = 0; i < request.streams.size(); ++i) {
     const auto& write = request.streams[i];
@@ -497,32 +539,66 @@ void on_appended(Coordinator* self, const AppendRequestPtr& request_ptr, AppendR
     for (const auto& e : committed->events) result.positions.push_back(e.position);
     result.events_written += committed->events.size();
     result.stream_versions.push_back(appended.streams[i]);
-    self->send(st.held[i].stream_actor, commit_atom::value, self->id(), CommittedEventsPtr(std::move(committed)));
+    self->send(st.held[i].stream_actor, commit_atom::value, st.txn, CommittedEventsPtr(std::move(committed)));
   }
   st.held.clear();
   // Positions in emit order (the request groups events by stream).
   result.timings = st.timings;
   result.timings.total = now(self) - st.started_at;
-  finish(self, std::move(result));
+  finish(self, run, std::move(result));
 }
 
 // ---- the actor ---------------------------------------------------------------
 
-void start(Coordinator* self) {
+// Makes sure a timeout_atom arrives by `due`.
+void arm_timer(Coordinator* self, caf::actor_clock::time_point due) {
   auto& st = self->state;
-  if (st.started) return;
-  st.started = true;
-  st.started_at = now(self);
+  if (st.timer_due && *st.timer_due <= due) return;
+  st.timer_due = due;
+  self->delayed_send(self, std::max<caf::timespan>(due - self->clock().now(), caf::timespan::zero()),
+                     timeout_atom::value);
+}
+
+// Fails the runs whose time is up. Streams still held are released without
+// waiting for a reply that may never come; an append in flight may still
+// land, so caches drop. One timer per coordinator at a time, set for the
+// earliest deadline (deadlines are on the actor clock: simulated in tests).
+void expire_runs(Coordinator* self) {
+  auto& st = self->state;
+  st.timer_due.reset();
+  const auto t = self->clock().now();
+  std::vector<RunPtr> expired;
+  std::optional<caf::actor_clock::time_point> next;
+  for (const auto& [txn, run] : st.runs) {
+    if (!run->deadline) continue;
+    if (*run->deadline <= t)
+      expired.push_back(run);
+    else if (!next || *run->deadline < *next)
+      next = run->deadline;
+  }
+  for (const auto& run : expired) {
+    release_all(self, run, true);
+    fail(self, run, CommandErrorCode::timeout,
+         "the command did not finish within " + std::to_string(ctx(self).config.command_timeout.count()) + " ms",
+         run->last_cause);
+  }
+  if (next) arm_timer(self, *next);
+}
+
+void start(Coordinator* self, const RunPtr& run) {
+  auto& st = *run;
+  st.started_at = st.resumed ? st.resumed->started_at : now(self);
+  if (auto timeout = ctx(self).config.command_timeout; timeout.count() > 0) {
+    const auto left = std::max<Clock::duration>(timeout - (now(self) - st.started_at), Clock::duration::zero());
+    st.deadline = self->clock().now() + std::chrono::duration_cast<caf::timespan>(left);
+    arm_timer(self, *st.deadline);
+  }
   if (st.job->idempotency_key) {
     if (auto status = validate_record_key(*st.job->idempotency_key); !status) {
-      fail(self, CommandErrorCode::invalid_command, "the idempotency key is not usable", std::move(status).error());
+      fail(self, run, CommandErrorCode::invalid_command, "the idempotency key is not usable", std::move(status).error());
       return;
     }
   }
-  if (st.resumed) st.started_at = st.resumed->started_at;
-  if (auto timeout = st.context->config.command_timeout; timeout.count() > 0)
-    self->delayed_send(self, std::max<Clock::duration>(timeout - (now(self) - st.started_at), Clock::duration::zero()),
-                       timeout_atom::value);
   if (st.resumed) {
     // The first attempt ran on the stream actor's fast path and failed in a
     // way the policy may retry: carry on from there.
@@ -531,42 +607,96 @@ void start(Coordinator* self) {
     sort_unique(st.streams);
     st.timings = st.resumed->timings;
     if (st.resumed->ambiguous) st.ambiguous.push_back(st.resumed->ambiguous);
-    retry_or_fail(self, st.resumed->reason, st.resumed->cause);
+    retry_or_fail(self, run, st.resumed->reason, st.resumed->cause);
     return;
   }
-  start_attempt(self);
+  start_attempt(self, run);
 }
 
-caf::behavior write_coordinator(Coordinator* self, ContextPtr context, CommandJobPtr job,
-                                std::function<void(const ExecuteResult&)> done, std::optional<FailedAttempt> resumed) {
+caf::behavior write_coordinator(Coordinator* self, ContextPtr context, std::size_t slot) {
   self->state.context = std::move(context);
-  self->state.job = std::move(job);
-  self->state.done = std::move(done);
-  self->state.resumed = std::move(resumed);
+  self->state.slot = slot;
   return {
-      [=](run_atom) { start(self); },
-      [=](retry_atom) { check_ambiguous(self, 0); },
-      [=](timeout_atom) {
-        // Streams still held are released without waiting for a reply that
-        // may never come; an append in flight may still land, so caches drop.
-        release_all(self, true);
-        fail(self, CommandErrorCode::timeout,
-             "the command did not finish within " + std::to_string(self->state.context->config.command_timeout.count()) +
-                 " ms",
-             self->state.last_cause);
+      [=](run_atom, CoordinatedCommandPtr& command) {
+        auto run = std::make_shared<Run>();
+        run->txn = ctx(self).next_txn.fetch_add(1, std::memory_order_relaxed);
+        run->job = command->job;
+        run->done = std::move(command->done);  // taken: the command no longer answers for itself
+        command->done = nullptr;
+        run->resumed = std::move(command->resumed);
+        self->state.runs.emplace(run->txn, run);
+        start(self, run);
       },
+      [=](retry_atom, TxnId txn) {
+        auto it = self->state.runs.find(txn);
+        if (it == self->state.runs.end()) return;  // it finished meanwhile (timed out)
+        const RunPtr run = it->second;
+        check_ambiguous(self, run, 0);
+      },
+      [=](timeout_atom) { expire_runs(self); },
   };
+}
+
+caf::actor spawn_coordinator(const ContextPtr& context, std::size_t slot) {
+  return context->system->spawn(write_coordinator, context, slot);
+}
+
+CoordinatorState::~CoordinatorState() {
+  if (!context) return;
+  const bool stopping = context->directory->stopped();
+  auto left = std::move(runs);
+  runs.clear();
+  for (auto& [txn, run] : left) {
+    if (run->finished || !run->done) continue;
+    run->finished = true;
+    std::string message = stopping ? "the executor was shut down while the command ran"
+                                   : "the command's write coordinator stopped";
+    message += run->append_sent || !run->ambiguous.empty() ? "; whether it committed is unknown"
+                                                            : " before it wrote anything";
+    CommandError error{CommandErrorCode::store_unavailable, run->job->name, run->job->streams, std::move(message),
+                       Error{ErrorCode::unavailable, "write coordinator stopped"}, run->attempt, "coordinator_stopped"};
+    observe_outcome(*context, *run->job, error, {});
+    auto done = std::move(run->done);
+    run->done = nullptr;
+    done(error);
+  }
+  if (!stopping) context->set_coordinator(slot, spawn_coordinator(context, slot));
 }
 
 }  // namespace
 
-caf::actor spawn_write_coordinator(caf::actor_system& system, ContextPtr context, CommandJobPtr job,
-                                   std::function<void(const ExecuteResult&)> done,
-                                   std::optional<FailedAttempt> resumed) {
-  auto coordinator =
-      system.spawn(write_coordinator, std::move(context), std::move(job), std::move(done), std::move(resumed));
-  caf::anon_send(coordinator, run_atom::value);
-  return coordinator;
+void spawn_write_coordinators(const ContextPtr& context, std::size_t count) {
+  for (std::size_t slot = 0; slot < std::max<std::size_t>(1, count); ++slot)
+    context->set_coordinator(slot, spawn_coordinator(context, slot));
+}
+
+void coordinate(const ContextPtr& context, CommandJobPtr job, std::function<void(const ExecuteResult&)> done,
+                std::optional<FailedAttempt> resumed, std::size_t hops) {
+  auto command = std::make_shared<CoordinatedCommand>();
+  command->job = std::move(job);
+  command->done = std::move(done);
+  command->resumed = std::move(resumed);
+  command->context = context;
+  command->hops = hops;
+  caf::anon_send(context->pick_coordinator(), run_atom::value, std::move(command));
+}
+
+CoordinatedCommand::~CoordinatedCommand() {
+  if (!done || !context) return;
+  // Dropped before a coordinator took it (its coordinator died with it in the
+  // mailbox): nothing of it ran, so another coordinator takes it.
+  if (!context->directory->stopped() && hops < 2 * context->coordinator_count()) {
+    coordinate(context, std::move(job), std::move(done), std::move(resumed), hops + 1);
+    return;
+  }
+  CommandError error{CommandErrorCode::store_unavailable, job->name, job->streams,
+                     context->directory->stopped() ? "the executor was shut down"
+                                                   : "no write coordinator took the command",
+                     Error{ErrorCode::unavailable, "write coordinator stopped"}, 0, "coordinator_stopped"};
+  observe_outcome(*context, *job, error, {});
+  auto answer = std::move(done);
+  done = nullptr;
+  answer(error);
 }
 
 }  // namespace eventcore::detail

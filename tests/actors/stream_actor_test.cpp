@@ -1,5 +1,6 @@
 // The stream actors' protocol, driven by hand-made coordinators.
 
+#include "eventcore/actors/detail/actors.hpp"
 #include "support/simulation.hpp"
 
 using namespace eventcore;
@@ -72,6 +73,44 @@ TEST_CASE("a coordinator that dies while holding streams releases them") {
   REQUIRE(waiting->has_value());
   REQUIRE((*waiting)->ok());
   CHECK(sim.total(sid("a")) == 1);
+}
+
+TEST_CASE("a write coordinator that dies answers its commands as unfinished, and a new one takes its place") {
+  Simulation sim;
+  auto log = std::make_shared<std::vector<std::string>>();
+  auto stuck = sim.system->spawn(holder, stream_registry(*sim.executor), "stuck", log);
+  caf::anon_send(stuck, hold_atom::value, sid("b"));
+  sim.sched->run();
+
+  // Each coordinator gets one transfer; each holds "a" or waits for it, and
+  // one waits for "b" behind the stand-in.
+  const auto coordinators = write_coordinators(*sim.executor);
+  REQUIRE(coordinators.size() >= 2);
+  std::vector<Simulation::Slot> stranded;
+  for (std::size_t i = 0; i < coordinators.size(); ++i) stranded.push_back(sim.start(AddTo{{sid("a"), sid("b")}, 1}));
+  sim.sched->run();
+  for (const auto& slot : stranded) CHECK_FALSE(slot->has_value());
+
+  for (const auto& coordinator : coordinators) caf::anon_send_exit(coordinator, caf::exit_reason::kill);
+  sim.sched->run();
+  for (const auto& slot : stranded) {
+    REQUIRE(slot->has_value());
+    REQUIRE_FALSE((*slot)->ok());
+    CHECK((*slot)->error().code == CommandErrorCode::store_unavailable);
+    CHECK((*slot)->error().reason == "coordinator_stopped");
+    CHECK_THAT((*slot)->error().message, Catch::Contains("before it wrote anything"));
+  }
+  const auto replaced = write_coordinators(*sim.executor);
+  REQUIRE(replaced.size() == coordinators.size());
+  for (std::size_t i = 0; i < replaced.size(); ++i) CHECK(replaced[i] != coordinators[i]);
+
+  // "a" was released when its holder died; "b" once the stand-in lets go.
+  caf::anon_send(stuck, let_go_atom::value);
+  sim.sched->run();
+  CHECK(sim.run(AddTo{{sid("a"), sid("b")}, 1}).ok());
+  CHECK(sim.total(sid("a")) == 1);
+  CHECK(sim.total(sid("b")) == 1);
+  caf::anon_send_exit(stuck, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("a command that cannot get its streams in time fails with timeout and leaves nothing held") {

@@ -7,6 +7,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "eventcore/actors/command_executor.hpp"
 #include "eventcore/actors/command_job.hpp"
 #include "eventcore/actors/command_result.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
@@ -31,11 +32,17 @@ LoadReply load_folds(EventStore& store, const StreamId& stream, const FoldNeeds&
 caf::actor spawn_store_io(caf::actor_system& system, std::shared_ptr<EventStore> store, IoMode mode,
                           std::size_t read_page_size);
 
-// Runs one command (prepare, handle, commit, retry) and calls `done` with its
-// outcome. With `resumed`, the command's first attempt was made elsewhere (a
-// stream actor's fast path) and failed: the retry policy decides what next.
-caf::actor spawn_write_coordinator(caf::actor_system& system, ContextPtr context, CommandJobPtr job,
-                                   std::function<void(const ExecuteResult&)> done,
-                                   std::optional<FailedAttempt> resumed = std::nullopt);
+// Spawns the executor's write coordinators into context->coordinators.
+void spawn_write_coordinators(const ContextPtr& context, std::size_t count);
+
+// The executor's write coordinators now (tests kill them).
+std::vector<caf::actor> write_coordinators(const CommandExecutor& executor);
+
+// Runs a command on a write coordinator (prepare, handle, commit, retry) and
+// calls `done` with its outcome. With `resumed`, the command's first attempt
+// was made elsewhere (a stream actor's fast path) and failed: the retry
+// policy decides what next.
+void coordinate(const ContextPtr& context, CommandJobPtr job, std::function<void(const ExecuteResult&)> done,
+                std::optional<FailedAttempt> resumed = std::nullopt, std::size_t hops = 0);
 
 }  // namespace eventcore::detail

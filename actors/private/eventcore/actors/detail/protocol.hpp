@@ -6,7 +6,9 @@
 // (stream_directory.hpp), which spawns and passivates them.
 //
 //   executor    -> stream actor  (execute_atom, LocalCommandPtr)     : a single-stream command (fast path)
-//   coordinator -> stream actor  (acquire_atom, StreamId, FoldNeeds) -> StreamGrant, FIFO per stream
+//   anyone      -> coordinator   (run_atom, CoordinatedCommandPtr)   : run a command (coordinate())
+//   coordinator -> coordinator   (retry_atom, txn) / (timeout_atom)  : a run's next attempt / expire runs
+//   coordinator -> stream actor  (acquire_atom, StreamId, txn, FoldNeeds) -> StreamGrant, FIFO per stream
 //   coordinator -> stream actor  (commit_atom, txn, CommittedEvents) : advance cache, release
 //   coordinator -> stream actor  (release_atom, txn, bool invalidate): release (drop cache if set)
 //   directory   -> stream actor  (passivate_atom)                    : leave once idle, unless used again
@@ -19,8 +21,8 @@
 //   coordinator -> io actor      (record_atom, std::string key)      -> RecordReply (idempotency_record.hpp)
 //   registry    -> io actor      (expire_atom, caf::timespan)        : expire older command records (no answer)
 //
-// A stream actor monitors its holder and everyone queued: a coordinator that
-// dies releases its streams.
+// A stream actor monitors every actor that holds it or queues for it (once
+// per actor): a coordinator that dies releases its streams.
 //
 // A stream actor holds its stream's version and the folds (FoldOps) that
 // commands asked for, all current at that version; never the stream's
@@ -70,7 +72,9 @@ using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using record_atom = caf::atom_constant<caf::atom("record")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 
-using TxnId = std::uint64_t;  // the holding coordinator's actor id
+// Who holds a stream: a coordinator's run (RuntimeContext::next_txn), or the
+// actor id of another acquirer (the registry's callers).
+using TxnId = std::uint64_t;
 
 // The answer to an acquire: the stream is held by the requester until it
 // sends commit or release (or dies). On error the stream is not held.
@@ -124,6 +128,25 @@ struct FailedAttempt {
   AppendRequestPtr ambiguous;  // an append that failed as unavailable: it may have committed
 };
 
+// A command on its way to a write coordinator (coordinate(), actors.hpp).
+// The coordinator takes `done`. One dropped before a coordinator took it
+// (that coordinator died with it in the mailbox) goes to another one from
+// its destructor, a bounded number of times; while the runtime is stopping
+// it fails instead.
+struct CoordinatedCommand {
+  CommandJobPtr job;
+  std::function<void(const ExecuteResult&)> done;
+  std::optional<FailedAttempt> resumed;
+  std::shared_ptr<RuntimeContext> context;
+  std::size_t hops = 0;  // coordinators that dropped it
+
+  CoordinatedCommand() = default;
+  CoordinatedCommand(const CoordinatedCommand&) = delete;
+  CoordinatedCommand& operator=(const CoordinatedCommand&) = delete;
+  ~CoordinatedCommand();
+};
+using CoordinatedCommandPtr = std::shared_ptr<CoordinatedCommand>;
+
 // Whether an append that may have committed did (ambiguous_outcome.hpp).
 struct CommittedReply {
   std::optional<AppendResult> committed;  // what it wrote, if it committed
@@ -168,4 +191,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::IdempotencyRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::PositionsReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::RecordReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::LocalCommandPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::CoordinatedCommandPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventcore::detail::AppendReply)

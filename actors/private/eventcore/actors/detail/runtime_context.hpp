@@ -19,8 +19,8 @@
 namespace eventcore::detail {
 
 // What every actor of one executor shares. Set up before the first command;
-// afterwards only next_io, the random source and the directory change (each
-// synchronized).
+// afterwards only next_io, next_txn, the coordinators, the random source and
+// the directory change (each synchronized).
 struct RuntimeContext : std::enable_shared_from_this<RuntimeContext> {
   std::shared_ptr<EventStore> store;
   RuntimeConfig config;
@@ -36,6 +36,25 @@ struct RuntimeContext : std::enable_shared_from_this<RuntimeContext> {
   // (on the fast path) append directly instead of through an I/O actor.
   bool inline_store_calls = false;
 
+  // The write coordinators (write_coordinator.cpp); one that dies is
+  // replaced in its slot.
+  caf::actor pick_coordinator() {
+    std::lock_guard lock(coordinators_mutex);
+    return coordinators[next_coordinator++ % coordinators.size()];
+  }
+  void set_coordinator(std::size_t slot, caf::actor coordinator) {
+    std::lock_guard lock(coordinators_mutex);
+    if (coordinators.size() <= slot) coordinators.resize(slot + 1);
+    coordinators[slot] = std::move(coordinator);
+  }
+  std::vector<caf::actor> all_coordinators() {
+    std::lock_guard lock(coordinators_mutex);
+    return coordinators;
+  }
+  std::size_t coordinator_count() {
+    std::lock_guard lock(coordinators_mutex);
+    return coordinators.size();
+  }
   caf::actor pick_io() {
     return io[next_io.fetch_add(1, std::memory_order_relaxed) % io.size()];
   }
@@ -45,6 +64,12 @@ struct RuntimeContext : std::enable_shared_from_this<RuntimeContext> {
   }
 
   std::atomic<std::size_t> next_io{0};
+  // Coordinators' runs hold streams under these ids; far above any actor id
+  // (what other acquirers hold them under).
+  std::atomic<std::uint64_t> next_txn{std::uint64_t{1} << 62};
+  std::mutex coordinators_mutex;
+  std::vector<caf::actor> coordinators;
+  std::size_t next_coordinator = 0;
   std::mutex random_mutex;
   RandomSource random;
 };

@@ -19,7 +19,7 @@ struct FaultRates {
   double latency = 0;            // a store call is delayed by up to max_latency of simulated time
   std::chrono::milliseconds max_latency{20};
   double crash_stream = 0;       // a stream actor is killed (the registry restarts it on next use)
-  double crash_coordinator = 0;  // a command's coordinator is killed (the client resubmits)
+  double crash_coordinator = 0;  // a write coordinator is killed with its commands (answered as ambiguous)
   double crash_projection = 0;   // a projection actor is killed (the runtime starts it again)
   double lost_wakeup = 0;        // an append's wake-up never reaches the projections (they poll)
   double checkpoint_failure = 0; // saving a projection's checkpoint fails
