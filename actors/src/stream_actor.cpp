@@ -421,8 +421,13 @@ void run_local(StreamActor* self) {
   for (auto& e : decision.events) write.events.push_back(std::move(e.event));
   request->streams.push_back(std::move(write));
   const auto write_started = context.clock();
-  if (context.inline_store_calls) {
-    on_local_appended(self, request, context.store->append(*request), timings, write_started, std::move(rejection));
+  // No hop to an I/O actor for a store that never blocks, nor for a lone
+  // append (RuntimeConfig::direct_appends_when_idle).
+  const bool direct = !context.inline_store_calls && context.begin_direct_append();
+  if (context.inline_store_calls || direct) {
+    auto appended = context.store->append(*request);
+    if (direct) context.end_direct_append();
+    on_local_appended(self, request, std::move(appended), timings, write_started, std::move(rejection));
     return;
   }
   // A store that may block: its I/O actor appends (batched with other
@@ -430,9 +435,11 @@ void run_local(StreamActor* self) {
   // timeout (a timer set and cancelled per command costs more than the
   // command here): the stream actor's deadline tick covers the append too.
   const LocalCommand* running = st.holder->local.get();
+  auto in_flight = context.count_io_append();
   self->request(context.pick_io(), caf::infinite, append_atom::value, *request)
       .then(
           [=](AppendReply& reply) {
+            (void)in_flight;  // dropped with this handler
             auto& st = self->state;
             if (!st.holder || st.holder->local.get() != running) return;  // it timed out meanwhile
             if (reply.error)

@@ -468,16 +468,22 @@ void commit(Coordinator* self, const RunPtr& run, JobDecision decision) {
   for (auto& grant : st.held) grant.folds.clear();
   st.phase_started_at = now(self);
   st.append_sent = true;
-  if (ctx(self).inline_store_calls) {  // a store that never blocks: no hop to an I/O actor
+  // No hop to an I/O actor for a store that never blocks, nor for a lone
+  // append (RuntimeConfig::direct_appends_when_idle).
+  const bool direct = !ctx(self).inline_store_calls && ctx(self).begin_direct_append();
+  if (ctx(self).inline_store_calls || direct) {
     auto appended = ctx(self).store->append(*request);
+    if (direct) ctx(self).end_direct_append();
     AppendReply reply = appended ? AppendReply{std::move(*appended), std::nullopt}
                                  : AppendReply{std::nullopt, std::move(appended).error()};
     on_appended(self, run, request, reply);
     return;
   }
+  auto in_flight = ctx(self).count_io_append();
   self->request(ctx(self).pick_io(), caf::infinite, append_atom::value, *request)
       .then(
           [=](AppendReply& reply) {
+            (void)in_flight;  // dropped with this handler
             if (!run->finished) on_appended(self, run, request, reply);  // else it timed out: caches were dropped
           },
           [=](caf::error& err) {

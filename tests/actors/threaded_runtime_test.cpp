@@ -2,6 +2,9 @@
 // execute_sync from several plain threads at once.
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -90,4 +93,110 @@ TEST_CASE("a stream longer than the store's page limit is read to its end, and c
   REQUIRE_FALSE(overdraft.ok());
   CHECK(overdraft.error().code == CommandErrorCode::validation_failed);
   fresh.shutdown();
+}
+
+namespace {
+// A MemoryStore that says it blocks (so that the executor uses I/O actors),
+// counts which path each append took, and can hold one append back until
+// the test lets it go.
+class GatedStore final : public EventStore {
+ public:
+  std::atomic<int> direct{0}, batched{0};
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::optional<StreamId> hold;  // the next append() to this stream waits for `released`
+  bool holding = false, released = false;
+
+  Result<AppendResult> append(const AppendRequest& request) override {
+    ++direct;
+    std::unique_lock lock(mutex);
+    if (hold && request.streams.front().stream == *hold) {
+      hold.reset();
+      holding = true;
+      changed.notify_all();
+      changed.wait_for(lock, 10s, [&] { return released; });
+    }
+    lock.unlock();
+    return inner.append(request);
+  }
+  std::vector<Result<AppendResult>> append_batch(const std::vector<AppendRequest>& requests) override {
+    batched += static_cast<int>(requests.size());
+    std::vector<Result<AppendResult>> out;
+    for (const auto& r : requests) out.push_back(inner.append(r));
+    return out;
+  }
+  Result<StreamPage> read_stream(const StreamId& s, StreamVersion from, std::size_t n, StreamVersion to) override {
+    return inner.read_stream(s, from, n, to);
+  }
+  Result<ReadAllPage> read_all(GlobalPosition after, std::size_t n, const EventFilter& f) override {
+    return inner.read_all(after, n, f);
+  }
+  Result<StreamVersion> stream_version(const StreamId& s) override { return inner.stream_version(s); }
+  Result<std::vector<StreamInfo>> list_streams(std::string_view p, std::string_view a, std::size_t n) override {
+    return inner.list_streams(p, a, n);
+  }
+  Result<StoreTotals> totals() override { return inner.totals(); }
+  Result<std::optional<Snapshot>> load_snapshot(const StreamId& s, std::string_view t, std::uint32_t v) override {
+    return inner.load_snapshot(s, t, v);
+  }
+  Status save_snapshot(const Snapshot& s) override { return inner.save_snapshot(s); }
+  Result<std::optional<CommandRecord>> load_command_record(std::string_view key) override {
+    return inner.load_command_record(key);
+  }
+  Result<std::uint64_t> expire_command_records(std::chrono::seconds older) override {
+    return inner.expire_command_records(older);
+  }
+  MemoryStore inner;
+};
+}  // namespace
+
+TEST_CASE("a lone append is made in place, and while one is in flight the others go to the I/O actors, unblocked") {
+  auto store = std::make_shared<GatedStore>();
+  auto executor = executor_on(store);
+  // One at a time: each append is alone, so none crosses to an I/O actor.
+  REQUIRE(executor.execute_sync(bank::OpenAccount{id(1), "one"}).ok());
+  REQUIRE(executor.execute_sync(bank::OpenAccount{id(2), "two"}).ok());
+  // A rejected transfer (no funds) still appends: its version check confirms what it saw.
+  const auto rejected = executor.execute_sync(bank::TransferMoney{id(1), id(2), money(5), "r"});
+  REQUIRE_FALSE(rejected.ok());
+  CHECK(rejected.error().code == CommandErrorCode::validation_failed);
+  CHECK(store->direct == 3);
+  CHECK(store->batched == 0);
+
+  // Hold a deposit's append in place; a transfer meanwhile goes to an I/O
+  // actor and finishes although the first one has not.
+  {
+    std::lock_guard lock(store->mutex);
+    store->hold = id(1).stream();
+  }
+  std::thread held([&] { CHECK(executor.execute_sync(bank::Deposit{id(1), money(100)}).ok()); });
+  {
+    std::unique_lock lock(store->mutex);
+    REQUIRE(store->changed.wait_for(lock, 10s, [&] { return store->holding; }));
+  }
+  REQUIRE(executor.execute_sync(bank::Deposit{id(2), money(7)}).ok());
+  CHECK(store->batched == 1);
+  {
+    std::lock_guard lock(store->mutex);
+    store->released = true;
+  }
+  store->changed.notify_all();
+  held.join();
+
+  // Nothing left in flight: the next append is in place again.
+  const int direct_before = store->direct;
+  REQUIRE(executor.execute_sync(bank::Deposit{id(2), money(1)}).ok());
+  CHECK(store->direct == direct_before + 1);
+  CHECK(store->batched == 1);
+}
+
+TEST_CASE("with direct_appends_when_idle off every append of a blocking store goes through an I/O actor") {
+  auto store = std::make_shared<GatedStore>();
+  RuntimeConfig config;
+  config.direct_appends_when_idle = false;
+  auto executor = executor_on(store, config);
+  REQUIRE(executor.execute_sync(bank::OpenAccount{id(1), "one"}).ok());
+  REQUIRE(executor.execute_sync(bank::Deposit{id(1), money(5)}).ok());
+  CHECK(store->direct == 0);
+  CHECK(store->batched == 2);
 }

@@ -35,6 +35,28 @@ struct RuntimeContext : std::enable_shared_from_this<RuntimeContext> {
   // The store never blocks (EventStore::blocking()): stream actors read and
   // (on the fast path) append directly instead of through an I/O actor.
   bool inline_store_calls = false;
+  // A blocking store's appends go to the I/O actors (group commit) while
+  // any is in flight there; with none in flight, one append at a time is
+  // made right on the actor's own thread: at low concurrency the two thread
+  // crossings to and from an I/O actor cost more than the batching buys.
+  // Off unless RuntimeConfig::direct_appends_when_idle (and not for a store
+  // that never blocks: its calls are always made in place).
+  bool direct_when_idle = false;
+  std::atomic<int> appends_in_flight{0};  // sent to an I/O actor, or being made in place
+
+  // Whether this append may be made in place now; then the caller calls
+  // end_direct_append() when the store call returned.
+  bool begin_direct_append() {
+    int idle = 0;
+    return direct_when_idle && appends_in_flight.compare_exchange_strong(idle, 1, std::memory_order_acq_rel);
+  }
+  void end_direct_append() { appends_in_flight.fetch_sub(1, std::memory_order_acq_rel); }
+  // Counts an append sent to an I/O actor until the token is dropped (its
+  // reply handled, or its requester gone).
+  std::shared_ptr<void> count_io_append() {
+    appends_in_flight.fetch_add(1, std::memory_order_acq_rel);
+    return std::shared_ptr<void>(nullptr, [this](void*) { end_direct_append(); });
+  }
 
   // The write coordinators (write_coordinator.cpp); one that dies is
   // replaced in its slot.
