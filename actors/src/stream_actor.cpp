@@ -73,7 +73,10 @@ struct StreamActorState {
   std::optional<Waiter> holder;
   std::deque<Waiter> queue;
   caf::actor_id id = 0;
-  std::vector<caf::actor_addr> monitored;  // holders and waiters, each monitored once until it dies
+  // How many of holder and waiters each acquirer has: monitored while any.
+  // (CAF 0.17 does not count monitors: one demonitor removes them all, and a
+  // coordinator's runs hold and wait here side by side.)
+  std::vector<std::pair<caf::actor_addr, std::size_t>> watched;
   bool passivate_asked = false;  // the directory asked it to leave; it has not been used since
   bool deadline_armed = false;  // a timeout_atom is on its way (queued fast-path commands)
 
@@ -111,6 +114,25 @@ struct StreamActorState {
 
 using StreamActor = caf::stateful_actor<StreamActorState>;
 
+void watch(StreamActor* self, const caf::actor_addr& who) {
+  auto& watched = self->state.watched;
+  auto it = std::find_if(watched.begin(), watched.end(), [&](const auto& w) { return w.first == who; });
+  if (it != watched.end()) {
+    ++it->second;
+    return;
+  }
+  watched.emplace_back(who, 1);
+  self->monitor(caf::actor_cast<caf::actor>(who));
+}
+
+void unwatch(StreamActor* self, const caf::actor_addr& who) {
+  auto& watched = self->state.watched;
+  auto it = std::find_if(watched.begin(), watched.end(), [&](const auto& w) { return w.first == who; });
+  if (it == watched.end() || --it->second > 0) return;
+  watched.erase(it);
+  self->demonitor(who);
+}
+
 void grant_next(StreamActor* self);
 
 bool idle(const StreamActorState& st) { return !st.holder && st.queue.empty() && !st.loading; }
@@ -137,6 +159,7 @@ void fail_waiters(StreamActor* self, const Error& error) {
                command_error(command, CommandErrorCode::store_failed, "reading a stream failed", error), {});
       continue;
     }
+    unwatch(self, waiter.who);
     waiter.promise.deliver(StreamGrant{std::nullopt, {}, caf::actor_cast<caf::actor>(self), error});
   }
 }
@@ -238,6 +261,7 @@ void grant_next(StreamActor* self) {
 
 void release_holder(StreamActor* self, bool invalidate) {
   auto& st = self->state;
+  unwatch(self, st.holder->who);
   st.holder.reset();
   // The store may hold more than we do (a foreign writer, or an append
   // whose outcome we never learnt): reload on next use.
@@ -506,7 +530,7 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
   // A holder or waiter that dies never leaves the stream stuck.
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
-    std::erase(st.monitored, msg.source);
+    std::erase_if(st.watched, [&](const auto& w) { return w.first == msg.source; });
     std::erase_if(st.queue, [&](const Waiter& w) { return w.who == msg.source; });
 #ifdef EVENTCORE_PLANTED_BUG_no_release_on_crash  // simulation test build only
     if (false)
@@ -526,12 +550,9 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
         auto sender = self->current_sender();
         auto rp = self->make_response_promise();
         Waiter waiter{rp, caf::actor_cast<caf::actor_addr>(sender), txn, std::move(needs)};
-        // Once per acquirer: coordinators are few and long-lived, and a
-        // monitor set and removed per acquire costs a lock on theirs.
-        if (sender && std::find(st.monitored.begin(), st.monitored.end(), waiter.who) == st.monitored.end()) {
-          st.monitored.push_back(waiter.who);
-          self->monitor(caf::actor_cast<caf::actor>(sender));
-        }
+        // Removed once it holds and waits here no more: a coordinator
+        // outlives this actor, and a monitor left behind would stay on it.
+        if (sender) watch(self, waiter.who);
         st.queue.push_back(std::move(waiter));
         grant_next(self);
         return rp;

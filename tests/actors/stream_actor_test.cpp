@@ -113,6 +113,45 @@ TEST_CASE("a write coordinator that dies answers its commands as unfinished, and
   caf::anon_send_exit(stuck, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("a stream keeps watching a coordinator while another of its commands still holds or waits there") {
+  Simulation sim;
+  auto log = std::make_shared<std::vector<std::string>>();
+  auto stuck_b = sim.system->spawn(holder, stream_registry(*sim.executor), "stuck_b", log);
+  auto stuck_x = sim.system->spawn(holder, stream_registry(*sim.executor), "stuck_x", log);
+  caf::anon_send(stuck_b, hold_atom::value, sid("b"));
+  caf::anon_send(stuck_x, hold_atom::value, sid("x"));
+  sim.sched->run();
+  const auto coordinators = write_coordinators(*sim.executor);
+
+  // Round robin: the first and the last of these run on the same coordinator.
+  auto first = sim.start(AddTo{{sid("a"), sid("b")}, 1});  // holds "a", waits for "b"
+  for (std::size_t i = 1; i < coordinators.size(); ++i) {
+    ExecuteOptions keyed;
+    keyed.idempotency_key = "filler-" + std::to_string(i);
+    sim.start(AddTo{{sid("f" + std::to_string(i))}, 1}, keyed);
+  }
+  auto second = sim.start(AddTo{{sid("a"), sid("x")}, 1});  // waits for "a"
+  sim.sched->run();
+  // The first commits and lets "a" go; the second takes it and waits for "x".
+  caf::anon_send(stuck_b, let_go_atom::value);
+  sim.sched->run();
+  REQUIRE(first->has_value());
+  REQUIRE((*first)->ok());
+  CHECK_FALSE(second->has_value());
+
+  for (const auto& coordinator : coordinators) caf::anon_send_exit(coordinator, caf::exit_reason::kill);
+  sim.sched->run();
+  REQUIRE(second->has_value());
+  CHECK((*second)->error().reason == "coordinator_stopped");
+  // "a" was let go when the coordinator holding it died.
+  caf::anon_send(stuck_x, let_go_atom::value);
+  sim.sched->run();
+  CHECK(sim.run(AddTo{{sid("a"), sid("x")}, 1}).ok());
+  CHECK(sim.total(sid("a")) == 2);
+  caf::anon_send_exit(stuck_b, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(stuck_x, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("a command that cannot get its streams in time fails with timeout and leaves nothing held") {
   RuntimeConfig config = simulation_config();
   config.command_timeout = 500ms;

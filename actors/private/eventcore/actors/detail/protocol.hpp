@@ -21,8 +21,9 @@
 //   coordinator -> io actor      (record_atom, std::string key)      -> RecordReply (idempotency_record.hpp)
 //   registry    -> io actor      (expire_atom, caf::timespan)        : expire older command records (no answer)
 //
-// A stream actor monitors every actor that holds it or queues for it (once
-// per actor): a coordinator that dies releases its streams.
+// A stream actor monitors each actor that holds it or queues for it, until
+// it holds and queues no more: a coordinator that dies releases what its
+// runs held.
 //
 // A stream actor holds its stream's version and the folds (FoldOps) that
 // commands asked for, all current at that version; never the stream's
