@@ -12,6 +12,7 @@
 #include "eventcore/actors/command_executor.hpp"
 #include "eventcore/bank/commands.hpp"
 #include "eventcore/store/memory_store.hpp"
+#include "eventcore/testing/forwarding_store.hpp"
 #include "support/bank_audit.hpp"
 
 using namespace eventcore;
@@ -99,7 +100,7 @@ namespace {
 // A MemoryStore that says it blocks (so that the executor uses I/O actors),
 // counts which path each append took, and can hold one append back until
 // the test lets it go.
-class GatedStore final : public EventStore {
+class GatedStore final : public testing::ForwardingStore {
  public:
   std::atomic<int> direct{0}, batched{0};
   std::mutex mutex;
@@ -125,28 +126,6 @@ class GatedStore final : public EventStore {
     for (const auto& r : requests) out.push_back(inner.append(r));
     return out;
   }
-  Result<StreamPage> read_stream(const StreamId& s, StreamVersion from, std::size_t n, StreamVersion to) override {
-    return inner.read_stream(s, from, n, to);
-  }
-  Result<ReadAllPage> read_all(GlobalPosition after, std::size_t n, const EventFilter& f) override {
-    return inner.read_all(after, n, f);
-  }
-  Result<StreamVersion> stream_version(const StreamId& s) override { return inner.stream_version(s); }
-  Result<std::vector<StreamInfo>> list_streams(std::string_view p, std::string_view a, std::size_t n) override {
-    return inner.list_streams(p, a, n);
-  }
-  Result<StoreTotals> totals() override { return inner.totals(); }
-  Result<std::optional<Snapshot>> load_snapshot(const StreamId& s, std::string_view t, std::uint32_t v) override {
-    return inner.load_snapshot(s, t, v);
-  }
-  Status save_snapshot(const Snapshot& s) override { return inner.save_snapshot(s); }
-  Result<std::optional<CommandRecord>> load_command_record(std::string_view key) override {
-    return inner.load_command_record(key);
-  }
-  Result<std::uint64_t> expire_command_records(std::chrono::seconds older) override {
-    return inner.expire_command_records(older);
-  }
-  MemoryStore inner;
 };
 }  // namespace
 

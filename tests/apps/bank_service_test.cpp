@@ -18,6 +18,7 @@
 #include "eventcore/bank_service/service.hpp"
 #include "eventcore/store/memory_store.hpp"
 #include "eventcore/store/postgres_store.hpp"
+#include "eventcore/testing/forwarding_store.hpp"
 #include "eventcore/testing/require_postgres.hpp"
 #include "eventcore/testing/test_database.hpp"
 
@@ -28,7 +29,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // A MemoryStore whose appends can be held at a gate or made to fail.
-class GateStore final : public EventStore {
+class GateStore final : public eventcore::testing::ForwardingStore {
  public:
   Result<AppendResult> append(const AppendRequest& r) override {
     {
@@ -39,35 +40,8 @@ class GateStore final : public EventStore {
       --waiting_;
       if (failing_) return Error{ErrorCode::unavailable, "the gate store is down"};
     }
-    return inner_.append(r);
+    return inner.append(r);
   }
-  Result<StreamPage> read_stream(const StreamId& id, StreamVersion from, std::size_t n, StreamVersion to) override {
-    return inner_.read_stream(id, from, n, to);
-  }
-  Result<ReadAllPage> read_all(GlobalPosition after, std::size_t n, const EventFilter& f) override {
-    return inner_.read_all(after, n, f);
-  }
-  Result<StreamVersion> stream_version(const StreamId& id) override { return inner_.stream_version(id); }
-  Result<std::vector<StreamInfo>> list_streams(std::string_view prefix, std::string_view after,
-                                               std::size_t max_count) override {
-    return inner_.list_streams(prefix, after, max_count);
-  }
-  Result<StoreTotals> totals() override { return inner_.totals(); }
-  Result<std::optional<Snapshot>> load_snapshot(const StreamId& id, std::string_view t, std::uint32_t v) override {
-    return inner_.load_snapshot(id, t, v);
-  }
-  Status save_snapshot(const Snapshot& s) override { return inner_.save_snapshot(s); }
-  Result<std::optional<CommandRecord>> load_command_record(std::string_view key) override {
-    return inner_.load_command_record(key);
-  }
-  Result<std::uint64_t> expire_command_records(std::chrono::seconds age) override {
-    return inner_.expire_command_records(age);
-  }
-  std::unique_ptr<AppendWatch> watch_appends(std::function<void()> wake) override {
-    return inner_.watch_appends(std::move(wake));
-  }
-  Result<ReadBacklog> backlog(GlobalPosition after, const EventFilter& f) override { return inner_.backlog(after, f); }
-
   void close() { set(false, false); }
   void open() { set(true, false); }
   void fail() { set(true, true); }
@@ -83,7 +57,6 @@ class GateStore final : public EventStore {
     failing_ = failing;
     changed_.notify_all();
   }
-  MemoryStore inner_;
   std::mutex mutex_;
   std::condition_variable changed_;
   bool open_ = true, failing_ = false;
