@@ -123,11 +123,13 @@ const std::string read_all_sql =
     " ORDER BY tx_id, position LIMIT $5::bigint";
 // The same read for a prefix with a '-' in it, through the category index
 // (migration 6): its cost follows the events returned, not the log crossed.
+// The function returns its rows in log order (its own ORDER BY, and a
+// function scan keeps the order it was given): no second sort here;
+// read_all checks the order of what it decoded.
 constexpr const char* read_category_statement = "eventcore_read_category";
 const std::string read_category_sql =
     std::string("SELECT ") + event_columns +
-    " FROM eventcore_read_category($1::xid8, $2::bigint, $3::text[], $4::text, $5::bigint)"
-    " ORDER BY tx_id, position";
+    " FROM eventcore_read_category($1::xid8, $2::bigint, $3::text[], $4::text, $5::bigint)";
 // EventStore::backlog in one round trip; every column as text. The oldest
 // open transaction (the one that holds events back) is looked up on the whole
 // server: gap-free reading waits for every database's transactions.
@@ -936,6 +938,9 @@ Result<ReadAllPage> PostgresStore::read_all(GlobalPosition after, std::size_t ma
   auto events = decode_events(result->get());
   if (!events) return std::move(events).error();
   page.events = std::move(events).value();
+  auto by_position = [](const StoredEvent& x, const StoredEvent& y) { return x.position < y.position; };
+  if (by_category && !std::is_sorted(page.events.begin(), page.events.end(), by_position))
+    std::sort(page.events.begin(), page.events.end(), by_position);  // never seen: the function's order holds
   if (!page.events.empty()) page.next = page.events.back().position;
   return page;
 }
