@@ -118,11 +118,12 @@ void finish(Coordinator* self, const RunPtr& run_ref, ExecuteResult outcome) {
   if (done) done(outcome);
 }
 
-void fail(Coordinator* self, const RunPtr& run, CommandErrorCode code, std::string message, std::optional<Error> cause = std::nullopt,
-          std::optional<std::vector<StreamId>> streams = std::nullopt) {
+void fail(Coordinator* self, const RunPtr& run, CommandErrorCode code, std::string message,
+          std::optional<Error> cause = std::nullopt, std::optional<std::vector<StreamId>> streams = std::nullopt) {
   auto& st = *run;
-  finish(self, run, CommandError{code, st.job->name, streams ? std::move(*streams) : st.streams, std::move(message),
-                            std::move(cause), st.attempt});
+  finish(self, run,
+         CommandError{code, st.job->name, streams ? std::move(*streams) : st.streams, std::move(message),
+                      std::move(cause), st.attempt});
 }
 
 void release_all(Coordinator* self, const RunPtr& run, bool invalidate) {
@@ -159,7 +160,8 @@ void start_attempt(Coordinator* self, const RunPtr& run);
 void check_ambiguous(Coordinator* self, const RunPtr& run, std::size_t next);
 
 // Answers with what an earlier attempt wrote, had it committed.
-void finish_committed(Coordinator* self, const RunPtr& run, const AppendRequest& request, const AppendResult& appended) {
+void finish_committed(Coordinator* self, const RunPtr& run, const AppendRequest& request,
+                      const AppendResult& appended) {
   auto& st = *run;
   CommandResult result;
   result.command = st.job->name;
@@ -321,16 +323,17 @@ void on_record(Coordinator* self, const RunPtr& run, Result<std::optional<Comman
   }
   auto record = decode_record(**found);
   if (!record) {
-    fail(self, run, CommandErrorCode::store_failed, "the command record of idempotency key '" + key + "' does not decode",
-         std::move(record).error());
+    fail(self, run, CommandErrorCode::store_failed,
+         "the command record of idempotency key '" + key + "' does not decode", std::move(record).error());
     return;
   }
   const std::string wanted = key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint);
   if (!record->fingerprint.empty() && record->fingerprint != wanted) {
-    finish(self, run, CommandError{CommandErrorCode::invalid_command, st.job->name, st.streams,
-                              "idempotency key '" + key + "' was first used with another command: " +
-                                  record->fingerprint + ", not " + wanted + "; nothing was written",
-                              std::nullopt, st.attempt, "idempotency_key_reused"});
+    finish(self, run,
+           CommandError{CommandErrorCode::invalid_command, st.job->name, st.streams,
+                        "idempotency key '" + key + "' was first used with another command: " + record->fingerprint +
+                            ", not " + wanted + "; nothing was written",
+                        std::nullopt, st.attempt, "idempotency_key_reused"});
     return;
   }
   replay(self, run, std::move(*record));
@@ -352,7 +355,8 @@ void look_up_record(Coordinator* self, const RunPtr& run, bool must_exist) {
               on_record(self, run, std::move(reply.record), must_exist);
           },
           [=](caf::error& err) {
-            on_record(self, run, Error{ErrorCode::unavailable, "the store reader failed: " + self->system().render(err)},
+            on_record(self, run,
+                      Error{ErrorCode::unavailable, "the store reader failed: " + self->system().render(err)},
                       must_exist);
           });
 }
@@ -601,7 +605,8 @@ void start(Coordinator* self, const RunPtr& run) {
   }
   if (st.job->idempotency_key) {
     if (auto status = validate_record_key(*st.job->idempotency_key); !status) {
-      fail(self, run, CommandErrorCode::invalid_command, "the idempotency key is not usable", std::move(status).error());
+      fail(self, run, CommandErrorCode::invalid_command, "the idempotency key is not usable",
+           std::move(status).error());
       return;
     }
   }
