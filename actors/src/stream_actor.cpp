@@ -445,13 +445,8 @@ void run_local(StreamActor* self) {
   for (auto& e : decision.events) write.events.push_back(std::move(e.event));
   request->streams.push_back(std::move(write));
   const auto write_started = context.clock();
-  // No hop to an I/O actor for a store that never blocks, nor for a lone
-  // append (RuntimeConfig::direct_appends_when_idle).
-  const bool direct = !context.inline_store_calls && context.begin_direct_append();
-  if (context.inline_store_calls || direct) {
-    auto appended = context.store->append(*request);
-    if (direct) context.end_direct_append();
-    on_local_appended(self, request, std::move(appended), timings, write_started, std::move(rejection));
+  if (auto appended = context.append_in_place(*request)) {
+    on_local_appended(self, request, std::move(*appended), timings, write_started, std::move(rejection));
     return;
   }
   // A store that may block: its I/O actor appends (batched with other

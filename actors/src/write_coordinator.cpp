@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <utility>
 
 #include <caf/all.hpp>
 
@@ -49,7 +50,6 @@ struct Run {
   TxnId txn = 0;                             // what it holds streams as
   CommandJobPtr job;
   std::function<void(const ExecuteResult&)> done;
-  std::optional<FailedAttempt> resumed;      // an attempt a stream actor already made
   bool finished = false;
   bool append_sent = false;                  // an append went to the store: it may have written
   std::optional<caf::actor_clock::time_point> deadline;
@@ -113,9 +113,7 @@ void finish(Coordinator* self, const RunPtr& run_ref, ExecuteResult outcome) {
   PhaseTimings timings = run->timings;
   timings.total = now(self) - run->started_at;
   observe_outcome(ctx(self), *run->job, outcome, timings);
-  auto done = std::move(run->done);
-  run->done = nullptr;
-  if (done) done(outcome);
+  if (auto done = std::exchange(run->done, nullptr)) done(outcome);
 }
 
 void fail(Coordinator* self, const RunPtr& run, CommandErrorCode code, std::string message,
@@ -472,14 +470,9 @@ void commit(Coordinator* self, const RunPtr& run, JobDecision decision) {
   for (auto& grant : st.held) grant.folds.clear();
   st.phase_started_at = now(self);
   st.append_sent = true;
-  // No hop to an I/O actor for a store that never blocks, nor for a lone
-  // append (RuntimeConfig::direct_appends_when_idle).
-  const bool direct = !ctx(self).inline_store_calls && ctx(self).begin_direct_append();
-  if (ctx(self).inline_store_calls || direct) {
-    auto appended = ctx(self).store->append(*request);
-    if (direct) ctx(self).end_direct_append();
-    AppendReply reply = appended ? AppendReply{std::move(*appended), std::nullopt}
-                                 : AppendReply{std::nullopt, std::move(appended).error()};
+  if (auto appended = ctx(self).append_in_place(*request)) {
+    AppendReply reply = *appended ? AppendReply{std::move(**appended), std::nullopt}
+                                  : AppendReply{std::nullopt, std::move(*appended).error()};
     on_appended(self, run, request, reply);
     return;
   }
@@ -595,9 +588,10 @@ void expire_runs(Coordinator* self) {
   if (next) arm_timer(self, *next);
 }
 
-void start(Coordinator* self, const RunPtr& run) {
+// `resumed`: the attempt a stream actor already made, if any.
+void start(Coordinator* self, const RunPtr& run, std::optional<FailedAttempt> resumed) {
   auto& st = *run;
-  st.started_at = st.resumed ? st.resumed->started_at : now(self);
+  st.started_at = resumed ? resumed->started_at : now(self);
   if (auto timeout = ctx(self).config.command_timeout; timeout.count() > 0) {
     const auto left = std::max<Clock::duration>(timeout - (now(self) - st.started_at), Clock::duration::zero());
     st.deadline = self->clock().now() + std::chrono::duration_cast<caf::timespan>(left);
@@ -610,15 +604,15 @@ void start(Coordinator* self, const RunPtr& run) {
       return;
     }
   }
-  if (st.resumed) {
+  if (resumed) {
     // The first attempt ran on the stream actor's fast path and failed in a
     // way the policy may retry: carry on from there.
     st.attempt = 1;
     st.streams = st.job->streams;
     sort_unique(st.streams);
-    st.timings = st.resumed->timings;
-    if (st.resumed->ambiguous) st.ambiguous.push_back(st.resumed->ambiguous);
-    retry_or_fail(self, run, st.resumed->reason, st.resumed->cause);
+    st.timings = resumed->timings;
+    if (resumed->ambiguous) st.ambiguous.push_back(resumed->ambiguous);
+    retry_or_fail(self, run, resumed->reason, std::move(resumed->cause));
     return;
   }
   start_attempt(self, run);
@@ -632,11 +626,9 @@ caf::behavior write_coordinator(Coordinator* self, ContextPtr context, std::size
         auto run = std::make_shared<Run>();
         run->txn = ctx(self).next_txn.fetch_add(1, std::memory_order_relaxed);
         run->job = command->job;
-        run->done = std::move(command->done);  // taken: the command no longer answers for itself
-        command->done = nullptr;
-        run->resumed = std::move(command->resumed);
+        run->done = std::exchange(command->done, nullptr);  // taken: the command no longer answers for itself
         self->state.runs.emplace(run->txn, run);
-        start(self, run);
+        start(self, run, std::move(command->resumed));
       },
       [=](retry_atom, TxnId txn) {
         auto it = self->state.runs.find(txn);
@@ -646,6 +638,16 @@ caf::behavior write_coordinator(Coordinator* self, ContextPtr context, std::size
       },
       [=](timeout_atom) { expire_runs(self); },
   };
+}
+
+// Answers a command that a coordinator stopped (or never took) with
+// store_unavailable, reason coordinator_stopped.
+void answer_stopped(RuntimeContext& context, const CommandJob& job, std::function<void(const ExecuteResult&)> done,
+                    std::string message, std::size_t attempts) {
+  CommandError error{CommandErrorCode::store_unavailable, job.name, job.streams, std::move(message),
+                     Error{ErrorCode::unavailable, "write coordinator stopped"}, attempts, "coordinator_stopped"};
+  observe_outcome(context, job, error, {});
+  done(error);
 }
 
 caf::actor spawn_coordinator(const ContextPtr& context, std::size_t slot) {
@@ -664,12 +666,7 @@ CoordinatorState::~CoordinatorState() {
                                    : "the command's write coordinator stopped";
     message += run->append_sent || !run->ambiguous.empty() ? "; whether it committed is unknown"
                                                             : " before it wrote anything";
-    CommandError error{CommandErrorCode::store_unavailable, run->job->name, run->job->streams, std::move(message),
-                       Error{ErrorCode::unavailable, "write coordinator stopped"}, run->attempt, "coordinator_stopped"};
-    observe_outcome(*context, *run->job, error, {});
-    auto done = std::move(run->done);
-    run->done = nullptr;
-    done(error);
+    answer_stopped(*context, *run->job, std::exchange(run->done, nullptr), std::move(message), run->attempt);
   }
   if (!stopping) context->set_coordinator(slot, spawn_coordinator(context, slot));
 }
@@ -700,14 +697,9 @@ CoordinatedCommand::~CoordinatedCommand() {
     coordinate(context, std::move(job), std::move(done), std::move(resumed), hops + 1);
     return;
   }
-  CommandError error{CommandErrorCode::store_unavailable, job->name, job->streams,
-                     context->directory->stopped() ? "the executor was shut down"
-                                                   : "no write coordinator took the command",
-                     Error{ErrorCode::unavailable, "write coordinator stopped"}, 0, "coordinator_stopped"};
-  observe_outcome(*context, *job, error, {});
-  auto answer = std::move(done);
-  done = nullptr;
-  answer(error);
+  answer_stopped(*context, *job, std::exchange(done, nullptr),
+                 context->directory->stopped() ? "the executor was shut down" : "no write coordinator took the command",
+                 0);
 }
 
 }  // namespace eventcore::detail

@@ -113,6 +113,20 @@ TEST_CASE("a write coordinator that dies answers its commands as unfinished, and
   caf::anon_send_exit(stuck, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("a command still in the mailbox of a write coordinator that dies goes to another one and runs") {
+  Simulation sim;
+  // The kill is ahead of the command in the coordinator's mailbox: it dies
+  // before taking the command, which is dropped with its mailbox.
+  for (const auto& coordinator : write_coordinators(*sim.executor))
+    caf::anon_send_exit(coordinator, caf::exit_reason::kill);
+  auto queued = sim.start(AddTo{{sid("a"), sid("b")}, 1});
+  sim.sched->run();
+  REQUIRE(queued->has_value());
+  INFO(((*queued)->ok() ? std::string("ok") : to_string((*queued)->error())));
+  REQUIRE((*queued)->ok());
+  CHECK(sim.total(sid("a")) == 1);
+}
+
 TEST_CASE("a stream keeps watching a coordinator while another of its commands still holds or waits there") {
   Simulation sim;
   auto log = std::make_shared<std::vector<std::string>>();

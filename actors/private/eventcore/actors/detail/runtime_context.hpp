@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -44,18 +45,24 @@ struct RuntimeContext : std::enable_shared_from_this<RuntimeContext> {
   bool direct_when_idle = false;
   std::atomic<int> appends_in_flight{0};  // sent to an I/O actor, or being made in place
 
-  // Whether this append may be made in place now; then the caller calls
-  // end_direct_append() when the store call returned.
-  bool begin_direct_append() {
+  // Makes the append right here if that is the way: a store that never
+  // blocks, or a lone append (above). None: send it to an I/O actor, counted
+  // by count_io_append().
+  std::optional<Result<AppendResult>> append_in_place(const AppendRequest& request) {
+    if (inline_store_calls) return store->append(request);
     int idle = 0;
-    return direct_when_idle && appends_in_flight.compare_exchange_strong(idle, 1, std::memory_order_acq_rel);
+    if (!direct_when_idle || !appends_in_flight.compare_exchange_strong(idle, 1, std::memory_order_acq_rel))
+      return std::nullopt;
+    auto appended = store->append(request);
+    appends_in_flight.fetch_sub(1, std::memory_order_acq_rel);
+    return appended;
   }
-  void end_direct_append() { appends_in_flight.fetch_sub(1, std::memory_order_acq_rel); }
   // Counts an append sent to an I/O actor until the token is dropped (its
   // reply handled, or its requester gone).
   std::shared_ptr<void> count_io_append() {
     appends_in_flight.fetch_add(1, std::memory_order_acq_rel);
-    return std::shared_ptr<void>(nullptr, [this](void*) { end_direct_append(); });
+    return std::shared_ptr<void>(nullptr,
+                                 [this](void*) { appends_in_flight.fetch_sub(1, std::memory_order_acq_rel); });
   }
 
   // The write coordinators (write_coordinator.cpp); one that dies is
