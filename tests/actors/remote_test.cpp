@@ -290,6 +290,37 @@ TEST_CASE("a gateway node killed or frozen mid-command: the caller hears within 
   }
 }
 
+TEST_CASE("a gateway whose handshake comes after the caller's heartbeat tick is connected, and a frozen one fails "
+          "at the connect timeout") {
+  GatewayNode gateway;
+  // Frozen: the kernel accepts the connection, the gateway's handshake waits.
+  // CAF drops such a connection at the caller's next heartbeat tick (100 ms)
+  // as "timed out"; the connect must try again, not give up.
+  gateway.signal(SIGSTOP);
+  auto pending = std::async(std::launch::async,
+                            [&] { return RemoteExecutor::connect(testing::remote_test_commands(), gateway.remote()); });
+  std::this_thread::sleep_for(350ms);  // three of the caller's ticks
+  gateway.signal(SIGCONT);
+  REQUIRE(pending.wait_for(10s) == std::future_status::ready);
+  auto node = pending.get();
+  if (!node) FAIL("connect: " << node.error().message);
+  CHECK(node->execute_sync(bank::OpenAccount{id("ada"), "Ada"}).ok());
+
+  GatewayNode frozen;
+  frozen.signal(SIGSTOP);
+  auto network = quick_network();
+  network.connect_timeout = 600ms;
+  std::optional<Result<RemoteExecutor>> refused;
+  const auto took =
+      timed([&] { refused.emplace(RemoteExecutor::connect(testing::remote_test_commands(), frozen.remote(network))); });
+  frozen.signal(SIGCONT);
+  REQUIRE_FALSE(refused->ok());
+  CHECK(refused->error().code == ErrorCode::unavailable);
+  CHECK(refused->error().message.find("127.0.0.1:" + std::to_string(frozen.port())) != std::string::npos);
+  CHECK(took >= 500ms);  // not given up at the first tick
+  CHECK(took < 3s);
+}
+
 TEST_CASE("PostgreSQL: a node killed mid-command at any moment, then the retry with the same key on another node "
           "writes the command exactly once") {
   EVENTCORE_REQUIRE_POSTGRES();

@@ -104,6 +104,8 @@ std::string NetworkNode::describe(const caf::error& error) const {
         return "the connection was lost";
       case caf::sec::cannot_open_port:
         return "cannot open the port (taken, or not allowed)";
+      case caf::sec::connection_timeout:
+        return "the peer was silent for longer than the connection timeout";
       default:
         break;
     }

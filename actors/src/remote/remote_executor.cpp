@@ -3,8 +3,11 @@
 // every command in flight at once, instead of at its timeout) and opens it
 // again on the next command.
 
+#include <algorithm>
 #include <deque>
+#include <functional>
 #include <future>
+#include <memory>
 #include <unordered_map>
 
 #include <caf/actor_cast.hpp>
@@ -122,10 +125,17 @@ caf::behavior client(Self* self, NetworkNode* node, NetworkConfig network, std::
     self->state.probes.clear();
   };
 
-  auto connect = [=] {
-    if (self->state.connecting || self->state.gateway) return;
-    self->state.connecting = true;
-    self->request(node->middleman(), network.connect_timeout, caf::connect_atom::value, host, port)
+  // One attempt of a connection that must be made by `deadline`. CAF 0.17's
+  // BASP broker gives an outgoing connection no "last seen" time until the
+  // gateway's handshake arrives, so a heartbeat tick in between drops it with
+  // connection_timeout although nothing timed out: such an attempt is made
+  // again while the deadline allows (a tick comes once per heartbeat
+  // interval, so a handshake shorter than that gets through).
+  auto attempt = std::make_shared<std::function<void(caf::actor_clock::time_point)>>();
+  *attempt = [=, weak = std::weak_ptr(attempt)](caf::actor_clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - self->clock().now());
+    self->request(node->middleman(), std::max(left, std::chrono::milliseconds(1)), caf::connect_atom::value, host,
+                  port)
         .then(
             [=](const caf::node_id&, caf::strong_actor_ptr& gateway, const std::set<std::string>&) {
               if (!gateway) return connected("cannot connect to gateway " + peer + ": no actor is published there");
@@ -135,8 +145,17 @@ caf::behavior client(Self* self, NetworkNode* node, NetworkConfig network, std::
               connected(std::nullopt);
             },
             [=](const caf::error& error) {
+              auto again = weak.lock();
+              if (again && error == caf::sec::connection_timeout && self->clock().now() < deadline &&
+                  !self->state.closed)
+                return (*again)(deadline);
               connected("cannot connect to gateway " + peer + ": " + node->describe(error));
             });
+  };
+  auto connect = [=] {
+    if (self->state.connecting || self->state.gateway) return;
+    self->state.connecting = true;
+    (*attempt)(self->clock().now() + network.connect_timeout);
   };
 
   self->set_down_handler([=](const caf::down_msg& down) {
