@@ -495,6 +495,67 @@ TEMPLATE_TEST_CASE("a conflict on any stream of an append writes nothing", "[con
   CHECK(version_of(*store, "new") == 1);
 }
 
+// Appends whose streams all exist (exact versions, or "stream exists") are
+// the common multi-stream case; PostgreSQL writes them with a statement of
+// their own, which must undo the rows of the streams that passed.
+TEMPLATE_TEST_CASE("an append to streams that all exist: one stale stream writes nothing and leaves every version",
+                   "[contract]", CONTRACT_STORES) {
+  GIVEN_A_FRESH_STORE(store);
+  must_append(*store, request({write("a", ExpectedVersion::no_stream(), events(1)),
+                               write("b", ExpectedVersion::no_stream(), events(2)),
+                               write("c", ExpectedVersion::no_stream(), events(3))}));
+  const auto before = read_everything(*store);
+
+  SECTION("the stale stream sorts first") {
+    auto error = must_fail(*store, request({write("c", ExpectedVersion::exact(3), events(1)),
+                                            write("a", ExpectedVersion::exact(4), events(1)),
+                                            write("b", ExpectedVersion::stream_exists(), events(1))}),
+                           ErrorCode::conflict);
+    INFO(error.message);
+    CHECK(contains(error.message, "'a'"));
+    CHECK(contains(error.message, "4"));
+  }
+  SECTION("the stale stream sorts last, behind its stream") {
+    auto error = must_fail(*store, request({write("a", ExpectedVersion::exact(1), events(1)),
+                                            write("b", ExpectedVersion::exact(2)),
+                                            write("c", ExpectedVersion::exact(2), events(2))}),
+                           ErrorCode::conflict);
+    INFO(error.message);
+    CHECK(contains(error.message, "'c'"));
+  }
+  SECTION("a stream expected to exist never was") {
+    auto error = must_fail(*store, request({write("a", ExpectedVersion::exact(1), events(1)),
+                                            write("ghost", ExpectedVersion::stream_exists(), events(1))}),
+                           ErrorCode::conflict);
+    INFO(error.message);
+    CHECK(contains(error.message, "ghost"));
+    CHECK(version_of(*store, "ghost") == 0);
+  }
+  CHECK(version_of(*store, "a") == 1);
+  CHECK(version_of(*store, "b") == 2);
+  CHECK(version_of(*store, "c") == 3);
+  CHECK(ids_of(read_everything(*store)) == ids_of(before));
+
+  // Then the same streams at their versions, unsorted: results and positions
+  // follow the request.
+  auto to_c = events(2), to_a = events(1);
+  auto r = must_append(*store, request({write("c", ExpectedVersion::exact(3), to_c),
+                                        write("b", ExpectedVersion::stream_exists()),
+                                        write("a", ExpectedVersion::exact(1), to_a)}));
+  REQUIRE(r.streams.size() == 3);
+  CHECK(r.streams[0].version == StreamVersion{5});
+  CHECK(r.streams[1].version == StreamVersion{2});
+  CHECK(r.streams[2].version == StreamVersion{2});
+  REQUIRE(r.positions.size() == 3);
+  CHECK(r.positions[0] < r.positions[1]);
+  CHECK(r.positions[1] < r.positions[2]);
+  const auto after = read_all(*store, before.back().position).events;
+  REQUIRE(after.size() == 3);
+  CHECK(ids_of(after) == std::vector<EventId>{to_c[0].id, to_c[1].id, to_a[0].id});
+  CHECK(after[0].version == StreamVersion{4});
+  CHECK(after[2].version == StreamVersion{2});
+}
+
 TEMPLATE_TEST_CASE("an append to several streams writes all of them, each at its version",
                    "[contract]", CONTRACT_STORES) {
   GIVEN_A_FRESH_STORE(store);
