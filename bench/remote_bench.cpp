@@ -14,6 +14,12 @@
 //                           (EVENTCORE_DATABASE_URL; schemas
 //                           bench_remote_node and bench_remote_local): the
 //                           network's share of a durable command.
+//   remote_floor_c1, _c64   the gateway's round trip alone: a command the
+//                           node does not register (bank.Withdraw), which
+//                           its gateway refuses by name without the
+//                           executor, by 1 and by 64 callers. Baseline: the
+//                           in-process deposits. Its ratio is the most any
+//                           remote command can reach against them.
 //
 // `--reps N`, `--seconds S` (default EVENTCORE_BENCH_SECONDS or 5).
 
@@ -61,7 +67,9 @@ std::shared_ptr<EventStore> open_store(const std::string& database, const std::s
 // gateway; prints the port and serves until its stdin closes.
 int run_node(const std::string& database) {
   auto executor = CommandExecutor::builder().with_store(open_store(database, "bench_remote_node")).build().value();
-  auto gateway = CommandGateway::publish(executor, bank::commands(), {});
+  CommandRegistry registry;  // without bank.Withdraw: the floor cases send it
+  registry.add<bank::OpenAccount>("bank.OpenAccount").add<bank::Deposit>("bank.Deposit");
+  auto gateway = CommandGateway::publish(executor, std::move(registry), {});
   if (!gateway) {
     std::cerr << "node: " << to_string(gateway.error()) << "\n";
     return 1;
@@ -133,6 +141,28 @@ class DepositClient : public Client {
   bank::Money cents_ = bank::Money::try_new(1).value();
 };
 
+// A command the node refuses by name: the gateway's round trip alone.
+class RefusedClient : public Client {
+ public:
+  explicit RefusedClient(const RemoteExecutor& executor) : executor_(executor) {}
+  std::uint64_t op(std::string& error) override {
+    auto result = executor_.execute_sync(bank::Withdraw{account(0), cents_, {}});
+    if (result) error = "the node ran a command it should not know";
+    else if (result.error().code != CommandErrorCode::invalid_command) error = to_string(result.error());
+    return 1;
+  }
+
+ private:
+  const RemoteExecutor& executor_;
+  bank::Money cents_ = bank::Money::try_new(1).value();
+};
+
+RunStats refused(const RemoteExecutor& executor, int callers, double seconds) {
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < callers; ++i) clients.push_back(std::make_unique<RefusedClient>(executor));
+  return run_clients(clients, seconds, 20);
+}
+
 template <class Executor>
 RunStats deposits(const Executor& executor, int callers, double seconds) {
   std::vector<std::unique_ptr<Client>> clients;
@@ -188,6 +218,16 @@ int main(int argc, char** argv) {
       CaseReport report{name, "command_throughput", "commands/s", callers, "in_process", false, 0.5, std::nullopt, {}};
       report.extra["node"] = std::string("another process, ") + (url.empty() ? "MemoryStore" : "PostgreSQL") +
                              ", plain TCP on loopback";
+      emit(report, comparison);
+    }
+    if (!url.empty()) continue;
+    for (int callers : {1, 64}) {
+      const std::string name = "remote_floor_c" + std::to_string(callers);
+      auto comparison =
+          alternate(name, reps, Side{"in_process", [&] { return deposits(local, callers, seconds); }},
+                    Side{"refused_by_name", [&] { return refused(*remote, callers, seconds); }}, false, "commands/s");
+      CaseReport report{name, "gateway_round_trip", "commands/s", callers, "in_process", false, 0.5, std::nullopt, {}};
+      report.extra["node"] = std::string("another process, plain TCP on loopback; the command is refused by name");
       emit(report, comparison);
     }
   }
