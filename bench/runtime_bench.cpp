@@ -40,6 +40,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "eventcore/actors/command_executor.hpp"
+#include "eventcore/actors/scheduler_tuning.hpp"
 #include "eventcore/store/memory_store.hpp"
 #include "eventcore/store/postgres_store.hpp"
 #include "bench_domain.hpp"
@@ -104,7 +105,9 @@ RunStats run_chains(const CommandExecutor& executor, int clients, int width, std
 }
 
 // RUNTIME_BENCH_MODERATE_POLLS / RUNTIME_BENCH_MODERATE_SLEEP_US: CAF's
-// work-stealing polling (defaults 500 polls, 50 us apart), for experiments.
+// work-stealing polling after the short spin (configure_scheduler turns it
+// off; CAF's defaults are 500 polls, 50 us apart), for experiments. The
+// system starts from the runtime's own tuning, with one setting changed.
 std::unique_ptr<caf::actor_system> tuned_system() {
   const char* polls = std::getenv("RUNTIME_BENCH_MODERATE_POLLS");
   const char* sleep_us = std::getenv("RUNTIME_BENCH_MODERATE_SLEEP_US");
@@ -112,6 +115,8 @@ std::unique_ptr<caf::actor_system> tuned_system() {
   const char* scheduler = std::getenv("RUNTIME_BENCH_SCHEDULER");
   if (!polls && !sleep_us && !relaxed_us && !scheduler) return nullptr;
   static caf::actor_system_config cfg;
+  const char* threads = std::getenv("RUNTIME_BENCH_THREADS");
+  configure_scheduler(cfg, threads ? static_cast<std::size_t>(std::atoi(threads)) : 0);
   if (polls) cfg.set("work-stealing.moderate-poll-attempts", static_cast<std::size_t>(std::atoi(polls)));
   if (sleep_us) cfg.set("work-stealing.moderate-sleep-duration", caf::timespan(std::chrono::microseconds(std::atoi(sleep_us))));
   if (relaxed_us) cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan(std::chrono::microseconds(std::atoi(relaxed_us))));
