@@ -8,12 +8,18 @@
 #include <functional>
 #include <vector>
 
-#include "eventcore/store/memory_store.hpp"
+#include "eventcore/testing/forwarding_store.hpp"
 
 namespace eventcore::testing {
 
-class ScriptedStore final : public EventStore {
+class ScriptedStore final : public ForwardingStore {
  public:
+  ScriptedStore()
+      : ForwardingStore(StoreLimits{}, [this] {
+          return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()) +
+                 clock_ahead;
+        }) {}
+
   // Runs before each append reaches the store (e.g. to make a foreign write).
   std::function<void(const AppendRequest&)> before_append;
   // Errors the next appends return, writing nothing.
@@ -27,6 +33,9 @@ class ScriptedStore final : public EventStore {
   std::size_t reads = 0;
   std::size_t snapshot_loads = 0, snapshot_saves = 0, record_loads = 0;
   std::vector<std::uint64_t> read_from;  // the `from` of every read_stream
+  // How far the store's clock (recorded_at, record expiry) runs ahead of
+  // the system clock: a test moves it to age records.
+  std::chrono::microseconds clock_ahead{0};
 
   Result<AppendResult> append(const AppendRequest& request) override {
     appends.push_back(request);
@@ -53,15 +62,6 @@ class ScriptedStore final : public EventStore {
     read_from.push_back(from.value);
     return inner.read_stream(stream, from, max_count, to);
   }
-  Result<ReadAllPage> read_all(GlobalPosition after, std::size_t max_count, const EventFilter& filter) override {
-    return inner.read_all(after, max_count, filter);
-  }
-  Result<StreamVersion> stream_version(const StreamId& stream) override { return inner.stream_version(stream); }
-  Result<std::vector<StreamInfo>> list_streams(std::string_view prefix, std::string_view after,
-                                               std::size_t max_count) override {
-    return inner.list_streams(prefix, after, max_count);
-  }
-  Result<StoreTotals> totals() override { return inner.totals(); }
   Result<std::optional<Snapshot>> load_snapshot(const StreamId& stream, std::string_view type,
                                                 std::uint32_t schema) override {
     ++snapshot_loads;
@@ -75,8 +75,13 @@ class ScriptedStore final : public EventStore {
     ++record_loads;
     return inner.load_command_record(key);
   }
-  Result<std::uint64_t> expire_command_records(std::chrono::seconds older_than) override {
-    return inner.expire_command_records(older_than);
+  // EventStore's own wake-ups and backlog, not MemoryStore's: the
+  // simulations were written (and their seeds replay) against those.
+  std::unique_ptr<AppendWatch> watch_appends(std::function<void()> wake) override {
+    return EventStore::watch_appends(std::move(wake));
+  }
+  Result<ReadBacklog> backlog(GlobalPosition after, const EventFilter& filter) override {
+    return EventStore::backlog(after, filter);
   }
 
   // A write by another process: bypasses the runtime and its caches.
@@ -84,14 +89,6 @@ class ScriptedStore final : public EventStore {
     AppendRequest request{{StreamWrite{stream, ExpectedVersion::any(), {std::move(event)}}}};
     (void)inner.append(request);
   }
-
-  // How far the store's clock (recorded_at, record expiry) runs ahead of
-  // the system clock: a test moves it to age records.
-  std::chrono::microseconds clock_ahead{0};
-  MemoryStore inner{StoreLimits{}, [this] {
-                      return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()) +
-                             clock_ahead;
-                    }};
 };
 
 }  // namespace eventcore::testing

@@ -6,12 +6,18 @@
 // through I/O actors as it would a database; append_batch is EventStore's
 // (one append() per request), so an override of append() sees those too.
 
+#include <utility>
+
 #include "eventcore/store/memory_store.hpp"
 
 namespace eventcore::testing {
 
 class ForwardingStore : public EventStore {
  public:
+  // `inner` is built from these (MemoryStore's limits and clock).
+  template <class... Args>
+  explicit ForwardingStore(Args&&... args) : inner(std::forward<Args>(args)...) {}
+
   Result<AppendResult> append(const AppendRequest& request) override { return inner.append(request); }
   Result<StreamPage> read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
                                  StreamVersion to) override {
