@@ -5,9 +5,7 @@
 
 #include <algorithm>
 #include <deque>
-#include <functional>
 #include <future>
-#include <memory>
 #include <unordered_map>
 
 #include <caf/actor_cast.hpp>
@@ -131,8 +129,8 @@ caf::behavior client(Self* self, NetworkNode* node, NetworkConfig network, std::
   // connection_timeout although nothing timed out: such an attempt is made
   // again while the deadline allows (a tick comes once per heartbeat
   // interval, so a handshake shorter than that gets through).
-  auto attempt = std::make_shared<std::function<void(caf::actor_clock::time_point)>>();
-  *attempt = [=, weak = std::weak_ptr(attempt)](caf::actor_clock::time_point deadline) {
+  // (`again` is this lambda itself, for the next attempt.)
+  auto attempt = [=](const auto& again, caf::actor_clock::time_point deadline) -> void {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - self->clock().now());
     self->request(node->middleman(), std::max(left, std::chrono::milliseconds(1)), caf::connect_atom::value, host,
                   port)
@@ -145,17 +143,15 @@ caf::behavior client(Self* self, NetworkNode* node, NetworkConfig network, std::
               connected(std::nullopt);
             },
             [=](const caf::error& error) {
-              auto again = weak.lock();
-              if (again && error == caf::sec::connection_timeout && self->clock().now() < deadline &&
-                  !self->state.closed)
-                return (*again)(deadline);
+              if (error == caf::sec::connection_timeout && self->clock().now() < deadline && !self->state.closed)
+                return again(again, deadline);
               connected("cannot connect to gateway " + peer + ": " + node->describe(error));
             });
   };
   auto connect = [=] {
     if (self->state.connecting || self->state.gateway) return;
     self->state.connecting = true;
-    (*attempt)(self->clock().now() + network.connect_timeout);
+    attempt(attempt, self->clock().now() + network.connect_timeout);
   };
 
   self->set_down_handler([=](const caf::down_msg& down) {
