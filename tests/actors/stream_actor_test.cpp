@@ -30,6 +30,15 @@ caf::behavior holder(caf::event_based_actor* self, caf::actor registry, std::str
   };
 }
 
+// A stand-in coordinator that has taken `stream` and holds it until let go.
+caf::actor holding(Simulation& sim, const std::string& name, const char* stream,
+                   const std::shared_ptr<std::vector<std::string>>& log) {
+  auto stand_in = sim.system->spawn(holder, stream_registry(*sim.executor), name, log);
+  caf::anon_send(stand_in, hold_atom::value, sid(stream));
+  sim.sched->run();
+  return stand_in;
+}
+
 }  // namespace
 
 TEST_CASE("a stream is held by one transaction at a time, and waiters are served FIFO") {
@@ -78,9 +87,7 @@ TEST_CASE("a coordinator that dies while holding streams releases them") {
 TEST_CASE("a write coordinator that dies answers its commands as unfinished, and a new one takes its place") {
   Simulation sim;
   auto log = std::make_shared<std::vector<std::string>>();
-  auto stuck = sim.system->spawn(holder, stream_registry(*sim.executor), "stuck", log);
-  caf::anon_send(stuck, hold_atom::value, sid("b"));
-  sim.sched->run();
+  auto stuck = holding(sim, "stuck", "b", log);
 
   // Each coordinator gets one transfer; each holds "a" or waits for it, and
   // one waits for "b" behind the stand-in.
@@ -130,11 +137,8 @@ TEST_CASE("a command still in the mailbox of a write coordinator that dies goes 
 TEST_CASE("a stream keeps watching a coordinator while another of its commands still holds or waits there") {
   Simulation sim;
   auto log = std::make_shared<std::vector<std::string>>();
-  auto stuck_b = sim.system->spawn(holder, stream_registry(*sim.executor), "stuck_b", log);
-  auto stuck_x = sim.system->spawn(holder, stream_registry(*sim.executor), "stuck_x", log);
-  caf::anon_send(stuck_b, hold_atom::value, sid("b"));
-  caf::anon_send(stuck_x, hold_atom::value, sid("x"));
-  sim.sched->run();
+  auto stuck_b = holding(sim, "stuck_b", "b", log);
+  auto stuck_x = holding(sim, "stuck_x", "x", log);
   const auto coordinators = write_coordinators(*sim.executor);
 
   // Round robin: the first and the last of these run on the same coordinator.
@@ -171,9 +175,7 @@ TEST_CASE("a command that cannot get its streams in time fails with timeout and 
   config.command_timeout = 500ms;
   Simulation sim(config);
   auto log = std::make_shared<std::vector<std::string>>();
-  auto stuck = sim.system->spawn(holder, stream_registry(*sim.executor), "stuck", log);
-  caf::anon_send(stuck, hold_atom::value, sid("b"));
-  sim.sched->run();
+  auto stuck = holding(sim, "stuck", "b", log);
 
   auto timed_out = sim.start(AddTo{{sid("a"), sid("b")}, 1});
   sim.sched->run();
