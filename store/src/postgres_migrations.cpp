@@ -421,6 +421,228 @@ CREATE TABLE IF NOT EXISTS projection_dead_letters (
 CREATE INDEX IF NOT EXISTS projection_dead_letters_projection ON projection_dead_letters (projection, id);
 DROP TABLE IF EXISTS projection_schema_migrations;
 )SQL"},
+    Migration{8, "version checks on the events' key under advisory locks; no version row per stream", R"SQL(
+-- Version checks move from a version row per stream to the events' own
+-- primary key (stream_id, stream_version) and transaction-scoped advisory
+-- locks (docs/VERSION_CHECKS.md): an append no longer updates a streams row
+-- per stream it writes, which was a heap update, its WAL record and its row
+-- lock per stream.
+--
+-- Every writer of a stream holds pg_advisory_xact_lock(eventcore_stream_key(id))
+-- until it commits; a read-only participant (a version checked, nothing
+-- written) holds the shared form. Every append takes its locks in stream-id
+-- order (the callers sort), so appends do not deadlock; two ids with one
+-- 64-bit key could, and PostgreSQL's deadlock check would roll one back
+-- (SQLSTATE 40P01: nothing written, safe to retry). The key of events is
+-- the backstop: a second event at one version is refused whatever a writer
+-- locked.
+CREATE FUNCTION eventcore_stream_key(p_stream text) RETURNS bigint
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT hashtextextended(p_stream, 0) $$;
+
+-- A failed check: SQLSTATE EC409, DETAIL '<stream index, 0-based> <actual version>'.
+-- (Typed to stand where the checked version would.)
+CREATE FUNCTION eventcore_conflict(p_index int, p_actual bigint, p_stream text) RETURNS bigint
+  LANGUAGE plpgsql AS $fn$
+BEGIN
+  RAISE EXCEPTION 'version conflict on stream %', p_stream
+    USING ERRCODE = 'EC409', DETAIL = p_index::text || ' ' || p_actual::text;
+END
+$fn$;
+
+-- streams keeps one row per stream that has events, written once by the
+-- append that creates the stream (list_streams and the totals read it).
+-- Placeholders of read-only participants go: the locks need no row. The
+-- version column goes too, so that an older binary's append fails with
+-- "column does not exist", and writes nothing, instead of checking a
+-- version that no longer moves. eventcore_append was that binary's.
+DELETE FROM streams WHERE version = 0;
+ALTER TABLE streams DROP COLUMN version;
+DROP FUNCTION IF EXISTS eventcore_append(text[], int[], bigint[], int[], uuid[], int[], int[], text[], bytea[],
+                                         uuid[], uuid[], text[], jsonb[], text);
+DROP FUNCTION eventcore_append_batch(text[], boolean[], int[], int[], int[], bigint[], int[], uuid[], int[],
+                                     int[], text[], bytea[], uuid[], uuid[], text[], jsonb[], text);
+
+-- Group commit, as in migration 2 (the same rows out), with the new checks:
+-- 1. Locks on every distinct stream of the batch (p_locks, sorted by the
+--    caller), in that order; exclusive for a stream some write of the batch
+--    adds events to, shared otherwise.
+-- 2. The streams' versions, read by a statement that starts once the locks
+--    are held (each statement of a function sees the commits before it).
+-- 3. Checks in request order, versions carried from request to request.
+-- 4. One INSERT of every accepted event; when it hits a duplicate event id,
+--    one subtransaction per request, so that the duplicate fails alone.
+CREATE FUNCTION eventcore_append_batch(
+  p_locks text[], p_lock_write boolean[],
+  p_w_req int[], p_w_lock int[], p_w_kinds int[], p_w_expected bigint[], p_w_counts int[],
+  p_event_ids uuid[], p_event_writes int[], p_event_offsets int[], p_types text[],
+  p_payloads bytea[], p_correlation_ids uuid[], p_causation_ids uuid[], p_user_ids text[],
+  p_metadata jsonb[], p_channel text)
+RETURNS TABLE (r_code int, r_detail text, r_versions bigint[], r_positions bigint[], r_tx xid8)
+LANGUAGE plpgsql SET enable_seqscan = off AS $fn$
+DECLARE
+  n_w int := coalesce(cardinality(p_w_req), 0);
+  n_req int := coalesce(p_w_req[coalesce(cardinality(p_w_req), 0)], 0);
+  orig bigint[];
+  cur bigint[];
+  bases bigint[];
+  codes int[];
+  details text[];
+  pos bigint[] := '{}';
+  req_pos bigint[];
+  fallback boolean := false;
+  any_ok boolean := false;
+  v bigint;
+  w int;
+  wf int;
+  pix int;
+  cnt int;
+  c_name text;
+  c_detail text;
+BEGIN
+  -- 1. Locks.
+  PERFORM CASE WHEN u.wr THEN pg_advisory_xact_lock(eventcore_stream_key(u.id))::text
+               ELSE pg_advisory_xact_lock_shared(eventcore_stream_key(u.id))::text END
+     FROM unnest(p_locks, p_lock_write) WITH ORDINALITY AS u(id, wr, n)
+    ORDER BY u.n;
+
+  -- 2. Versions.
+  SELECT coalesce(array_agg((SELECT coalesce(max(e.stream_version), 0) FROM events e WHERE e.stream_id = u.id)
+                            ORDER BY u.n), '{}')
+    INTO cur FROM unnest(p_locks) WITH ORDINALITY AS u(id, n);
+  orig := cur;
+
+  -- 3. Checks, in request order.
+  w := 1;
+  FOR r IN 1 .. n_req LOOP
+    wf := w;
+    WHILE w <= n_w AND p_w_req[w] = r LOOP w := w + 1; END LOOP;
+    codes[r] := 0;
+    FOR k IN wf .. w - 1 LOOP
+      v := cur[p_w_lock[k]];
+      IF NOT (CASE p_w_kinds[k] WHEN 0 THEN v = p_w_expected[k] WHEN 1 THEN v = 0
+                  WHEN 2 THEN v > 0 ELSE true END) THEN
+        codes[r] := 1;
+        details[r] := (k - wf)::text || ' ' || v::text;
+        EXIT;
+      END IF;
+    END LOOP;
+    IF codes[r] = 0 THEN
+      FOR k IN wf .. w - 1 LOOP
+        bases[k] := cur[p_w_lock[k]];
+        cur[p_w_lock[k]] := bases[k] + p_w_counts[k];
+      END LOOP;
+    END IF;
+  END LOOP;
+
+  -- 4. Writes, set-based.
+  BEGIN
+    INSERT INTO streams (stream_id)
+    SELECT u.id FROM unnest(p_locks, cur, orig) AS u(id, v, o) WHERE u.o = 0 AND u.v > 0
+    ON CONFLICT DO NOTHING;
+    WITH inserted AS (
+      INSERT INTO events (event_id, stream_id, stream_version, event_type, payload,
+                          correlation_id, causation_id, user_id, metadata)
+      SELECT e.id, p_locks[p_w_lock[e.ew]], bases[e.ew] + e.o, e.t, e.p, e.c, e.ca, e.u, e.m
+        FROM unnest(p_event_ids, p_event_writes, p_event_offsets, p_types, p_payloads,
+                    p_correlation_ids, p_causation_ids, p_user_ids, p_metadata)
+             WITH ORDINALITY AS e(id, ew, o, t, p, c, ca, u, m, n)
+       WHERE codes[p_w_req[e.ew]] = 0
+       ORDER BY e.n
+      RETURNING events.position)
+    SELECT coalesce(array_agg(inserted.position ORDER BY inserted.position), '{}')
+      INTO pos FROM inserted;
+  EXCEPTION WHEN unique_violation THEN
+    GET STACKED DIAGNOSTICS c_name = CONSTRAINT_NAME;
+    IF c_name IS DISTINCT FROM 'events_event_id_key' THEN RAISE; END IF;
+    fallback := true;  -- everything of step 4 is undone; the locks stay
+  END;
+
+  -- 4'. One subtransaction per request, in order, re-checking as requests fail.
+  IF fallback THEN
+    cur := orig;
+    pos := '{}';
+    w := 1;
+    FOR r IN 1 .. n_req LOOP
+      wf := w;
+      WHILE w <= n_w AND p_w_req[w] = r LOOP w := w + 1; END LOOP;
+      codes[r] := 0;
+      details[r] := NULL;
+      FOR k IN wf .. w - 1 LOOP
+        v := cur[p_w_lock[k]];
+        IF NOT (CASE p_w_kinds[k] WHEN 0 THEN v = p_w_expected[k] WHEN 1 THEN v = 0
+                  WHEN 2 THEN v > 0 ELSE true END) THEN
+          codes[r] := 1;
+          details[r] := (k - wf)::text || ' ' || v::text;
+          EXIT;
+        END IF;
+      END LOOP;
+      CONTINUE WHEN codes[r] <> 0;
+      BEGIN
+        FOR k IN wf .. w - 1 LOOP
+          bases[k] := cur[p_w_lock[k]];
+          IF bases[k] = 0 AND p_w_counts[k] > 0 THEN
+            INSERT INTO streams (stream_id) VALUES (p_locks[p_w_lock[k]]) ON CONFLICT DO NOTHING;
+          END IF;
+        END LOOP;
+        WITH inserted AS (
+          INSERT INTO events (event_id, stream_id, stream_version, event_type, payload,
+                              correlation_id, causation_id, user_id, metadata)
+          SELECT e.id, p_locks[p_w_lock[e.ew]], bases[e.ew] + e.o, e.t, e.p, e.c, e.ca, e.u, e.m
+            FROM unnest(p_event_ids, p_event_writes, p_event_offsets, p_types, p_payloads,
+                        p_correlation_ids, p_causation_ids, p_user_ids, p_metadata)
+                 WITH ORDINALITY AS e(id, ew, o, t, p, c, ca, u, m, n)
+           WHERE e.ew BETWEEN wf AND w - 1
+           ORDER BY e.n
+          RETURNING events.position)
+        SELECT coalesce(array_agg(inserted.position ORDER BY inserted.position), '{}')
+          INTO req_pos FROM inserted;
+        pos := pos || req_pos;
+        FOR k IN wf .. w - 1 LOOP
+          cur[p_w_lock[k]] := bases[k] + p_w_counts[k];
+        END LOOP;
+      EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS c_name = CONSTRAINT_NAME, c_detail = PG_EXCEPTION_DETAIL;
+        IF c_name IS DISTINCT FROM 'events_event_id_key' THEN RAISE; END IF;
+        codes[r] := 2;
+        details[r] := c_detail;
+      END;
+    END LOOP;
+  END IF;
+
+  FOR r IN 1 .. n_req LOOP
+    any_ok := any_ok OR codes[r] = 0;
+  END LOOP;
+  IF any_ok AND p_channel IS NOT NULL THEN
+    PERFORM pg_notify(p_channel, '');
+  END IF;
+  r_tx := CASE WHEN any_ok THEN pg_current_xact_id() END;
+
+  -- One row per request: accepted events' positions are in request order.
+  w := 1;
+  pix := 1;
+  FOR r IN 1 .. n_req LOOP
+    wf := w;
+    cnt := 0;
+    r_versions := '{}';
+    WHILE w <= n_w AND p_w_req[w] = r LOOP
+      cnt := cnt + p_w_counts[w];
+      r_versions := r_versions || (bases[w] + p_w_counts[w]);
+      w := w + 1;
+    END LOOP;
+    r_code := codes[r];
+    r_detail := details[r];
+    IF r_code = 0 THEN
+      r_positions := pos[pix : pix + cnt - 1];
+      pix := pix + cnt;
+    ELSE
+      r_versions := NULL;
+      r_positions := NULL;
+    END IF;
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+)SQL"},
 };
 
 std::string trim(std::string s) {

@@ -12,6 +12,7 @@
 #include <regex>
 
 #include "append_watchers.hpp"
+#include "postgres_append_sql.hpp"
 #include "postgres_connection_pool.hpp"
 #include "postgres_listener.hpp"
 #include "postgres_migrations.hpp"
@@ -23,7 +24,6 @@ namespace eventcore {
 namespace {
 
 // Names of the prepared statements on every pooled connection.
-constexpr const char* append_statement = "eventcore_append";
 constexpr const char* read_stream_statement = "eventcore_read_stream";
 constexpr const char* read_all_statement = "eventcore_read_all";
 constexpr const char* stream_version_statement = "eventcore_stream_version";
@@ -36,76 +36,16 @@ constexpr const char* event_columns =
 enum Column { c_id, c_stream, c_version, c_tx, c_position, c_type, c_payload, c_correlation,
               c_causation, c_user, c_metadata, c_recorded_at };
 
-const std::string append_sql =
-    "SELECT tx_id, versions, positions FROM eventcore_append("
-    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-// An append with its command record, in one statement (one transaction).
-// Every keyed append runs this same statement, so all of them take stream
-// locks and the key in one order: two appends with one key cannot deadlock;
-// the second blocks on the key, then fails with a unique violation
-// (duplicate_key). The contract suite races them.
-constexpr const char* append_recorded_statement = "eventcore_append_recorded";
-const std::string append_recorded_sql =
-    "WITH r AS (INSERT INTO command_records (key, record) VALUES ($15::text, $16::bytea))"
-    " SELECT tx_id, versions, positions FROM eventcore_append("
-    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 constexpr const char* load_record_statement = "eventcore_load_record";
 const std::string load_record_sql = "SELECT record, recorded_at FROM command_records WHERE key = $1";
 constexpr const char* expire_records_statement = "eventcore_expire_records";
 const std::string expire_records_sql =
     "WITH d AS (DELETE FROM command_records WHERE recorded_at <= now() - make_interval(secs => $1::bigint)"
     " RETURNING 1) SELECT count(*) FROM d";
-// The common cases, one stream, as one statement: it skips the function's
-// per-call overhead. The same checks as eventcore_append, as a version range
-// the row must be in:
-// - update form, for an existing stream (exact N > 0: [N, N]; stream exists:
-//   [1, max]): UPDATE ... WHERE version BETWEEN $2 AND $3;
-// - upsert form, for a new stream (no stream: <= 0; any: <= max):
-//   INSERT ... ON CONFLICT DO UPDATE ... WHERE version <= $3.
-// Either takes the stream's row lock. When the check fails no event is
-// inserted and the version comes back NULL.
-// One event ($4.. scalars) or several ($4 the count, $5.. arrays, unnested
-// in the request's order, which is the order their positions are drawn in).
-std::string append_stream_sql(bool upsert, bool several, bool notify) {
-  const std::string count = several ? "$4::bigint" : "1";
-  std::string sql =
-      upsert ? "WITH v AS ("
-               "  INSERT INTO streams AS s (stream_id, version) VALUES ($1::text, " + count + ")"
-               "  ON CONFLICT (stream_id) DO UPDATE SET version = s.version + EXCLUDED.version"
-               "   WHERE s.version BETWEEN $2::bigint AND $3::bigint"
-               "  RETURNING s.version),"
-             : "WITH v AS ("
-               "  UPDATE streams SET version = streams.version + " + count +
-               "   WHERE stream_id = $1::text AND streams.version BETWEEN $2::bigint AND $3::bigint"
-               "  RETURNING streams.version),";
-  sql +=
-      " e AS ("
-      "  INSERT INTO events (event_id, stream_id, stream_version, event_type, payload,"
-      "                      correlation_id, causation_id, user_id, metadata)";
-  sql += several ? "  SELECT x.id, $1::text, v.version - $4::bigint + x.n, x.t, x.p, x.c, x.ca, x.u, x.m"
-                   "    FROM v, unnest($5::uuid[], $6::text[], $7::bytea[], $8::uuid[], $9::uuid[], $10::text[],"
-                   "                   $11::jsonb[]) WITH ORDINALITY AS x(id, t, p, c, ca, u, m, n)"
-                   "   ORDER BY x.n"
-                 : "  SELECT $4::uuid, $1::text, v.version, $5::text, $6::bytea, $7::uuid, $8::uuid, $9::text,"
-                   "         $10::jsonb FROM v";
-  sql += "  RETURNING position)";
-  // The channel is a parameter; only whether to notify shapes the statement.
-  const std::string channel = several ? "$12::text" : "$11::text";
-  if (notify) sql += ", n AS (SELECT pg_notify(" + channel + ", '') FROM (SELECT 1 FROM e LIMIT 1) f)";
-  sql += several ? " SELECT pg_current_xact_id(), (SELECT version FROM v),"
-                   " (SELECT coalesce(array_agg(position ORDER BY position), '{}') FROM e)"
-                 : " SELECT pg_current_xact_id(), (SELECT version FROM v), (SELECT position FROM e)";
-  if (notify) sql += ", (SELECT count(*) FROM n)";
-  return sql;
-}
 constexpr const char* append_batch_statement = "eventcore_append_batch";
 const std::string append_batch_sql =
     "SELECT r_code, r_detail, r_versions, r_positions, r_tx FROM eventcore_append_batch("
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
-constexpr const char* append_one_update_statement = "eventcore_append_one_update";
-constexpr const char* append_one_upsert_statement = "eventcore_append_one_upsert";
-constexpr const char* append_stream_update_statement = "eventcore_append_stream_update";
-constexpr const char* append_stream_upsert_statement = "eventcore_append_stream_upsert";
 constexpr std::int64_t max_version = std::numeric_limits<std::int64_t>::max();
 
 const std::string read_stream_sql =
@@ -163,11 +103,13 @@ const std::string backlog_sql =
     "  (SELECT coalesce(extract(epoch FROM clock_timestamp() - min(recorded_at) FILTER (WHERE NOT readable))"
     "          * 1000, 0)::text FROM w),"
     "  (SELECT pid::text FROM o), (SELECT datname FROM o), (SELECT state FROM o), (SELECT age::text FROM o)";
-const std::string stream_version_sql = "SELECT version FROM streams WHERE stream_id = $1";
+// A stream's version is its highest event's (postgres_append_sql.hpp).
+const std::string stream_version_sql =
+    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1";
 constexpr const char* list_streams_statement = "eventcore_list_streams";
 const std::string list_streams_sql =
-    "SELECT stream_id, version FROM streams WHERE stream_id > $2 AND starts_with(stream_id, $1)"
-    " ORDER BY stream_id LIMIT $3";
+    "SELECT s.stream_id, (SELECT coalesce(max(e.stream_version), 0) FROM events e WHERE e.stream_id = s.stream_id)"
+    " FROM streams s WHERE s.stream_id > $2 AND starts_with(s.stream_id, $1) ORDER BY s.stream_id LIMIT $3";
 // Exact counts (operators ask rarely) and the gap-free head of read_all.
 constexpr const char* totals_statement = "eventcore_totals";
 const std::string totals_sql =
@@ -205,11 +147,16 @@ std::string server_message(PGconn* conn, const PGresult* result) {
   return trim(result ? PQresultErrorMessage(result) : PQerrorMessage(conn));
 }
 
-// Every statement the store runs is a key lookup or an ordered range with a
-// LIMIT, where a bitmap scan (which collects every match, then sorts) is
-// never the plan to take; the category read needs it off (read_category_sql).
+// The planner settings of every store session. Every statement the store
+// runs is a key lookup or an ordered range with a LIMIT:
+// - no bitmap scans: one collects every match, then sorts; the planner
+//   picked one for category pages (read_category_sql);
+// - no sequential scans, though a young table makes them look cheapest: a
+//   prepared statement keeps a generic plan made then, and an append's
+//   version probe that scans the log would grow slower with every event
+//   (only the totals' counts read whole tables; they take an index instead).
 Status plan_settings(PGconn* conn, std::string_view where) {
-  pg::ResultPtr result(PQexec(conn, "SET enable_bitmapscan = off"));
+  pg::ResultPtr result(PQexec(conn, "SET enable_bitmapscan = off; SET enable_seqscan = off"));
   if (PQresultStatus(result.get()) == PGRES_COMMAND_OK) return {};
   return Error{pg::connection_lost(conn, result.get()) ? ErrorCode::unavailable : ErrorCode::failed,
                "cannot set up a session " + std::string(where) + ": " + server_message(conn, result.get())};
@@ -230,20 +177,27 @@ Status prepare_reads(PGconn* conn) {
 
 Status prepare_statements(PGconn* conn, bool notify) {
   if (auto status = plan_settings(conn, "on the primary"); !status) return status;
-  const std::string append_one_update_sql = append_stream_sql(false, false, notify);
-  const std::string append_one_upsert_sql = append_stream_sql(true, false, notify);
-  const std::string append_stream_update_sql = append_stream_sql(false, true, notify);
-  const std::string append_stream_upsert_sql = append_stream_sql(true, true, notify);
+  std::vector<std::pair<const char*, std::string>> appends;
+  for (const bool creates : {false, true})
+    for (const bool several : {false, true})
+      appends.emplace_back(pg::append_stream_statement(several, creates), pg::append_stream_sql(several, creates, notify));
+  for (const bool read_only : {false, true})
+    for (const bool creates : {false, true})
+      for (const bool recorded : {false, true})
+        if (!read_only || creates)  // the read-only form creates streams as needed
+          appends.emplace_back(pg::append_streams_statement(read_only, creates, recorded),
+                               pg::append_streams_sql(read_only, creates, recorded));
+  appends.emplace_back(pg::lock_streams_statement, pg::lock_streams_sql());
+  for (const auto& [name, sql] : appends) {
+    pg::ResultPtr result(PQprepare(conn, name, sql.c_str(), 0, nullptr));
+    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK)
+      return Error{pg::connection_lost(conn, result.get()) ? ErrorCode::unavailable : ErrorCode::failed,
+                   std::string("cannot prepare ") + name + ": " + server_message(conn, result.get())};
+  }
   const std::pair<const char*, const std::string*> statements[] = {
-      {append_statement, &append_sql},
-      {append_recorded_statement, &append_recorded_sql},
       {load_record_statement, &load_record_sql},
       {expire_records_statement, &expire_records_sql},
       {append_batch_statement, &append_batch_sql},
-      {append_one_update_statement, &append_one_update_sql},
-      {append_one_upsert_statement, &append_one_upsert_sql},
-      {append_stream_update_statement, &append_stream_update_sql},
-      {append_stream_upsert_statement, &append_stream_upsert_sql},
       {read_stream_statement, &read_stream_sql},
       {read_all_statement, &read_all_sql},
       {stream_version_statement, &stream_version_sql},
@@ -323,7 +277,7 @@ Error conflict_error(const StreamWrite& write, std::uint64_t actual) {
 }
 
 // The columns every event carries after its id, stream and offset, in the
-// order eventcore_append and eventcore_append_batch take them: type,
+// order the append statements and eventcore_append_batch take them: type,
 // payload, correlation id, causation id, user id, metadata. `per_event`
 // writes one array parameter from a function of each event.
 template <class PerEvent>
@@ -365,7 +319,7 @@ Error duplicate_error(const char* detail) {
   return Error{ErrorCode::duplicate_event, id + " already exists in the store"};
 }
 
-// The kinds of check eventcore_append knows (see postgres_migrations.cpp).
+// The kinds of check the append statements know (postgres_append_sql.hpp).
 int kind_code(const ExpectedVersion& expected) {
   switch (expected.kind()) {
     case ExpectedVersion::Kind::exact: return expected.version().value == 0 ? 1 : 0;
@@ -393,7 +347,7 @@ Error append_error(PGconn* conn, const PGresult* result, const std::vector<Strea
                    const std::string* key = nullptr) {
   const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
   const std::string_view sqlstate = state ? state : "";
-  if (sqlstate == "EC409") {  // raised by eventcore_append, DETAIL '<stream index> <actual>'
+  if (sqlstate == "EC409") {  // raised by eventcore_conflict, DETAIL '<stream index> <actual>'
     const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL);
     std::size_t index = 0;
     unsigned long long actual = 0;
@@ -406,6 +360,13 @@ Error append_error(PGconn* conn, const PGresult* result, const std::vector<Strea
     if (constraint && std::string_view(constraint) == "events_event_id_key") {
       return duplicate_error(PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL));
     }
+    // Only after the locked form (run_append): a writer that took no lock
+    // wrote the same version first.
+    if (constraint && std::string_view(constraint) == "events_pkey")
+      return Error{ErrorCode::conflict, "another writer added events to a stream of this append at the same version: " +
+                                            std::string(PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)
+                                                            ? PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)
+                                                            : "")};
     if (constraint && std::string_view(constraint) == "command_records_pkey" && key)
       return Error{ErrorCode::duplicate_key, "idempotency key '" + *key + "' already has a command record"};
   }
@@ -417,6 +378,90 @@ Error append_error(PGconn* conn, const PGresult* result, const std::vector<Strea
   if (sqlstate == "40P01" || sqlstate == "40001")  // rolled back whole: safe to retry
     return Error{ErrorCode::unavailable, "append rolled back, retry: " + server_message(conn, result)};
   return Error{ErrorCode::failed, "append: " + server_message(conn, result)};
+}
+
+// An append's result from a row per event in the request's order
+// (position, stream version, transaction id): a stream's new version is its
+// last event's. False when the rows do not fit the request.
+bool read_event_rows(const PGresult* r, const std::vector<StreamWrite>& streams, AppendResult& out) {
+  std::size_t events = 0;
+  for (const auto& write : streams) events += write.events.size();
+  if (PQntuples(r) != static_cast<int>(events) || PQnfields(r) != 3) return false;
+  out.streams.clear();
+  out.positions.clear();
+  out.positions.reserve(events);
+  int row = 0;
+  for (const auto& write : streams) {
+    std::uint64_t version = 0;
+    for (std::size_t e = 0; e < write.events.size(); ++e, ++row) {
+      for (int column = 0; column < 3; ++column)
+        if (PQgetlength(r, row, column) != 8) return false;
+      out.positions.push_back(GlobalPosition{u64_field(r, row, 2), u64_field(r, row, 0)});
+      version = u64_field(r, row, 1);
+    }
+    out.streams.push_back({write.stream, StreamVersion{version}});
+  }
+  return true;
+}
+
+// Whether an append statement read a stream's version from before a commit
+// it then waited for (postgres_append_sql.hpp): the key refused its event.
+bool stale_version(const PGresult* result) {
+  if (PQresultStatus(result) != PGRES_FATAL_ERROR) return false;
+  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  const char* constraint = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
+  return state && constraint && std::string_view(state) == "23505" && std::string_view(constraint) == "events_pkey";
+}
+
+// The streams an append locks, for lock_streams_statement: ids in the
+// order the append statement locks them, and event counts (0: read-only).
+void lock_params(pg::Params& params, const std::vector<StreamWrite>& streams, const std::vector<std::size_t>& order) {
+  params.clear();
+  {
+    pg::ArrayWriter ids(params.begin(), pg::oid_text);
+    for (std::size_t i : order) ids.element(streams[i].stream.str());
+    ids.finish();
+    params.end();
+  }
+  {
+    pg::ArrayWriter counts(params.begin(), pg::oid_int4);
+    for (std::size_t i : order) counts.element_int4(static_cast<std::int32_t>(streams[i].events.size()));
+    counts.finish();
+    params.end();
+  }
+  params.finish();
+}
+
+// Runs an append statement: as it is, unless `lock_first`; then, or when
+// its version read was stale, in a transaction that takes the locks of
+// `streams` (in `order`) first, so that the statement's snapshot follows
+// them. The statement's result when it and the commit succeeded; otherwise
+// the result that failed.
+pg::ResultPtr run_append(PGconn* conn, const char* statement, const pg::Params& params,
+                         const std::vector<StreamWrite>& streams, const std::vector<std::size_t>& order,
+                         bool lock_first) {
+  auto exec = [&](const char* name, const pg::Params& p) {
+    return pg::ResultPtr(PQexecPrepared(conn, name, p.count(), p.values(), p.lengths(), p.formats(), 1));
+  };
+  if (!lock_first) {
+    pg::ResultPtr result = exec(statement, params);
+    if (!stale_version(result.get())) return result;
+  }
+  auto failed = [&](pg::ResultPtr result) {
+    pg::ResultPtr(PQexec(conn, "ROLLBACK"));  // (if this fails too, the pool drops the connection)
+    return result;
+  };
+  thread_local pg::Params locks;
+  lock_params(locks, streams, order);
+  pg::ResultPtr begin(PQexec(conn, "BEGIN"));
+  if (PQresultStatus(begin.get()) != PGRES_COMMAND_OK) return begin;
+  pg::ResultPtr locked = exec(pg::lock_streams_statement, locks);
+  if (PQresultStatus(locked.get()) != PGRES_TUPLES_OK) return failed(std::move(locked));
+  pg::ResultPtr result = exec(statement, params);
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) return failed(std::move(result));
+  pg::ResultPtr commit(PQexec(conn, "COMMIT"));
+  if (PQresultStatus(commit.get()) != PGRES_COMMAND_OK) return commit;
+  return result;
 }
 
 }  // namespace
@@ -446,18 +491,17 @@ struct PostgresStore::Impl {
     auto& params = scratch.params;
     params.clear();
     params.add_bytes(write.stream.str());
+    // The range the stream's version must be in.
     const std::int64_t expected = static_cast<std::int64_t>(write.expected.version().value);
-    bool upsert = false;
-    switch (kind_code(write.expected)) {
+    const int kind = kind_code(write.expected);
+    switch (kind) {
       case 0: params.add_int8(expected); params.add_int8(expected); break;
-      case 1: upsert = true; params.add_int8(0); params.add_int8(0); break;
+      case 1: params.add_int8(0); params.add_int8(0); break;
       case 2: params.add_int8(1); params.add_int8(max_version); break;
-      default: upsert = true; params.add_int8(0); params.add_int8(max_version);
+      default: params.add_int8(0); params.add_int8(max_version);
     }
-    const char* statement = several ? (upsert ? append_stream_upsert_statement : append_stream_update_statement)
-                                    : (upsert ? append_one_upsert_statement : append_one_update_statement);
+    const char* statement = pg::append_stream_statement(several, /*creates=*/kind == 1 || kind == 3);
     if (several) {
-      params.add_int8(static_cast<std::int64_t>(write.events.size()));
       auto per_event = [&](unsigned int oid, auto&& column) {
         pg::ArrayWriter array(params.begin(), oid);
         for (const auto& event : write.events) column(array, 0, 0, event);
@@ -488,45 +532,16 @@ struct PostgresStore::Impl {
     if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
     params.finish();
 
+    scratch.order.assign(1, 0);
     auto lease = pool->acquire();
     if (!lease) return std::move(lease).error();
     PGconn* conn = lease->get();
-    pg::ResultPtr result(PQexecPrepared(conn, statement, params.count(), params.values(),
-                                        params.lengths(), params.formats(), 1));
-    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-      scratch.order.assign(1, 0);
+    pg::ResultPtr result = run_append(conn, statement, params, request.streams, scratch.order, false);
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
       return append_error(conn, result.get(), request.streams, scratch.order, pool->settings().target);
-    }
-    const PGresult* r = result.get();
-    if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != 8)
-      return Error{ErrorCode::failed, "append: unexpected result from eventcore_append_stream"};
-    if (PQgetisnull(r, 0, 1)) {
-      // The check failed and nothing was written; read the version it saw
-      // (a later commit may have moved it: the message is informative).
-      pg::Params version_params;
-      version_params.add_bytes(write.stream.str());
-      version_params.finish();
-      pg::ResultPtr actual(PQexecPrepared(conn, stream_version_statement, 1, version_params.values(),
-                                          version_params.lengths(), version_params.formats(), 1));
-      std::uint64_t version = 0;
-      if (PQresultStatus(actual.get()) == PGRES_TUPLES_OK && PQntuples(actual.get()) == 1)
-        version = u64_field(actual.get(), 0, 0);
-      return conflict_error(write, version);
-    }
-    const std::uint64_t transaction = u64_field(r, 0, 0);
     AppendResult out;
-    out.streams.push_back({write.stream, StreamVersion{u64_field(r, 0, 1)}});
-    if (!several) {
-      out.positions.push_back(GlobalPosition{transaction, u64_field(r, 0, 2)});
-      return out;
-    }
-    auto& positions = scratch.positions;
-    if (!pg::read_int8_array(PQgetvalue(r, 0, 2), PQgetlength(r, 0, 2), positions) ||
-        positions.size() != write.events.size())
-      return Error{ErrorCode::failed, "append: unexpected result from eventcore_append_stream"};
-    out.positions.reserve(positions.size());
-    for (const std::int64_t position : positions)
-      out.positions.push_back(GlobalPosition{transaction, static_cast<std::uint64_t>(position)});
+    if (!read_event_rows(result.get(), request.streams, out))
+      return Error{ErrorCode::failed, std::string("append: unexpected result from ") + statement};
     return out;
   }
 
@@ -651,7 +666,13 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
     std::sort(order.begin(), order.end(),
               [&](std::size_t a, std::size_t b) { return streams[a].stream < streams[b].stream; });
   std::size_t event_count = 0;
-  for (const auto& write : streams) event_count += write.events.size();
+  bool creates = false, read_only = false;
+  for (const auto& write : streams) {
+    event_count += write.events.size();
+    const int kind = kind_code(write.expected);
+    creates = creates || ((kind == 1 || kind == 3) && !write.events.empty());
+    read_only = read_only || write.events.empty();
+  }
 
   auto& params = scratch.params;
   params.clear();
@@ -709,23 +730,29 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   auto lease = pool->acquire();
   if (!lease) return std::move(lease).error();
   PGconn* conn = lease->get();
-  pg::ResultPtr result(PQexecPrepared(conn, request.record ? append_recorded_statement : append_statement,
-                                      params.count(), params.values(), params.lengths(), params.formats(), 1));
+  const char* statement = pg::append_streams_statement(read_only, creates, request.record.has_value());
+  // A read-only participant's check writes nothing the key could refuse:
+  // its lock comes before the statement's snapshot.
+  pg::ResultPtr result = run_append(conn, statement, params, streams, order, /*lock_first=*/read_only);
   if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
     return append_error(conn, result.get(), streams, order, pool->settings().target,
                         request.record ? &request.record->key : nullptr);
 
   const PGresult* r = result.get();
+  AppendResult out;
+  if (!read_only) {
+    if (!read_event_rows(r, streams, out))
+      return Error{ErrorCode::failed, std::string("append: unexpected result from ") + statement};
+    return out;
+  }
   auto& versions = scratch.versions;
   auto& positions = scratch.positions;
   if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != 8 ||
       !pg::read_int8_array(PQgetvalue(r, 0, 1), PQgetlength(r, 0, 1), versions) ||
       !pg::read_int8_array(PQgetvalue(r, 0, 2), PQgetlength(r, 0, 2), positions) ||
       versions.size() != n || positions.size() != event_count)
-    return Error{ErrorCode::failed, "append: unexpected result from eventcore_append"};
+    return Error{ErrorCode::failed, std::string("append: unexpected result from ") + statement};
   const std::uint64_t transaction = u64_field(r, 0, 0);
-
-  AppendResult out;
   out.streams.resize(n, AppendResult::StreamResult{streams[0].stream, {}});
   out.positions.resize(event_count);
   for (std::size_t j = 0; j < n; ++j) {
@@ -778,19 +805,16 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
   // of one request: the lock order all writers share (no deadlock).
   struct Lock {
     const StreamId* stream;
-    bool create;  // some write may create it (no-stream or any): lock a placeholder row
+    bool write;  // some write adds events to it: the exclusive lock
   };
   std::vector<Lock> locks;
   for (std::size_t i : valid)
-    for (const auto& write : requests[i].streams) {
-      const int kind = kind_code(write.expected);
-      locks.push_back({&write.stream, kind == 1 || kind == 3});
-    }
+    for (const auto& write : requests[i].streams) locks.push_back({&write.stream, !write.events.empty()});
   std::sort(locks.begin(), locks.end(), [](const Lock& a, const Lock& b) { return *a.stream < *b.stream; });
   {
     std::size_t out = 0;
     for (std::size_t k = 0; k < locks.size(); ++k) {
-      if (out > 0 && *locks[out - 1].stream == *locks[k].stream) locks[out - 1].create |= locks[k].create;
+      if (out > 0 && *locks[out - 1].stream == *locks[k].stream) locks[out - 1].write |= locks[k].write;
       else locks[out++] = locks[k];
     }
     locks.resize(out);
@@ -813,7 +837,7 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
   {
     pg::ArrayWriter a(params.begin(), 16 /* bool */);
     for (const auto& l : locks) {
-      const char b = l.create ? 1 : 0;
+      const char b = l.write ? 1 : 0;
       a.element(&b, 1);
     }
     a.finish();
@@ -875,7 +899,14 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
     const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
     const std::string_view sqlstate = state ? state : "";
     if (attempt < 3 && (sqlstate == "40P01" || sqlstate == "40001")) continue;
+    if (stale_version(result.get())) break;  // below, with the connection back in the pool
     return fail_all(append_error(conn, result.get(), {}, {}, pool->settings().target));
+  }
+  // A writer that took no lock wrote a version first: each request on its
+  // own says which.
+  if (stale_version(result.get())) {
+    for (std::size_t i : valid) answers[i].emplace(append(requests[i]));
+    return;
   }
 
   const PGresult* r = result.get();

@@ -140,10 +140,11 @@ TEST_CASE("a multi-stream append that waits for a stream's lock is checked again
   RawConnection writer(schema.name()), observer;
   const std::string writer_pid = writer.exec("SELECT pg_backend_pid()");
   // Another writer moves stream a to `to` in a transaction that stays open
-  // until the store's append waits for a's lock.
-  auto race = [&](std::uint64_t to, ExpectedVersion expect_a, ExpectedVersion expect_b) {
+  // until the store's append waits for it: for a's lock, as every writer
+  // takes it (migration 8), or, with `locks` false, for the events' key.
+  auto race = [&](std::uint64_t to, ExpectedVersion expect_a, ExpectedVersion expect_b, bool locks = true) {
     writer.exec("BEGIN");
-    writer.exec("UPDATE streams SET version = " + std::to_string(to) + " WHERE stream_id = 'wait-a'");
+    if (locks) writer.exec("SELECT pg_advisory_xact_lock(eventcore_stream_key('wait-a'))");
     writer.exec("INSERT INTO events (event_id, stream_id, stream_version, event_type, payload)"
                 " VALUES (gen_random_uuid(), 'wait-a', " + std::to_string(to) + ", 'Raw', '\\x00')");
     AppendRequest request;
@@ -170,5 +171,67 @@ TEST_CASE("a multi-stream append that waits for a stream's lock is checked again
     auto result = race(2, ExpectedVersion::stream_exists(), ExpectedVersion::stream_exists());
     REQUIRE(result.ok());
     CHECK(store->stream_version(a)->value == 3);
+    CHECK(result->streams[0].version.value == 3);
+  }
+  SECTION("a writer that takes no lock: the events' key refuses the second event at its version") {
+    auto result = race(2, ExpectedVersion::exact(1), ExpectedVersion::exact(1), /*locks=*/false);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code == ErrorCode::conflict);
+    CHECK(result.error().message.find("'wait-a' is at version 2") != std::string::npos);
+    CHECK(store->stream_version(b)->value == 1);
+    auto page = store->read_stream(a, StreamVersion{1}, 10);
+    REQUIRE(page.ok());
+    CHECK(page->events.size() == 2);
+  }
+  SECTION("the same with stream exists: written after the other writer's event") {
+    auto result = race(2, ExpectedVersion::stream_exists(), ExpectedVersion::stream_exists(), /*locks=*/false);
+    REQUIRE(result.ok());
+    CHECK(store->stream_version(a)->value == 3);
+  }
+}
+
+// A read-only participant (a version checked, nothing written) takes the
+// stream's shared lock before its check reads: a writer it waited for is
+// seen, and a writer that comes later waits for it.
+TEST_CASE("a read-only participant is checked against the version committed while it waited, and holds writers "
+          "off until it commits") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("read_only_lock");
+  auto store = open_store(store_config(schema));
+  const auto a = stream("ro-a"), b = stream("ro-b");
+  REQUIRE(store->append(one_event(a, ExpectedVersion::no_stream())).ok());
+  REQUIRE(store->append(one_event(b, ExpectedVersion::no_stream())).ok());
+  RawConnection other(schema.name()), observer;
+  const std::string other_pid = other.exec("SELECT pg_backend_pid()");
+  auto in_background = [&](AppendRequest request) {
+    std::optional<Result<AppendResult>> result;
+    std::thread appender([&] { result.emplace(store->append(request)); });
+    const bool waited = someone_waits_for(observer, other_pid);
+    other.exec("COMMIT");
+    appender.join();
+    CHECK(waited);
+    return std::move(*result);
+  };
+
+  SECTION("a writer commits a's next version while the participant waits: a conflict, b not written") {
+    other.exec("BEGIN");
+    other.exec("SELECT pg_advisory_xact_lock(eventcore_stream_key('ro-a'))");
+    other.exec("INSERT INTO events (event_id, stream_id, stream_version, event_type, payload)"
+               " VALUES (gen_random_uuid(), 'ro-a', 2, 'Raw', '\\x00')");
+    AppendRequest request;
+    request.streams.push_back({a, ExpectedVersion::exact(1), {}});
+    request.streams.push_back({b, ExpectedVersion::exact(1), {EventToWrite{EventId::generate(), "T", {2}, {}}}});
+    auto result = in_background(request);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code == ErrorCode::conflict);
+    CHECK(result.error().message.find("'ro-a' is at version 2") != std::string::npos);
+    CHECK(store->stream_version(b)->value == 1);
+  }
+  SECTION("a participant holds a's shared lock: an append to a waits until it commits, then goes on") {
+    other.exec("BEGIN");
+    other.exec("SELECT pg_advisory_xact_lock_shared(eventcore_stream_key('ro-a'))");
+    auto result = in_background(one_event(a, ExpectedVersion::exact(1)));
+    REQUIRE(result.ok());
+    CHECK(result->streams[0].version.value == 2);
   }
 }

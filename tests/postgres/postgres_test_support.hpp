@@ -84,6 +84,17 @@ struct RawConnection {
   }
 };
 
+// Begins an append that stays open: what the store's append does (the
+// stream's lock, then an event at version 1 of a new stream `stream`), in a
+// transaction left open on `writer`, so that it draws its transaction id and
+// position before later appends. Returns the event's position.
+inline std::string begin_open_append(RawConnection& writer, const std::string& stream, const std::string& event_id) {
+  writer.exec("BEGIN");
+  writer.exec("SELECT pg_advisory_xact_lock(eventcore_stream_key('" + stream + "'))");
+  return writer.exec("INSERT INTO events (event_id, stream_id, stream_version, event_type, payload) VALUES ('" +
+                     event_id + "', '" + stream + "', 1, 'Slow', '\\x00') RETURNING position");
+}
+
 // Waits up to `timeout` for a notification on `channel` (the connection
 // LISTENs on it), consuming the notifications up to that one.
 inline bool notified(RawConnection& listener, const std::string& channel, std::chrono::milliseconds timeout) {

@@ -1,0 +1,64 @@
+#pragma once
+
+// The SQL of PostgresStore's appends (the statements prepared on every
+// pooled connection), and how their version checks work.
+//
+// Versions are checked on the events' own primary key (stream_id,
+// stream_version), under transaction-scoped advisory locks (migration 8;
+// docs/VERSION_CHECKS.md). For each stream it names, in stream-id order, an
+// append takes pg_advisory_xact_lock(eventcore_stream_key(id)) (the shared
+// form for a read-only participant, which checks a version and writes
+// nothing), reads the stream's version as its highest stream_version (one
+// backward probe of the key) and checks it. Events are written at the
+// versions that follow. Nothing else is written per append: a `streams` row
+// only when a stream is created.
+//
+// Writers of one stream exclude each other and read-only participants by
+// the lock; the key refuses a second event at one version whatever a writer
+// locked. A statement reads with the snapshot it started with, so a version
+// read in the statement that waited for the lock can miss the commit it
+// waited for: then the key refuses the event (events_pkey), and the append
+// runs again in a transaction that takes the locks first
+// (lock_streams_statement), so that the statement's snapshot follows them.
+// Appends with a read-only participant take that form from the start: their
+// check writes nothing the key could refuse.
+
+#include <string>
+
+namespace eventcore::pg {
+
+// The name a statement is prepared under, by its form.
+//   One stream, every event written: $1 stream, $2 $3 the range its version
+//   must be in, then one event ($4 id, $5 type, $6 payload, $7 correlation
+//   id, $8 causation id, $9 user id, $10 metadata) or, `several`, arrays of
+//   those columns; $11 notify channel (notify forms only).
+// A row per event out: position, stream version, transaction id. A failed
+// check raises SQLSTATE EC409, DETAIL '0 <actual version>'.
+// `creates`: the form for a check that lets the append create the stream
+// (no stream, any): it writes the stream's `streams` row.
+const char* append_stream_statement(bool several, bool creates);
+std::string append_stream_sql(bool several, bool creates, bool notify);
+
+// Any streams, sorted by id: $1 ids, $2 check kinds, $3 expected versions,
+// $4 event counts, then per event in the request's order (positions are
+// drawn in it): $5 id, $6 its stream's index in $1 (1-based), $7 its offset
+// in that stream (1..k), $8 type, $9 payload, $10 correlation id, $11
+// causation id, $12 user id, $13 metadata; $14 notify channel or NULL;
+// `recorded`: $15 idempotency key and $16 command record, inserted once the
+// locks are held (one order for every keyed append: no deadlock).
+// Check kinds: 0 exact N > 0, 1 no stream (or exact 0), 2 stream exists, 3 any.
+// A failed check raises SQLSTATE EC409, DETAIL '<index in $1, 0-based>
+// <actual version>'.
+// Out, when every stream gets events: a row per event, as above. When some
+// stream is `read_only` (its version checked, nothing written): one row,
+// the transaction id, the new versions (in the order of $1) and the
+// positions (in the request's order).
+const char* append_streams_statement(bool read_only, bool creates, bool recorded);
+std::string append_streams_sql(bool read_only, bool creates, bool recorded);
+
+// The locks of an append, alone: $1 stream ids (in the order to lock them),
+// $2 event counts (0: read-only, the shared lock).
+inline constexpr const char* lock_streams_statement = "eventcore_lock_streams";
+std::string lock_streams_sql();
+
+}  // namespace eventcore::pg
