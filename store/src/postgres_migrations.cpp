@@ -436,8 +436,15 @@ DROP TABLE IF EXISTS projection_schema_migrations;
 -- (SQLSTATE 40P01: nothing written, safe to retry). The key of events is
 -- the backstop: a second event at one version is refused whatever a writer
 -- locked.
-CREATE FUNCTION eventcore_stream_key(p_stream text) RETURNS bigint
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT hashtextextended(p_stream, 0) $$;
+-- The schema's name seeds the key, so that the stores of two schemas in one
+-- database (a schema per tenant, say) do not share locks.
+DO $do$
+BEGIN
+  EXECUTE format('CREATE FUNCTION eventcore_stream_key(p_stream text) RETURNS bigint'
+                 ' LANGUAGE sql IMMUTABLE PARALLEL SAFE AS %L',
+                 format('SELECT hashtextextended(p_stream, %s)', hashtext(current_schema())));
+END
+$do$;
 
 -- A failed check: SQLSTATE EC409, DETAIL '<stream index, 0-based> <actual version>'.
 -- (Typed to stand where the checked version would.)

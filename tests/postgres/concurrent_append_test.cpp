@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -234,4 +235,21 @@ TEST_CASE("a read-only participant is checked against the version committed whil
     REQUIRE(result.ok());
     CHECK(result->streams[0].version.value == 2);
   }
+}
+
+TEST_CASE("stores in two schemas of one database do not share stream locks") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema first("lock_tenant_a"), second("lock_tenant_b");
+  auto store = open_store(store_config(first));
+  { auto other = open_store(store_config(second)); }
+  // The other schema's writer holds its lock on a stream of the same name.
+  RawConnection holder(second.name());
+  holder.exec("BEGIN");
+  holder.exec("SELECT pg_advisory_xact_lock(eventcore_stream_key('tenant-stream'))");
+  auto append = std::async(std::launch::async,
+                           [&] { return store->append(one_event(stream("tenant-stream"), ExpectedVersion::any())); });
+  const bool done = append.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  holder.exec("COMMIT");
+  CHECK(done);
+  CHECK(append.get().ok());
 }
