@@ -73,14 +73,21 @@ pg_start() {
 }
 
 # pg_run DATADIR PORT WHAT OPTIONS: starts the server in DATADIR on
-# 127.0.0.1:PORT (no unix socket) unless it runs; prints its URI.
+# 127.0.0.1:PORT (no unix socket) unless it runs; prints its URI. When it
+# does not start, says so with the end of its log (a caller's cleanup may
+# delete the directory) and fails: callers take the URI through a command
+# substitution, where `set -e` does not reach.
 pg_run() {
   local data="$1" port="$2" what="$3" extra="$4"
   if ! as_pg_user "${PG_BIN}/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     log "starting ${what} on 127.0.0.1:${port}"
-    as_pg_user "${PG_BIN}/pg_ctl" -D "$data" -l "${data}/server.log" -w -t 60 \
+    if ! as_pg_user "${PG_BIN}/pg_ctl" -D "$data" -l "${data}/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories='' -c max_connections=300 ${extra}" \
-      start >/dev/null
+      start >/dev/null; then
+      log "${what} did not start on 127.0.0.1:${port}; the end of ${data}/server.log:"
+      tail -n 20 "${data}/server.log" >&2 || true
+      return 1
+    fi
   fi
   echo "postgresql://eventcore@127.0.0.1:${port}/postgres"
 }
