@@ -478,6 +478,10 @@ DROP FUNCTION eventcore_append_batch(text[], boolean[], int[], int[], int[], big
 -- 3. Checks in request order, versions carried from request to request.
 -- 4. One INSERT of every accepted event; when it hits a duplicate event id,
 --    one subtransaction per request, so that the duplicate fails alone.
+-- Its statements keep generic plans: they unnest arrays, which the planner
+-- estimates dearer in a generic plan than in a custom one, so each call
+-- would plan them anew (measured on the statements: 1.1 ms instead of
+-- 0.57 ms per append at one client).
 CREATE FUNCTION eventcore_append_batch(
   p_locks text[], p_lock_write boolean[],
   p_w_req int[], p_w_lock int[], p_w_kinds int[], p_w_expected bigint[], p_w_counts int[],
@@ -485,7 +489,7 @@ CREATE FUNCTION eventcore_append_batch(
   p_payloads bytea[], p_correlation_ids uuid[], p_causation_ids uuid[], p_user_ids text[],
   p_metadata jsonb[], p_channel text)
 RETURNS TABLE (r_code int, r_detail text, r_versions bigint[], r_positions bigint[], r_tx xid8)
-LANGUAGE plpgsql SET enable_seqscan = off AS $fn$
+LANGUAGE plpgsql SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
   n_w int := coalesce(cardinality(p_w_req), 0);
   n_req int := coalesce(p_w_req[coalesce(cardinality(p_w_req), 0)], 0);
