@@ -22,11 +22,6 @@ std::string lock(const std::string& id, const std::string& exclusive) {
          "))::text ELSE pg_advisory_xact_lock_shared(eventcore_stream_key(" + id + "))::text END";
 }
 
-// A stream's version: its highest event's, by a backward probe of the key.
-std::string version_of(const std::string& id) {
-  return "(SELECT coalesce(max(e.stream_version), 0) FROM events e WHERE e.stream_id = " + id + ")";
-}
-
 // The locks of the streams in $1, in their order, with the event counts in
 // `counts` (0: read-only, the shared lock); a count of them.
 std::string locks_of(int counts) {
@@ -112,6 +107,10 @@ std::string append_checked_sql(bool recorded) {
 }
 
 }  // namespace
+
+std::string version_of(const std::string& id) {
+  return "(SELECT coalesce(max(e.stream_version), 0) FROM events e WHERE e.stream_id = " + id + ")";
+}
 
 const char* append_stream_statement(bool several, bool creates) {
   if (several) return creates ? "eventcore_append_stream_new" : "eventcore_append_stream";

@@ -56,6 +56,12 @@ std::string append_stream_sql(bool several, bool creates, bool notify);
 const char* append_streams_statement(bool read_only, bool creates, bool recorded);
 std::string append_streams_sql(bool read_only, bool creates, bool recorded);
 
+// A stream's version, as a scalar subquery on the stream id expression `id`:
+// its highest event's (0 for none), one backward probe of the events' key.
+// Every read of a version goes through it (appends, stream_version,
+// list_streams).
+std::string version_of(const std::string& id);
+
 // The locks of an append, alone: $1 stream ids (in the order to lock them),
 // $2 event counts (0: read-only, the shared lock).
 inline constexpr const char* lock_streams_statement = "eventcore_lock_streams";

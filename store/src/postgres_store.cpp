@@ -103,12 +103,10 @@ const std::string backlog_sql =
     "  (SELECT coalesce(extract(epoch FROM clock_timestamp() - min(recorded_at) FILTER (WHERE NOT readable))"
     "          * 1000, 0)::text FROM w),"
     "  (SELECT pid::text FROM o), (SELECT datname FROM o), (SELECT state FROM o), (SELECT age::text FROM o)";
-// A stream's version is its highest event's (postgres_append_sql.hpp).
-const std::string stream_version_sql =
-    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1";
+const std::string stream_version_sql = "SELECT " + pg::version_of("$1::text");
 constexpr const char* list_streams_statement = "eventcore_list_streams";
 const std::string list_streams_sql =
-    "SELECT s.stream_id, (SELECT coalesce(max(e.stream_version), 0) FROM events e WHERE e.stream_id = s.stream_id)"
+    "SELECT s.stream_id, " + pg::version_of("s.stream_id") +
     " FROM streams s WHERE s.stream_id > $2 AND starts_with(s.stream_id, $1) ORDER BY s.stream_id LIMIT $3";
 // Exact counts (operators ask rarely) and the gap-free head of read_all.
 constexpr const char* totals_statement = "eventcore_totals";
@@ -147,16 +145,11 @@ std::string server_message(PGconn* conn, const PGresult* result) {
   return trim(result ? PQresultErrorMessage(result) : PQerrorMessage(conn));
 }
 
-// The planner settings of every store session. Every statement the store
-// runs is a key lookup or an ordered range with a LIMIT:
-// - no bitmap scans: one collects every match, then sorts; the planner
-//   picked one for category pages (read_category_sql);
-// - no sequential scans, though a young table makes them look cheapest: a
-//   prepared statement keeps a generic plan made then, and an append's
-//   version probe that scans the log would grow slower with every event
-//   (only the totals' counts read whole tables; they take an index instead).
+// Every statement the store runs is a key lookup or an ordered range with a
+// LIMIT, where a bitmap scan (which collects every match, then sorts) is
+// never the plan to take; the category read needs it off (read_category_sql).
 Status plan_settings(PGconn* conn, std::string_view where) {
-  pg::ResultPtr result(PQexec(conn, "SET enable_bitmapscan = off; SET enable_seqscan = off"));
+  pg::ResultPtr result(PQexec(conn, "SET enable_bitmapscan = off"));
   if (PQresultStatus(result.get()) == PGRES_COMMAND_OK) return {};
   return Error{pg::connection_lost(conn, result.get()) ? ErrorCode::unavailable : ErrorCode::failed,
                "cannot set up a session " + std::string(where) + ": " + server_message(conn, result.get())};
