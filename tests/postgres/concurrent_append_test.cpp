@@ -127,6 +127,21 @@ bool someone_waits_for(RawConnection& observer, const std::string& holder) {
   }
   return false;
 }
+
+// Runs `append` on a thread of its own, and commits the transaction open on
+// `other` once the append waits for a lock it holds; the append's result.
+template <class Append>
+auto once_it_waits_for(RawConnection& other, Append append) {
+  RawConnection observer;
+  const std::string pid = other.exec("SELECT pg_backend_pid()");
+  std::optional<decltype(append())> result;
+  std::thread appender([&] { result.emplace(append()); });
+  const bool waited = someone_waits_for(observer, pid);
+  other.exec("COMMIT");
+  appender.join();
+  CHECK(waited);
+  return std::move(*result);
+}
 }  // namespace
 
 // The check holds at commit: a stream another transaction moves while the
@@ -138,8 +153,7 @@ TEST_CASE("a multi-stream append that waits for a stream's lock is checked again
   const auto a = stream("wait-a"), b = stream("wait-b");
   REQUIRE(store->append(one_event(a, ExpectedVersion::no_stream())).ok());
   REQUIRE(store->append(one_event(b, ExpectedVersion::no_stream())).ok());
-  RawConnection writer(schema.name()), observer;
-  const std::string writer_pid = writer.exec("SELECT pg_backend_pid()");
+  RawConnection writer(schema.name());
   // Another writer moves stream a to `to` in a transaction that stays open
   // until the store's append waits for it: for a's lock, as every writer
   // takes it (migration 8), or, with `locks` false, for the events' key.
@@ -151,13 +165,7 @@ TEST_CASE("a multi-stream append that waits for a stream's lock is checked again
     AppendRequest request;
     request.streams.push_back({a, expect_a, {EventToWrite{EventId::generate(), "T", {1}, {}}}});
     request.streams.push_back({b, expect_b, {EventToWrite{EventId::generate(), "T", {2}, {}}}});
-    std::optional<Result<AppendResult>> result;
-    std::thread appender([&] { result.emplace(store->append(request)); });
-    const bool waited = someone_waits_for(observer, writer_pid);
-    writer.exec("COMMIT");
-    appender.join();
-    CHECK(waited);
-    return std::move(*result);
+    return once_it_waits_for(writer, [&] { return store->append(request); });
   };
 
   SECTION("expecting the version the other writer replaced: a conflict that names it, nothing written") {
@@ -189,6 +197,20 @@ TEST_CASE("a multi-stream append that waits for a stream's lock is checked again
     REQUIRE(result.ok());
     CHECK(store->stream_version(a)->value == 3);
   }
+  SECTION("group commit and a writer that takes no lock: the stale request conflicts alone, the other is written") {
+    writer.exec("BEGIN");
+    writer.exec("INSERT INTO events (event_id, stream_id, stream_version, event_type, payload)"
+                " VALUES (gen_random_uuid(), 'wait-a', 2, 'Raw', '\\x00')");
+    const std::vector<AppendRequest> requests{one_event(a, ExpectedVersion::exact(1)),
+                                              one_event(b, ExpectedVersion::exact(1))};
+    auto results = once_it_waits_for(writer, [&] { return store->append_batch(requests); });
+    REQUIRE(results.size() == 2);
+    REQUIRE_FALSE(results[0].ok());
+    CHECK(results[0].error().code == ErrorCode::conflict);
+    CHECK(results[0].error().message.find("'wait-a' is at version 2") != std::string::npos);
+    REQUIRE(results[1].ok());
+    CHECK(store->stream_version(b)->value == 2);
+  }
 }
 
 // A read-only participant (a version checked, nothing written) takes the
@@ -202,16 +224,9 @@ TEST_CASE("a read-only participant is checked against the version committed whil
   const auto a = stream("ro-a"), b = stream("ro-b");
   REQUIRE(store->append(one_event(a, ExpectedVersion::no_stream())).ok());
   REQUIRE(store->append(one_event(b, ExpectedVersion::no_stream())).ok());
-  RawConnection other(schema.name()), observer;
-  const std::string other_pid = other.exec("SELECT pg_backend_pid()");
-  auto in_background = [&](AppendRequest request) {
-    std::optional<Result<AppendResult>> result;
-    std::thread appender([&] { result.emplace(store->append(request)); });
-    const bool waited = someone_waits_for(observer, other_pid);
-    other.exec("COMMIT");
-    appender.join();
-    CHECK(waited);
-    return std::move(*result);
+  RawConnection other(schema.name());
+  auto in_background = [&](const AppendRequest& request) {
+    return once_it_waits_for(other, [&] { return store->append(request); });
   };
 
   SECTION("a writer commits a's next version while the participant waits: a conflict, b not written") {
