@@ -57,9 +57,11 @@ constexpr const char* record = " r AS (INSERT INTO command_records (key, record)
 // row. The locks come first, in $1's order, as the statement's one-time
 // filter; the command record and the streams rows are written at its end
 // (data-modifying WITH clauses nothing reads run after the main statement).
-std::string append_written_sql(bool creates, bool recorded) {
+std::string append_written_sql(bool creates, bool recorded, bool known) {
   const std::string stream = at(6, "int", "x.n");  // the event's stream, 1-based
   const std::string id = at(1, "text", stream);
+  // Known: every stream's version is the one expected (a check kind 0 or 1).
+  const std::string head = known ? at(3, "bigint", stream) : version_of(id);
   std::string with;
   if (creates)
     with += " s AS (INSERT INTO streams (stream_id) SELECT " + at(1, "text", "u.i") +
@@ -70,7 +72,7 @@ std::string append_written_sql(bool creates, bool recorded) {
   sql += insert_events;
   sql += " SELECT " + at(5, "uuid", "x.n") + ", " + id + ", h.head + " + at(7, "int", "x.n") + ", " +
          event_columns(8) +
-         " FROM generate_subscripts($5::uuid[], 1) AS x(n), LATERAL (SELECT " + version_of(id) +
+         " FROM generate_subscripts($5::uuid[], 1) AS x(n), LATERAL (SELECT " + head +
          " AS head OFFSET 0) h"
          " WHERE " + locks_of(4) + " > 0 AND " + check_or_raise(stream, "h.head") +
          " AND ($14::text IS NULL OR (SELECT pg_notify($14::text, '')::text) = '')"
@@ -112,12 +114,16 @@ std::string version_of(const std::string& id) {
   return "(SELECT coalesce(max(e.stream_version), 0) FROM events e WHERE e.stream_id = " + id + ")";
 }
 
-const char* append_stream_statement(bool several, bool creates) {
-  if (several) return creates ? "eventcore_append_stream_new" : "eventcore_append_stream";
-  return creates ? "eventcore_append_one_new" : "eventcore_append_one";
+const char* append_stream_statement(bool several, bool creates, bool known) {
+  static const char* const names[2][2][2] = {
+      {{"eventcore_append_one", "eventcore_append_one_known"},
+       {"eventcore_append_one_new", "eventcore_append_one_new_known"}},
+      {{"eventcore_append_stream", "eventcore_append_stream_known"},
+       {"eventcore_append_stream_new", "eventcore_append_stream_new_known"}}};
+  return names[several][creates][known];
 }
 
-std::string append_stream_sql(bool several, bool creates, bool notify) {
+std::string append_stream_sql(bool several, bool creates, bool notify, bool known) {
   // h: the lock, then the version (OFFSET 0 keeps h a subquery of its own:
   // computed once, and its lock kept although nothing reads it).
   std::string sql =
@@ -126,7 +132,8 @@ std::string append_stream_sql(bool several, bool creates, bool notify) {
   sql += several ? " SELECT " + at(4, "uuid", "x.n") + ", $1::text, h.head + x.n, " + event_columns(5)
                  : std::string(" SELECT $4::uuid, $1::text, h.head + 1, $5::text, $6::bytea, $7::uuid, $8::uuid,"
                                " $9::text, $10::jsonb");
-  sql += "   FROM (SELECT l.locked, " + version_of("$1::text") +
+  // Known: the version is the one expected ($2 = $3).
+  sql += "   FROM (SELECT l.locked, " + (known ? std::string("$2::bigint") : version_of("$1::text")) +
          " AS head"
          "           FROM (SELECT pg_advisory_xact_lock(eventcore_stream_key($1::text))::text AS locked OFFSET 0) l"
          "         OFFSET 0) h";
@@ -139,14 +146,17 @@ std::string append_stream_sql(bool several, bool creates, bool notify) {
   return sql;
 }
 
-const char* append_streams_statement(bool read_only, bool creates, bool recorded) {
+const char* append_streams_statement(bool read_only, bool creates, bool recorded, bool known) {
   if (read_only) return recorded ? "eventcore_append_checked_recorded" : "eventcore_append_checked";
-  if (recorded) return creates ? "eventcore_append_recorded_new" : "eventcore_append_recorded";
-  return creates ? "eventcore_append_new" : "eventcore_append";
+  static const char* const names[2][2][2] = {
+      {{"eventcore_append", "eventcore_append_known"}, {"eventcore_append_recorded", "eventcore_append_recorded_known"}},
+      {{"eventcore_append_new", "eventcore_append_new_known"},
+       {"eventcore_append_recorded_new", "eventcore_append_recorded_new_known"}}};
+  return names[creates][recorded][known];
 }
 
-std::string append_streams_sql(bool read_only, bool creates, bool recorded) {
-  return read_only ? append_checked_sql(recorded) : append_written_sql(creates, recorded);
+std::string append_streams_sql(bool read_only, bool creates, bool recorded, bool known) {
+  return read_only ? append_checked_sql(recorded) : append_written_sql(creates, recorded, known);
 }
 
 std::string lock_streams_sql() { return "SELECT " + locks_of(2); }

@@ -22,6 +22,15 @@
 // (lock_streams_statement), so that the statement's snapshot follows them.
 // Appends with a read-only participant take that form from the start: their
 // check writes nothing the key could refuse.
+//
+// The "known" forms skip reading the version: they take the expected one
+// (check kinds 0 and 1 only, every stream written). The store uses them when
+// it has seen each stream reach its expected version
+// (postgres_known_versions.hpp), so a stream is at that version or beyond,
+// and beyond means the key refuses the events. A known form refused by the
+// key is retried in the locked transaction with the form that reads the
+// version, which says which version the stream is at. The read was 15-20%
+// of the server's CPU per single-event append (docs/PERFORMANCE.md).
 
 #include <string>
 
@@ -36,8 +45,8 @@ namespace eventcore::pg {
 // check raises SQLSTATE EC409, DETAIL '0 <actual version>'.
 // `creates`: the form for a check that lets the append create the stream
 // (no stream, any): it writes the stream's `streams` row.
-const char* append_stream_statement(bool several, bool creates);
-std::string append_stream_sql(bool several, bool creates, bool notify);
+const char* append_stream_statement(bool several, bool creates, bool known);
+std::string append_stream_sql(bool several, bool creates, bool notify, bool known);
 
 // Any streams, sorted by id: $1 ids, $2 check kinds, $3 expected versions,
 // $4 event counts, then per event in the request's order (positions are
@@ -53,8 +62,9 @@ std::string append_stream_sql(bool several, bool creates, bool notify);
 // stream is `read_only` (its version checked, nothing written): one row,
 // the transaction id, the new versions (in the order of $1) and the
 // positions (in the request's order).
-const char* append_streams_statement(bool read_only, bool creates, bool recorded);
-std::string append_streams_sql(bool read_only, bool creates, bool recorded);
+// `known` is ignored when `read_only`.
+const char* append_streams_statement(bool read_only, bool creates, bool recorded, bool known);
+std::string append_streams_sql(bool read_only, bool creates, bool recorded, bool known);
 
 // A stream's version, as a scalar subquery on the stream id expression `id`:
 // its highest event's (0 for none), one backward probe of the events' key.

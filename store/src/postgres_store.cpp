@@ -14,6 +14,7 @@
 #include "append_watchers.hpp"
 #include "postgres_append_sql.hpp"
 #include "postgres_connection_pool.hpp"
+#include "postgres_known_versions.hpp"
 #include "postgres_listener.hpp"
 #include "postgres_migrations.hpp"
 #include "postgres_notifier.hpp"
@@ -171,15 +172,18 @@ Status prepare_reads(PGconn* conn) {
 Status prepare_statements(PGconn* conn, bool notify) {
   if (auto status = plan_settings(conn, "on the primary"); !status) return status;
   std::vector<std::pair<const char*, std::string>> appends;
-  for (const bool creates : {false, true})
-    for (const bool several : {false, true})
-      appends.emplace_back(pg::append_stream_statement(several, creates), pg::append_stream_sql(several, creates, notify));
-  for (const bool read_only : {false, true})
+  for (const bool known : {false, true}) {
     for (const bool creates : {false, true})
-      for (const bool recorded : {false, true})
-        if (!read_only || creates)  // the read-only form creates streams as needed
-          appends.emplace_back(pg::append_streams_statement(read_only, creates, recorded),
-                               pg::append_streams_sql(read_only, creates, recorded));
+      for (const bool several : {false, true})
+        appends.emplace_back(pg::append_stream_statement(several, creates, known),
+                             pg::append_stream_sql(several, creates, notify, known));
+    for (const bool read_only : {false, true})
+      for (const bool creates : {false, true})
+        for (const bool recorded : {false, true})
+          if ((!read_only || creates) && !(read_only && known))  // the read-only form creates streams as needed
+            appends.emplace_back(pg::append_streams_statement(read_only, creates, recorded, known),
+                                 pg::append_streams_sql(read_only, creates, recorded, known));
+  }
   appends.emplace_back(pg::lock_streams_statement, pg::lock_streams_sql());
   for (const auto& [name, sql] : appends) {
     pg::ResultPtr result(PQprepare(conn, name, sql.c_str(), 0, nullptr));
@@ -426,11 +430,12 @@ void lock_params(pg::Params& params, const std::vector<StreamWrite>& streams, co
 }
 
 // Runs an append statement: as it is, unless `lock_first`; then, or when
-// its version read was stale, in a transaction that takes the locks of
-// `streams` (in `order`) first, so that the statement's snapshot follows
-// them. The statement's result when it and the commit succeeded; otherwise
-// the result that failed.
-pg::ResultPtr run_append(PGconn* conn, const char* statement, const pg::Params& params,
+// the key refused its events (a stale or known version), `locked_statement`
+// (the form that reads versions; same parameters) in a transaction that
+// takes the locks of `streams` (in `order`) first, so that the statement's
+// snapshot follows them. The statement's result when it and the commit
+// succeeded; otherwise the result that failed.
+pg::ResultPtr run_append(PGconn* conn, const char* statement, const char* locked_statement, const pg::Params& params,
                          const std::vector<StreamWrite>& streams, const std::vector<std::size_t>& order,
                          bool lock_first) {
   auto exec = [&](const char* name, const pg::Params& p) {
@@ -450,7 +455,7 @@ pg::ResultPtr run_append(PGconn* conn, const char* statement, const pg::Params& 
   if (PQresultStatus(begin.get()) != PGRES_COMMAND_OK) return begin;
   pg::ResultPtr locked = exec(pg::lock_streams_statement, locks);
   if (PQresultStatus(locked.get()) != PGRES_TUPLES_OK) return failed(std::move(locked));
-  pg::ResultPtr result = exec(statement, params);
+  pg::ResultPtr result = exec(locked_statement, params);
   if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) return failed(std::move(result));
   pg::ResultPtr commit(PQexec(conn, "COMMIT"));
   if (PQresultStatus(commit.get()) != PGRES_COMMAND_OK) return commit;
@@ -465,6 +470,7 @@ struct PostgresStore::Impl {
   std::unique_ptr<pg::ConnectionPool> replica;  // replica_conninfo's: read_all and backlog
   std::unique_ptr<pg::Notifier> notifier;  // NotifyMode::coalesced only
   std::shared_ptr<detail::AppendWatchers> watchers = std::make_shared<detail::AppendWatchers>();
+  pg::KnownVersions known;  // forgotten whenever the pool connects
   std::mutex listener_mutex;
   std::unique_ptr<pg::Listener> listener;  // from the first watch_appends on
 
@@ -493,7 +499,7 @@ struct PostgresStore::Impl {
       case 2: params.add_int8(1); params.add_int8(max_version); break;
       default: params.add_int8(0); params.add_int8(max_version);
     }
-    const char* statement = pg::append_stream_statement(several, /*creates=*/kind == 1 || kind == 3);
+    const bool creates = kind == 1 || kind == 3;
     if (several) {
       auto per_event = [&](unsigned int oid, auto&& column) {
         pg::ArrayWriter array(params.begin(), oid);
@@ -526,16 +532,35 @@ struct PostgresStore::Impl {
     params.finish();
 
     scratch.order.assign(1, 0);
-    auto lease = pool->acquire();
+    const std::uint64_t generation = known.generation();
+    auto lease = pool->acquire();  // (a new connection forgets the known versions)
     if (!lease) return std::move(lease).error();
     PGconn* conn = lease->get();
-    pg::ResultPtr result = run_append(conn, statement, params, request.streams, scratch.order, false);
+    const char* locked = pg::append_stream_statement(several, creates, false);
+    const char* statement = pg::append_stream_statement(several, creates, knows(write));
+    pg::ResultPtr result = run_append(conn, statement, locked, params, request.streams, scratch.order, false);
     if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
       return append_error(conn, result.get(), request.streams, scratch.order, pool->settings().target);
     AppendResult out;
     if (!read_event_rows(result.get(), request.streams, out))
       return Error{ErrorCode::failed, std::string("append: unexpected result from ") + statement};
+    learn(out, generation);
     return out;
+  }
+
+  // Whether a write may skip reading its stream's version: it expects no
+  // stream, or a version the stream is known to have reached.
+  bool knows(const StreamWrite& write) const {
+    switch (kind_code(write.expected)) {
+      case 1: return true;
+      case 0: return known.reached(write.stream.str(), write.expected.version().value);
+      default: return false;
+    }
+  }
+
+  // The versions an append reached, read on a connection leased at `generation`.
+  void learn(const AppendResult& result, std::uint64_t generation) {
+    for (const auto& s : result.streams) known.note(s.stream.str(), s.version.value, generation);
   }
 
   // A statement by the name it was prepared under on every connection, or
@@ -609,7 +634,12 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(PostgresStoreConfig c
   const bool notify = config.notify == NotifyMode::per_append;
   impl->pool = std::make_unique<pg::ConnectionPool>(
       std::move(settings).value(), config.pool_size,
-      [notify](PGconn* conn) { return prepare_statements(conn, notify); });
+      [notify, known = &impl->known](PGconn* conn) {
+        // A new connection may reach a server that lost events this process
+        // saw (postgres_known_versions.hpp).
+        known->forget_all();
+        return prepare_statements(conn, notify);
+      });
   impl->config = std::move(config);
   {
     auto lease = impl->pool->acquire(/*prepare=*/false);
@@ -720,13 +750,18 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   }
   params.finish();
 
-  auto lease = pool->acquire();
+  const std::uint64_t generation = known.generation();
+  auto lease = pool->acquire();  // (a new connection forgets the known versions)
   if (!lease) return std::move(lease).error();
   PGconn* conn = lease->get();
-  const char* statement = pg::append_streams_statement(read_only, creates, request.record.has_value());
+  const bool recorded = request.record.has_value();
+  const char* locked = pg::append_streams_statement(read_only, creates, recorded, false);
+  const bool all_known = !read_only && std::all_of(streams.begin(), streams.end(),
+                                                    [&](const StreamWrite& write) { return knows(write); });
+  const char* statement = pg::append_streams_statement(read_only, creates, recorded, all_known);
   // A read-only participant's check writes nothing the key could refuse:
   // its lock comes before the statement's snapshot.
-  pg::ResultPtr result = run_append(conn, statement, params, streams, order, /*lock_first=*/read_only);
+  pg::ResultPtr result = run_append(conn, statement, locked, params, streams, order, /*lock_first=*/read_only);
   if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
     return append_error(conn, result.get(), streams, order, pool->settings().target,
                         request.record ? &request.record->key : nullptr);
@@ -736,6 +771,7 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   if (!read_only) {
     if (!read_event_rows(r, streams, out))
       return Error{ErrorCode::failed, std::string("append: unexpected result from ") + statement};
+    learn(out, generation);
     return out;
   }
   auto& versions = scratch.versions;
@@ -754,6 +790,7 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   }
   for (std::size_t k = 0; k < event_count; ++k)
     out.positions[k] = GlobalPosition{transaction, static_cast<std::uint64_t>(positions[k])};
+  learn(out, generation);
   return out;
 }
 
@@ -880,6 +917,7 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
     for (std::size_t i : valid) answers[i].emplace(error);
   };
   pg::ResultPtr result;
+  const std::uint64_t generation = known.generation();
   for (int attempt = 0;; ++attempt) {
     auto lease = pool->acquire();
     if (!lease) return fail_all(lease.error());
@@ -942,6 +980,7 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
       out.streams.push_back({request.streams[k].stream, StreamVersion{static_cast<std::uint64_t>(versions[k])}});
     out.positions.reserve(events);
     for (auto p : positions) out.positions.push_back(GlobalPosition{transaction, static_cast<std::uint64_t>(p)});
+    learn(out, generation);
     answer.emplace(std::move(out));
   }
   }
@@ -960,6 +999,7 @@ Result<StreamPage> PostgresStore::read_stream(const StreamId& stream, StreamVers
   params.add_int8(static_cast<std::int64_t>(from.value));
   params.add_int8(static_cast<std::int64_t>(max_count) + 1);  // one more says whether the page is the end
   params.add_int8(static_cast<std::int64_t>(to.value));
+  const std::uint64_t generation = impl_->known.generation();
   auto result = impl_->read(read_stream_statement, params, "read_stream");
   if (!result) return std::move(result).error();
   auto events = decode_events(result->get());
@@ -969,7 +1009,10 @@ Result<StreamPage> PostgresStore::read_stream(const StreamId& stream, StreamVers
     page.events.pop_back();
     page.end_of_stream = false;
   }
-  if (!page.events.empty()) page.next = page.events.back().version.next();
+  if (!page.events.empty()) {
+    page.next = page.events.back().version.next();
+    impl_->known.note(stream.str(), page.events.back().version.value, generation);
+  }
   return page;
 }
 
@@ -1001,11 +1044,14 @@ Result<StreamVersion> PostgresStore::stream_version(const StreamId& stream) {
   thread_local pg::Params params;
   params.clear();
   params.add_bytes(stream.str());
+  const std::uint64_t generation = impl_->known.generation();
   auto result = impl_->read(stream_version_statement, params, "stream_version");
   if (!result) return std::move(result).error();
   const PGresult* r = result->get();
   if (PQntuples(r) == 0) return StreamVersion{0};
-  return StreamVersion{u64_field(r, 0, 0)};
+  const StreamVersion version{u64_field(r, 0, 0)};
+  impl_->known.note(stream.str(), version.value, generation);
+  return version;
 }
 
 Result<std::optional<Snapshot>> PostgresStore::load_snapshot(const StreamId& stream, std::string_view type,

@@ -1,0 +1,115 @@
+// The versions PostgresStore has seen streams reach, with which appends skip
+// reading a stream's version (store/src/postgres_known_versions.hpp).
+
+#include <chrono>
+#include <thread>
+
+#include "postgres_known_versions.hpp"
+#include "postgres_test_support.hpp"
+
+using namespace eventcore;
+using namespace eventcore::testing;
+
+TEST_CASE("known versions: a version noted is reached with every lower one, until all is forgotten") {
+  pg::KnownVersions known;
+  CHECK(known.reached("s", 0));
+  CHECK_FALSE(known.reached("s", 1));
+  known.note("s", 5, known.generation());
+  CHECK(known.reached("s", 5));
+  CHECK(known.reached("s", 1));
+  CHECK_FALSE(known.reached("s", 6));
+  CHECK_FALSE(known.reached("t", 1));
+  known.note("s", 3, known.generation());  // an older answer moves nothing back
+  CHECK(known.reached("s", 5));
+  known.forget_all();
+  CHECK_FALSE(known.reached("s", 1));
+}
+
+TEST_CASE("known versions: an answer read on a connection leased before everything was forgotten is dropped") {
+  pg::KnownVersions known;
+  const auto leased_at = known.generation();
+  known.forget_all();  // another thread opened a connection meanwhile
+  known.note("s", 7, leased_at);
+  CHECK_FALSE(known.reached("s", 1));
+  known.note("s", 7, known.generation());
+  CHECK(known.reached("s", 7));
+}
+
+TEST_CASE("known versions: when full they start over, and stay bounded") {
+  pg::KnownVersions known(3);
+  for (int i = 0; i < 3; ++i) known.note("s" + std::to_string(i), 1, known.generation());
+  CHECK(known.size() == 3);
+  known.note("s0", 2, known.generation());  // a stream already held: updated in place
+  CHECK(known.size() == 3);
+  known.note("s3", 1, known.generation());
+  CHECK(known.size() == 1);
+  CHECK(known.reached("s3", 1));
+  CHECK_FALSE(known.reached("s0", 1));
+}
+
+// What a crash with synchronous_commit = off, a failover to a standby that
+// lagged or a restore does: the server holds fewer events than the store
+// saw, and every connection breaks. The store must not append after the
+// version it saw (that would leave a gap): it reads the version again.
+TEST_CASE("after its connections break, the store checks appends against the events the server holds, not the "
+          "versions it saw before") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("known_lost");
+  auto store = open_store(store_config(schema));
+  const auto s = stream("known-a");
+  REQUIRE(store->append(one_event(s, ExpectedVersion::no_stream())).ok());
+  REQUIRE(store->append(one_event(s, ExpectedVersion::exact(1))).ok());  // seen at version 2
+
+  RawConnection admin(schema.name());
+  admin.exec("DELETE FROM events WHERE stream_id = 'known-a' AND stream_version = 2");
+  const std::string others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                             " AND application_name = 'eventcore'";
+  admin.exec("SELECT count(pg_terminate_backend(pid)) " + others);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (admin.exec("SELECT count(*) " + others) != "0") {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+
+  auto result = store->append(one_event(s, ExpectedVersion::exact(2)));
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == ErrorCode::conflict);
+  CHECK(result.error().message.find("'known-a' is at version 1") != std::string::npos);
+  CHECK(admin.exec("SELECT count(*) FROM events WHERE stream_id = 'known-a'") == "1");
+  // Expecting what it holds goes on, at the next version.
+  auto next = store->append(one_event(s, ExpectedVersion::exact(1)));
+  REQUIRE(next.ok());
+  CHECK(next->streams[0].version.value == 2);
+}
+
+TEST_CASE("an append expecting a version the store saw is refused by the events' key when another writer got there "
+          "first, and the conflict names the version") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("known_raced");
+  auto store = open_store(store_config(schema));
+  auto other = open_store(store_config(schema));
+  const auto a = stream("known-x"), b = stream("known-y");
+  for (const auto& id : {a, b}) REQUIRE(store->append(one_event(id, ExpectedVersion::no_stream())).ok());
+  REQUIRE(other->append(one_event(a, ExpectedVersion::exact(1))).ok());
+  REQUIRE(other->append(one_event(a, ExpectedVersion::exact(2))).ok());
+
+  SECTION("one stream") {
+    auto result = store->append(one_event(a, ExpectedVersion::exact(1)));
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code == ErrorCode::conflict);
+    CHECK(result.error().message.find("'known-x' is at version 3") != std::string::npos);
+  }
+  SECTION("two streams: nothing written to the other") {
+    AppendRequest request;
+    request.streams.push_back({a, ExpectedVersion::exact(1), {event()}});
+    request.streams.push_back({b, ExpectedVersion::exact(1), {event()}});
+    auto result = store->append(request);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code == ErrorCode::conflict);
+    CHECK(result.error().message.find("'known-x' is at version 3") != std::string::npos);
+    CHECK(store->stream_version(b)->value == 1);
+  }
+  auto page = store->read_stream(a, StreamVersion{1}, 10);
+  REQUIRE(page.ok());
+  CHECK(page->events.size() == 3);
+}
