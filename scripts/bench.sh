@@ -9,10 +9,11 @@
 # --cases pg_append,mem, --reps 5, --clients 8, ...).
 #
 #   --quick   a smoke run: EVENTCORE_BENCH_SECONDS=1, 50,000 catch-up events, 1 repetition
-#   --only B  run only benchmark B (store_bench, runtime_bench, history_bench, projection_bench, http_bench,
-#             remote_bench, cluster_bench),
+#   --only B  run only benchmark B (store_bench, append_variants, runtime_bench, history_bench, projection_bench,
+#             http_bench, remote_bench, cluster_bench),
 #             with the options that follow, e.g. --only projection_bench --cases mem_proj
-# Afterwards runtime_bench (the command runtime), history_bench (long-lived
+# Afterwards append_variants (bench/append_variants.sh: pgbench variants of the
+# single-event append statement against the raw INSERT), runtime_bench (the command runtime), history_bench (long-lived
 # streams: cost by history, memory of many live streams) and projection_bench
 # (catch-up, live lag, appends with projections running) and http_bench
 # (bench/http_bench.sh: transfers through the HTTP service with wrk, against
@@ -44,9 +45,9 @@ while (($#)); do
   shift
 done
 case "$only" in
-  "" | store_bench | runtime_bench | history_bench | projection_bench | http_bench | remote_bench | cluster_bench) ;;
+  "" | store_bench | append_variants | runtime_bench | history_bench | projection_bench | http_bench | remote_bench | cluster_bench) ;;
   *)
-    log "--only: no benchmark '$only' (store_bench, runtime_bench, history_bench, projection_bench, http_bench, remote_bench, cluster_bench)"
+    log "--only: no benchmark '$only' (store_bench, append_variants, runtime_bench, history_bench, projection_bench, http_bench, remote_bench, cluster_bench)"
     exit 2
     ;;
 esac
@@ -68,7 +69,7 @@ fi
 # stdout carries only the JSON lines: the build's output goes to a log.
 mkdir -p "${EVENTCORE_STATE}/bench"
 build_log="${EVENTCORE_STATE}/bench/build.log"
-targets=(store_bench)
+targets=(store_bench eventcore)  # the CLI migrates append_variants' schema
 http_targets=(eventcore-bank-service eventcore-bank-demo)
 cluster_targets=(eventcore-bank-service eventcore-projection-worker)
 if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then
@@ -77,6 +78,7 @@ fi
 if [[ -n $only ]]; then targets=("$only"); fi
 if [[ $only == http_bench ]]; then targets=("${http_targets[@]}"); fi
 if [[ $only == cluster_bench ]]; then targets=("${cluster_targets[@]}"); fi
+if [[ $only == append_variants ]]; then targets=(eventcore); fi
 log "building ${targets[*]} in ${build_dir#"${EVENTCORE_ROOT}/"}"
 if ! cmake --build "${build_dir}" --target "${targets[@]}" -- -j"$(nproc)" >"${build_log}" 2>&1; then
   grep -vE '^\[[0-9]+/[0-9]+\] ' "${build_log}" >&2 || true
@@ -101,6 +103,12 @@ if [[ $only == http_bench ]]; then
     tee "${EVENTCORE_STATE}/bench/last.jsonl"
   exit 0
 fi
+if [[ $only == append_variants ]]; then
+  log "running append_variants ${args[*]:-}"
+  "${EVENTCORE_ROOT}/bench/append_variants.sh" "$build_dir" "$EVENTCORE_DATABASE_URL" "${args[@]}" |
+    tee "${EVENTCORE_STATE}/bench/last.jsonl"
+  exit 0
+fi
 if [[ $only == cluster_bench ]]; then
   log "running cluster_bench ${args[*]:-}"
   "${EVENTCORE_ROOT}/bench/cluster_bench.sh" "$build_dir" "$EVENTCORE_DATABASE_URL" "${args[@]}" |
@@ -114,6 +122,11 @@ if [[ -n $only ]]; then
 fi
 log "running store_bench ${args[*]:-}"
 "$bench" "${args[@]}" | tee "${EVENTCORE_STATE}/bench/last.jsonl"
+log "running append_variants"
+variant_args=()
+if ((quick)); then variant_args=(--rounds 1 --seconds 1); fi
+"${EVENTCORE_ROOT}/bench/append_variants.sh" "$build_dir" "$EVENTCORE_DATABASE_URL" "${variant_args[@]}" |
+  tee -a "${EVENTCORE_STATE}/bench/last.jsonl"
 # The command runtime (bench/runtime_bench.cpp); EVENTCORE_BENCH_SKIP_RUNTIME=1 skips it.
 if [[ -z ${EVENTCORE_BENCH_SKIP_RUNTIME:-} ]]; then
   log "running runtime_bench"
