@@ -77,17 +77,34 @@ pg_start() {
 # does not start, says so with the end of its log (a caller's cleanup may
 # delete the directory) and fails: callers take the URI through a command
 # substitution, where `set -e` does not reach.
+# Our ports lie in Linux's ephemeral range (32768-60999): a client
+# connection that happened to draw PORT as its local port keeps it for the
+# 60 s of TIME_WAIT after closing, and the server cannot bind it ("Address
+# already in use"; seen once in a clean-clone test run and in a bench run).
+# Then it tries again, once a second, for up to 70 s: nothing signals the
+# end of TIME_WAIT.
 pg_run() {
-  local data="$1" port="$2" what="$3" extra="$4"
+  local data="$1" port="$2" what="$3" extra="$4" tries=0
   if ! as_pg_user "${PG_BIN}/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     log "starting ${what} on 127.0.0.1:${port}"
-    if ! as_pg_user "${PG_BIN}/pg_ctl" -D "$data" -l "${data}/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories='' -c max_connections=300 ${extra}" \
-      start >/dev/null; then
+    local log_from said
+    while :; do
+      log_from=$(($(stat -c %s "${data}/server.log" 2>/dev/null || echo 0) + 1))
+      if said=$(as_pg_user "${PG_BIN}/pg_ctl" -D "$data" -l "${data}/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories='' -c max_connections=300 ${extra}" \
+        start 2>&1 >/dev/null); then
+        break
+      fi
+      if ((++tries <= 70)) && tail -c "+${log_from}" "${data}/server.log" 2>/dev/null | grep -q 'Address already in use'; then
+        ((tries > 1)) || log "port ${port} is held by a closed connection (TIME_WAIT); waiting for it"
+        sleep 1
+        continue
+      fi
+      [[ -z $said ]] || echo "$said" >&2
       log "${what} did not start on 127.0.0.1:${port}; the end of ${data}/server.log:"
       tail -n 20 "${data}/server.log" >&2 || true
       return 1
-    fi
+    done
   fi
   echo "postgresql://eventcore@127.0.0.1:${port}/postgres"
 }
