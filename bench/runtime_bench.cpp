@@ -35,11 +35,15 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <map>
+
 #include <CLI/CLI.hpp>
 #include <caf/actor_system.hpp>
+#include <prometheus/metric_family.h>
 #include <caf/actor_system_config.hpp>
 
 #include "eventcore/actors/command_executor.hpp"
+#include "eventcore/actors/metrics.hpp"
 #include "eventcore/actors/scheduler_tuning.hpp"
 #include "eventcore/store/memory_store.hpp"
 #include "eventcore/store/postgres_store.hpp"
@@ -52,6 +56,36 @@
 
 namespace eventcore::bench {
 namespace {
+
+// Where the subject's commands spent their time: the executor's histograms
+// (RuntimeMetrics: the total and each phase), summed over its runs and
+// reported as mean microseconds per command, warm-up included.
+class PhaseTotals {
+ public:
+  void add(const RuntimeMetrics& metrics) {
+    for (const auto& family : metrics.collect()) {
+      const bool total = family.name == "eventcore_command_duration_seconds";
+      if (!total && family.name != "eventcore_command_phase_seconds") continue;
+      for (const auto& m : family.metric) {
+        std::string phase = "total";
+        for (const auto& label : m.label)
+          if (label.name == "phase") phase = label.value;
+        auto& [seconds, count] = sums_[phase];
+        seconds += m.histogram.sample_sum;
+        count += static_cast<double>(m.histogram.sample_count);
+      }
+    }
+  }
+  nlohmann::json means_us() const {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [phase, sum] : sums_)
+      if (sum.second > 0) out[phase] = std::round(sum.first / sum.second * 1e7) / 10;
+    return out;
+  }
+
+ private:
+  std::map<std::string, std::pair<double, double>> sums_;  // phase: seconds, commands
+};
 
 // Commands per stream before a client moves on: the case's, unless
 // RUNTIME_BENCH_STREAM_LENGTH says otherwise.
@@ -176,9 +210,11 @@ void memory_case(const std::string& name, int width, int clients, std::uint64_t 
                   stats.cpu_seconds = process_cpu_seconds() - cpu0;
                   return stats;
                 }};
+  PhaseTotals phases;
   Side subject{"runtime", [&] {
                  auto executor = make_executor(std::make_shared<MemoryStore>(), cfg.memory_io);
                  auto stats = run_chains(executor, clients, width, length, cfg);
+                 phases.add(*executor.metrics());
                  executor.shutdown();
                  return stats;
                }};
@@ -188,6 +224,7 @@ void memory_case(const std::string& name, int width, int clients, std::uint64_t 
   if (target > 0) report.target_value = target;
   report.extra["stream_length"] = length;
   report.extra["io_mode"] = cfg.memory_io == IoMode::detached ? "detached" : "cooperative";  // automatic: cooperative
+  report.extra["phase_mean_us"] = phases.means_us();
   emit(report, c);
 }
 
@@ -260,9 +297,11 @@ void postgres_case(const std::string& name, int width, int clients, const Config
                     cs.push_back(std::make_unique<RawCommandClient>(cfg.database_url, raw_schema, c, width, stream_length(kStreamLength)));
                   return run_clients(cs, cfg.seconds, 3);
                 }};
+  PhaseTotals phases;
   Side subject{"runtime", [&] {
                  auto executor = make_executor(store, IoMode::detached);
                  auto stats = run_chains(executor, clients, width, stream_length(kStreamLength), cfg);
+                 phases.add(*executor.metrics());
                  executor.shutdown();
                  return stats;
                }};
@@ -285,6 +324,7 @@ void postgres_case(const std::string& name, int width, int clients, const Config
   }
   report.extra["stream_length"] = stream_length(kStreamLength);
   report.extra["durable"] = true;
+  report.extra["phase_mean_us"] = phases.means_us();
   emit(report, c);
   store.reset();
   exec_once(cfg.database_url, "DROP SCHEMA IF EXISTS " + raw_schema + " CASCADE; DROP SCHEMA IF EXISTS " +
