@@ -96,7 +96,7 @@ pg_run() {
         break
       fi
       if ((++tries <= 70)) && tail -c "+${log_from}" "${data}/server.log" 2>/dev/null | grep -q 'Address already in use'; then
-        ((tries > 1)) || log "port ${port} is held by a closed connection (TIME_WAIT); waiting for it"
+        ((tries > 1)) || log "port ${port} is in use (a closed connection in TIME_WAIT, or another server); waiting up to 70 s"
         sleep 1
         continue
       fi
