@@ -8,6 +8,7 @@
 #   bench/append_variants.sh BUILD_DIR DATABASE_URL [--rounds N] [--seconds S] [--clients C]
 # BUILD_DIR holds the CLI (apps/cli/eventcore), which migrates the schema.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"  # PG_BIN, median
 build="$1" url="$2"
 shift 2
 rounds=5 seconds=3 clients=4
@@ -20,7 +21,6 @@ while (($#)); do
   esac
   shift
 done
-pgbench="$(ls -d /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)"
 schema=append_variants
 work="$(mktemp -d)"
 trap 'rm -rf "$work"; psql "$url" -qc "DROP SCHEMA IF EXISTS ${schema} CASCADE" >/dev/null 2>&1 || true' EXIT
@@ -56,16 +56,15 @@ for ((round = 1; round <= rounds; round++)); do
   echo "[bench] append variants: round ${round} of ${rounds}" >&2
   for name in "${names[@]}"; do
     out=$(PGOPTIONS="-c search_path=${schema} -c synchronous_commit=off" \
-      "$pgbench" -n -M prepared -c "$clients" -j 2 -T "$seconds" -f "${work}/${name}.sql" "$url" 2>&1) ||
+      "${PG_BIN}/pgbench" -n -M prepared -c "$clients" -j 2 -T "$seconds" -f "${work}/${name}.sql" "$url" 2>&1) ||
       { echo "pgbench failed on variant ${name}:" >&2; echo "$out" >&2; exit 1; }
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")
     runs[$name]+="${tps} "
   done
 done
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-raw=$(median <<<"${runs[raw]}")
+raw=$(tr ' ' '\n' <<<"${runs[raw]}" | median)
 for name in "${names[@]}"; do
-  m=$(median <<<"${runs[$name]}")
+  m=$(tr ' ' '\n' <<<"${runs[$name]}" | median)
   printf '{"bench": "append_variant", "variant": "%s", "clients": %d, "seconds": %s, "rounds": %d, "tps_median": %s, "ratio_to_raw": %s, "tps": [%s]}\n' \
     "$name" "$clients" "$seconds" "$rounds" "$m" "$(awk -v a="$m" -v b="$raw" 'BEGIN { printf "%.3f", a / b }')" \
     "$(tr ' ' '\n' <<<"${runs[$name]}" | grep . | paste -sd, -)"

@@ -8,6 +8,7 @@
 # what scaling out costs, not what it gains.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "${root}/scripts/lib/common.sh"  # median
 export EVENTCORE_BUILD_DIR="$1" EVENTCORE_DATABASE_URL="$2"
 export EVENTCORE_LISTEN="${EVENTCORE_LISTEN:-127.0.0.1:18180}"
 shift 2
@@ -22,7 +23,6 @@ while (($#)); do
   esac
   shift
 done
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 declare -A rates
 for ((rep = 1; rep <= reps; rep++)); do
   for nodes in 1 3; do
@@ -34,8 +34,8 @@ for ((rep = 1; rep <= reps; rep++)); do
     rates[$nodes]+="$(awk -v n="$rate" -v s="$seconds" 'BEGIN { printf "%.1f", n / s }') "
   done
 done
-one=$(tr ' ' '\n' <<<"${rates[1]}" | grep . | median)
-three=$(tr ' ' '\n' <<<"${rates[3]}" | grep . | median)
+one=$(tr ' ' '\n' <<<"${rates[1]}" | median)
+three=$(tr ' ' '\n' <<<"${rates[3]}" | median)
 printf '{"bench": "cluster", "nodes": 1, "connections": %d, "accounts": %d, "transfers_per_s_median": %s}\n' \
   "$connections" "$accounts" "$one"
 printf '{"bench": "cluster", "nodes": 3, "connections": %d, "accounts": %d, "transfers_per_s_median": %s, "ratio_to_1_node": %s}\n' \

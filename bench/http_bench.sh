@@ -18,11 +18,11 @@ while (($#)); do
   shift
 done
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "${here}/../scripts/lib/common.sh"  # median
 log() { printf '[http_bench] %s\n' "$*" >&2; }
 source "${here}/../scripts/lib/http_demo.sh"  # open_accounts
 # wrk's "12.3ms" / "850us" / "1.2s" in milliseconds.
 to_ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 schema="eventcore_http_bench_$$"
 out="$(mktemp)"

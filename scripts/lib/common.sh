@@ -7,6 +7,8 @@ EVENTCORE_STATE="${EVENTCORE_ROOT}/.eventcore"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 
 log() { printf '[eventcore] %s\n' "$*" >&2; }
+# The median of the numbers on stdin, one per line (blank lines skipped).
+median() { grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 EVENTCORE_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
