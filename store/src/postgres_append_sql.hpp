@@ -29,8 +29,10 @@
 // (postgres_known_versions.hpp), so a stream is at that version or beyond,
 // and beyond means the key refuses the events. A known form refused by the
 // key is retried in the locked transaction with the form that reads the
-// version, which says which version the stream is at. The read was 15-20%
-// of the server's CPU per single-event append (docs/PERFORMANCE.md).
+// version, which says which version the stream is at. The read cost 9-12%
+// of the server's throughput of single-event appends, and the multi-stream
+// form read once per event row (bench/append_variants.sh,
+// docs/PERFORMANCE.md "Known versions").
 
 #include <string>
 

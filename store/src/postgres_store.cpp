@@ -172,18 +172,19 @@ Status prepare_reads(PGconn* conn) {
 Status prepare_statements(PGconn* conn, bool notify) {
   if (auto status = plan_settings(conn, "on the primary"); !status) return status;
   std::vector<std::pair<const char*, std::string>> appends;
-  for (const bool known : {false, true}) {
-    for (const bool creates : {false, true})
+  for (const bool known : {false, true})
+    for (const bool creates : {false, true}) {
       for (const bool several : {false, true})
         appends.emplace_back(pg::append_stream_statement(several, creates, known),
                              pg::append_stream_sql(several, creates, notify, known));
-    for (const bool read_only : {false, true})
-      for (const bool creates : {false, true})
-        for (const bool recorded : {false, true})
-          if ((!read_only || creates) && !(read_only && known))  // the read-only form creates streams as needed
-            appends.emplace_back(pg::append_streams_statement(read_only, creates, recorded, known),
-                                 pg::append_streams_sql(read_only, creates, recorded, known));
-  }
+      for (const bool recorded : {false, true})
+        appends.emplace_back(pg::append_streams_statement(false, creates, recorded, known),
+                             pg::append_streams_sql(false, creates, recorded, known));
+    }
+  // One read-only form each way: it creates streams as needed and always reads versions.
+  for (const bool recorded : {false, true})
+    appends.emplace_back(pg::append_streams_statement(true, true, recorded, false),
+                         pg::append_streams_sql(true, true, recorded, false));
   appends.emplace_back(pg::lock_streams_statement, pg::lock_streams_sql());
   for (const auto& [name, sql] : appends) {
     pg::ResultPtr result(PQprepare(conn, name, sql.c_str(), 0, nullptr));
