@@ -34,13 +34,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
-
 #include <map>
 
 #include <CLI/CLI.hpp>
 #include <caf/actor_system.hpp>
-#include <prometheus/metric_family.h>
 #include <caf/actor_system_config.hpp>
+#include <prometheus/metric_family.h>
 
 #include "eventcore/actors/command_executor.hpp"
 #include "eventcore/actors/metrics.hpp"

@@ -12,9 +12,10 @@
 #   --only B  run only benchmark B (store_bench, append_variants, runtime_bench, history_bench, projection_bench,
 #             http_bench, remote_bench, cluster_bench),
 #             with the options that follow, e.g. --only projection_bench --cases mem_proj
-# Afterwards append_variants (bench/append_variants.sh: pgbench variants of the
-# single-event append statement against the raw INSERT), runtime_bench (the command runtime), history_bench (long-lived
-# streams: cost by history, memory of many live streams) and projection_bench
+# Afterwards append_variants (bench/append_variants.sh: pgbench variants of
+# the single-event append statement against the raw INSERT), runtime_bench
+# (the command runtime), history_bench (long-lived streams: cost by history,
+# memory of many live streams) and projection_bench
 # (catch-up, live lag, appends with projections running) and http_bench
 # (bench/http_bench.sh: transfers through the HTTP service with wrk, against
 # the same transfers in-process), remote_bench (commands through the remote
