@@ -463,6 +463,13 @@ pg::ResultPtr run_append(PGconn* conn, const char* statement, const char* locked
   return result;
 }
 
+// A stream of a group commit (append_batch): each distinct stream once,
+// sorted by id, the lock order all writers share.
+struct GroupLock {
+  const StreamId* stream;
+  bool write;  // some write adds events to it: the exclusive lock
+};
+
 }  // namespace
 
 struct PostgresStore::Impl {
@@ -483,6 +490,11 @@ struct PostgresStore::Impl {
   Result<AppendResult> append(const AppendRequest& request);
   void append_group(const std::vector<AppendRequest>& requests, const std::vector<std::size_t>& valid,
                     std::vector<std::optional<Result<AppendResult>>>& answers);
+  bool append_group_known(const std::vector<AppendRequest>& requests, const std::vector<std::size_t>& valid,
+                          const std::vector<GroupLock>& locks,
+                          std::vector<std::optional<Result<AppendResult>>>& answers);
+  pg::ResultPtr run_group(const char* statement, const pg::Params& params, bool (*fall_back)(const PGresult*),
+                          std::optional<Error>& error);
 
   // One stream: append_stream_sql, one round trip like the rest.
   Result<AppendResult> append_stream(const AppendRequest& request, AppendScratch& scratch) {
@@ -834,14 +846,10 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
                                        std::vector<std::optional<Result<AppendResult>>>& answers) {
   // Every distinct stream of the batch, sorted like append sorts the streams
   // of one request: the lock order all writers share (no deadlock).
-  struct Lock {
-    const StreamId* stream;
-    bool write;  // some write adds events to it: the exclusive lock
-  };
-  std::vector<Lock> locks;
+  std::vector<GroupLock> locks;
   for (std::size_t i : valid)
     for (const auto& write : requests[i].streams) locks.push_back({&write.stream, !write.events.empty()});
-  std::sort(locks.begin(), locks.end(), [](const Lock& a, const Lock& b) { return *a.stream < *b.stream; });
+  std::sort(locks.begin(), locks.end(), [](const GroupLock& a, const GroupLock& b) { return *a.stream < *b.stream; });
   {
     std::size_t out = 0;
     for (std::size_t k = 0; k < locks.size(); ++k) {
@@ -852,9 +860,10 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
   }
   auto lock_index = [&](const StreamId& stream) {  // 1-based
     auto it = std::lower_bound(locks.begin(), locks.end(), stream,
-                               [](const Lock& l, const StreamId& s) { return *l.stream < s; });
+                               [](const GroupLock& l, const StreamId& s) { return *l.stream < s; });
     return static_cast<std::int32_t>(it - locks.begin()) + 1;
   };
+  if (append_group_known(requests, valid, locks, answers)) return;
 
   thread_local pg::Params params;
   thread_local std::string json;
@@ -917,23 +926,10 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
   auto fail_all = [&](const Error& error) {
     for (std::size_t i : valid) answers[i].emplace(error);
   };
-  pg::ResultPtr result;
   const std::uint64_t generation = known.generation();
-  for (int attempt = 0;; ++attempt) {
-    auto lease = pool->acquire();
-    if (!lease) return fail_all(lease.error());
-    PGconn* conn = lease->get();
-    result.reset(PQexecPrepared(conn, append_batch_statement, params.count(), params.values(), params.lengths(),
-                                params.formats(), 1));
-    if (PQresultStatus(result.get()) == PGRES_TUPLES_OK) break;
-    // A deadlock (only possible between batches carrying the same event ids)
-    // or a serialization failure rolled the whole batch back: run it again.
-    const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-    const std::string_view sqlstate = state ? state : "";
-    if (attempt < 3 && (sqlstate == "40P01" || sqlstate == "40001")) continue;
-    if (stale_version(result.get())) break;  // below, with the connection back in the pool
-    return fail_all(append_error(conn, result.get(), {}, {}, pool->settings().target));
-  }
+  std::optional<Error> error;
+  pg::ResultPtr result = run_group(append_batch_statement, params, stale_version, error);
+  if (error) return fail_all(*error);
   // A writer that took no lock wrote a version first: each request on its
   // own says which.
   if (stale_version(result.get())) {
@@ -985,6 +981,198 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
     answer.emplace(std::move(out));
   }
   }
+
+// Runs a group-commit statement; again after a deadlock or a serialization
+// failure, which roll the whole batch back (a deadlock needs two batches
+// carrying the same event ids, or two stream ids with one lock key). The
+// statement's result, also when it failed in a way `fall_back` accepts
+// (the caller handles those, with the connection back in the pool); any
+// other failure is `error`.
+pg::ResultPtr PostgresStore::Impl::run_group(const char* statement, const pg::Params& params,
+                                             bool (*fall_back)(const PGresult*), std::optional<Error>& error) {
+  for (int attempt = 0;; ++attempt) {
+    auto lease = pool->acquire();
+    if (!lease) {
+      error.emplace(std::move(lease).error());
+      return nullptr;
+    }
+    PGconn* conn = lease->get();
+    pg::ResultPtr result(
+        PQexecPrepared(conn, statement, params.count(), params.values(), params.lengths(), params.formats(), 1));
+    if (PQresultStatus(result.get()) == PGRES_TUPLES_OK || fall_back(result.get())) return result;
+    const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+    const std::string_view sqlstate = state ? state : "";
+    if (attempt < 3 && (sqlstate == "40P01" || sqlstate == "40001")) continue;
+    error.emplace(append_error(conn, result.get(), {}, {}, pool->settings().target));
+    return result;
+  }
+}
+
+namespace {
+
+// A known-form group commit the function must run instead: a stream moved
+// past the version the store knew (the key refused an event), or an event
+// id is already stored (the function fails that request alone).
+bool group_falls_back(const PGresult* result) {
+  if (stale_version(result)) return true;
+  if (PQresultStatus(result) != PGRES_FATAL_ERROR) return false;
+  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  const char* constraint = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
+  return state && constraint && std::string_view(state) == "23505" &&
+         std::string_view(constraint) == "events_event_id_key";
+}
+
+}  // namespace
+
+// Group commit without the function, when the store knows where every
+// stream of the batch stands: every stream gets events (each lock
+// exclusive), and each stream's first write expects no stream or a version
+// the store has seen it reach (append's known forms). Then the checks,
+// made here in request order with the versions carried from request to
+// request, decide what the function's would, and the batch goes to the
+// database as one append of the known form: each stream once, with the
+// events of all its writes in request order, numbered on from its known
+// version. Half the server time of the function's call (its statements and
+// PL/pgSQL; docs/PERFORMANCE.md, "Group commit without the function").
+// The key refuses the events of a stream that moved on meanwhile, and a
+// stored event id fails the statement: then the function runs the batch.
+// False when the batch is not for this path, or fell back; answers are
+// then untouched.
+bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& requests,
+                                             const std::vector<std::size_t>& valid, const std::vector<GroupLock>& locks,
+                                             std::vector<std::optional<Result<AppendResult>>>& answers) {
+  if (!std::all_of(locks.begin(), locks.end(), [](const GroupLock& l) { return l.write; })) return false;
+  auto lock_of = [&](const StreamId& stream) {  // 0-based
+    return static_cast<std::size_t>(std::lower_bound(locks.begin(), locks.end(), stream,
+                                                     [](const GroupLock& l, const StreamId& s) {
+                                                       return *l.stream < s;
+                                                     }) -
+                                    locks.begin());
+  };
+  constexpr std::int64_t unknown = -1;
+  thread_local std::vector<std::int64_t> head, next, base;
+  thread_local std::vector<std::int32_t> counts;
+  head.assign(locks.size(), unknown);
+  next.assign(locks.size(), 0);
+  counts.assign(locks.size(), 0);
+  base.clear();
+  std::size_t event_count = 0;
+  for (std::size_t i : valid)
+    for (const auto& write : requests[i].streams) {
+      const std::size_t l = lock_of(write.stream);
+      const int kind = kind_code(write.expected);
+      if (head[l] == unknown) {
+        if (kind == 1) head[l] = 0;
+        else if (kind == 0 && known.reached(write.stream.str(), write.expected.version().value))
+          head[l] = static_cast<std::int64_t>(write.expected.version().value);
+        else return false;
+        next[l] = head[l];
+      }
+      const std::int64_t v = next[l];
+      const bool passes = kind == 0 ? v == static_cast<std::int64_t>(write.expected.version().value)
+                          : kind == 1 ? v == 0
+                          : kind == 2 ? v > 0
+                                      : true;
+      if (!passes) return false;  // the function names the version it reads
+      base.push_back(v);
+      next[l] = v + static_cast<std::int64_t>(write.events.size());
+      counts[l] += static_cast<std::int32_t>(write.events.size());
+      event_count += write.events.size();
+    }
+
+  const bool creates = std::find(head.begin(), head.end(), 0) != head.end();
+  thread_local pg::Params params;
+  thread_local std::string json;
+  params.clear();
+  {
+    pg::ArrayWriter a(params.begin(), pg::oid_text);
+    for (const auto& l : locks) a.element(l.stream->str());
+    a.finish();
+    params.end();
+  }
+  {
+    pg::ArrayWriter a(params.begin(), pg::oid_int4);  // check kinds: exact, or no stream at 0
+    for (auto h : head) a.element_int4(h == 0 ? 1 : 0);
+    a.finish();
+    params.end();
+  }
+  {
+    pg::ArrayWriter a(params.begin(), pg::oid_int8);
+    for (auto h : head) a.element_int8(h);
+    a.finish();
+    params.end();
+  }
+  {
+    pg::ArrayWriter a(params.begin(), pg::oid_int4);
+    for (auto c : counts) a.element_int4(c);
+    a.finish();
+    params.end();
+  }
+  // Per event, in request order; each names its stream (1-based) and its
+  // version's offset from the stream's known one.
+  thread_local std::vector<std::int32_t> write_lock;
+  write_lock.clear();
+  for (std::size_t i : valid)
+    for (const auto& write : requests[i].streams) write_lock.push_back(static_cast<std::int32_t>(lock_of(write.stream)));
+  auto per_event = [&](unsigned int oid, auto&& put) {
+    pg::ArrayWriter a(params.begin(), oid);
+    std::size_t w = 0;
+    for (std::size_t i : valid)
+      for (const auto& write : requests[i].streams) {
+        for (std::size_t e = 0; e < write.events.size(); ++e) put(a, w, e, write.events[e]);
+        ++w;
+      }
+    a.finish();
+    params.end();
+  };
+  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.id.bytes().data(), 16); });
+  per_event(pg::oid_int4, [&](auto& a, std::size_t w, auto, const auto&) { a.element_int4(write_lock[w] + 1); });
+  per_event(pg::oid_int4, [&](auto& a, std::size_t w, std::size_t e, const auto&) {
+    a.element_int4(static_cast<std::int32_t>(base[w] - head[static_cast<std::size_t>(write_lock[w])]) +
+                   static_cast<std::int32_t>(e + 1));
+  });
+  add_event_columns(per_event, json);
+  if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
+  else params.add_null();
+  params.finish();
+
+  const std::uint64_t generation = known.generation();
+  std::optional<Error> error;
+  const char* statement = pg::append_streams_statement(false, creates, false, true);
+  pg::ResultPtr result = run_group(statement, params, group_falls_back, error);
+  if (error) {
+    for (std::size_t i : valid) answers[i].emplace(*error);
+    return true;
+  }
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) return false;  // group_falls_back
+
+  const PGresult* r = result.get();
+  auto unexpected = [&] {
+    for (std::size_t i : valid)
+      answers[i].emplace(Error{ErrorCode::failed, std::string("append_batch: unexpected result from ") + statement});
+    return true;
+  };
+  if (PQntuples(r) != static_cast<int>(event_count) || PQnfields(r) != 3) return unexpected();
+  int row = 0;
+  std::size_t w = 0;
+  for (std::size_t i : valid) {
+    AppendResult out;
+    out.streams.reserve(requests[i].streams.size());
+    for (const auto& write : requests[i].streams) {
+      for (std::size_t e = 0; e < write.events.size(); ++e, ++row) {
+        for (int column = 0; column < 3; ++column)
+          if (PQgetlength(r, row, column) != 8) return unexpected();
+        if (u64_field(r, row, 1) != static_cast<std::uint64_t>(base[w]) + e + 1) return unexpected();
+        out.positions.push_back(GlobalPosition{u64_field(r, row, 2), u64_field(r, row, 0)});
+      }
+      out.streams.push_back({write.stream, StreamVersion{static_cast<std::uint64_t>(base[w]) + write.events.size()}});
+      ++w;
+    }
+    learn(out, generation);
+    answers[i].emplace(std::move(out));
+  }
+  return true;
+}
 
 Result<StreamPage> PostgresStore::read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
                                               StreamVersion to) {

@@ -142,6 +142,129 @@ TEST_CASE("append_batch: a conflict in a new stream leaves it readable as empty"
   CHECK(store->append(one_event(stream("m"), ExpectedVersion::no_stream())).ok());
 }
 
+// A batch whose streams all get events, each at a version the store has
+// seen it reach (or expecting no stream), is checked by the store and goes to
+// the database as one append of the known form, without
+// eventcore_append_batch. The function is dropped here, so only that path
+// can answer.
+TEST_CASE("append_batch: requests on streams whose versions the store knows commit without the batch function, "
+          "versions carried from request to request") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("batchknown");
+  auto store = open_store(store_config(schema));
+  const auto x = stream("x"), y = stream("y"), z = stream("z");
+  auto x0 = event();
+  REQUIRE(store->append(one_event(x, ExpectedVersion::no_stream(), x0)).ok());
+  REQUIRE(store->append(one_event(y, ExpectedVersion::no_stream())).ok());
+  // (Reading them makes sure the store knows: an answer on a connection the
+  // pool opened meanwhile is not taken as known.)
+  for (const auto& s : {x, y}) REQUIRE(store->stream_version(s)->value == 1);
+  RawConnection admin(schema.name());
+  admin.exec("DROP FUNCTION eventcore_append_batch");
+
+  auto e1 = event(), e2 = event(), e3 = event(), e4 = event(), e5 = event(), e6 = event();
+  auto results = store->append_batch({
+      request({StreamWrite{x, ExpectedVersion::exact(1), {e1}}}),
+      request({StreamWrite{y, ExpectedVersion::exact(1), {e2}}, StreamWrite{x, ExpectedVersion::exact(2), {e3}}}),
+      request({StreamWrite{z, ExpectedVersion::no_stream(), {e4, e5}}}),
+      request({StreamWrite{z, ExpectedVersion::exact(2), {e6}}}),
+  });
+  REQUIRE(results.size() == 4);
+  for (const auto& r : results) {
+    INFO((r.ok() ? std::string() : r.error().message));
+    REQUIRE(r.ok());
+  }
+  CHECK(results[0]->streams[0].version.value == 2);
+  CHECK(results[1]->streams[0].version.value == 2);
+  CHECK(results[1]->streams[1].version.value == 3);
+  CHECK(results[2]->streams[0].version.value == 2);
+  CHECK(results[3]->streams[0].version.value == 3);
+
+  auto all = read_everything(*store);
+  CHECK(all.size() == 2 + 6);
+  std::map<GlobalPosition, EventId> by_position;
+  for (const auto& e : all) by_position[e.position] = e.id;
+  const std::vector<std::pair<GlobalPosition, EventId>> expected = {
+      {results[0]->positions[0], e1.id}, {results[1]->positions[0], e2.id}, {results[1]->positions[1], e3.id},
+      {results[2]->positions[0], e4.id}, {results[2]->positions[1], e5.id}, {results[3]->positions[0], e6.id}};
+  for (std::size_t k = 0; k < expected.size(); ++k) {
+    CHECK(by_position[expected[k].first] == expected[k].second);
+    if (k > 0) CHECK(expected[k - 1].first < expected[k].first);  // positions follow the requests
+  }
+  auto xs = store->read_stream(x, StreamVersion{1}, 10);
+  REQUIRE(xs.ok());
+  REQUIRE(xs->size() == 3);
+  CHECK((*xs)[0].id == x0.id);
+  CHECK((*xs)[1].id == e1.id);
+  CHECK((*xs)[2].id == e3.id);
+  auto listed = store->list_streams("z", "", 10);  // the new stream has its row
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().version.value == 3);
+
+  // A batch the store cannot check alone (a version it has not seen) needs
+  // the function, which is gone.
+  auto needs_function = store->append_batch({request({StreamWrite{x, ExpectedVersion::exact(9), {event()}}}),
+                                             request({StreamWrite{y, ExpectedVersion::any(), {event()}}})});
+  REQUIRE(needs_function.size() == 2);
+  CHECK_FALSE(needs_function[0].ok());
+  CHECK_FALSE(needs_function[1].ok());
+}
+
+// The known versions are a shortcut, never a source of truth: another writer
+// moved a stream on, or holds an event id, and the batch goes to the
+// function, which fails that request alone and names what it found.
+TEST_CASE("append_batch: a stream moved past the version the store knew, or an event id already stored, fails only "
+          "its request") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("batchstale");
+  auto store = open_store(store_config(schema));
+  auto other = open_store(store_config(schema));
+  const auto x = stream("x"), y = stream("y"), n = stream("n");
+  auto stored = event();
+  REQUIRE(store->append(one_event(x, ExpectedVersion::no_stream(), stored)).ok());
+  REQUIRE(store->append(one_event(y, ExpectedVersion::no_stream())).ok());
+  for (const auto& s : {x, y}) REQUIRE(store->stream_version(s)->value == 1);  // known to the store
+  auto f = event();
+
+  SECTION("another writer appended first") {
+    REQUIRE(other->append(one_event(x, ExpectedVersion::exact(1))).ok());
+    auto results = store->append_batch({request({StreamWrite{x, ExpectedVersion::exact(1), {event()}}}),
+                                        request({StreamWrite{y, ExpectedVersion::exact(1), {f}}})});
+    REQUIRE(results.size() == 2);
+    REQUIRE_FALSE(results[0].ok());
+    CHECK(results[0].error().code == ErrorCode::conflict);
+    CHECK(results[0].error().message.find("'x' is at version 2") != std::string::npos);
+    REQUIRE(results[1].ok());
+    CHECK(results[1]->streams[0].version.value == 2);
+    CHECK(store->stream_version(x)->value == 2);
+  }
+  SECTION("another writer created a stream expected not to exist") {
+    REQUIRE(other->append(one_event(n, ExpectedVersion::no_stream())).ok());
+    auto results = store->append_batch({request({StreamWrite{n, ExpectedVersion::no_stream(), {event()}}}),
+                                        request({StreamWrite{y, ExpectedVersion::exact(1), {f}}})});
+    REQUIRE(results.size() == 2);
+    REQUIRE_FALSE(results[0].ok());
+    CHECK(results[0].error().code == ErrorCode::conflict);
+    CHECK(results[0].error().message.find("'n' is at version 1") != std::string::npos);
+    REQUIRE(results[1].ok());
+    CHECK(store->stream_version(n)->value == 1);
+  }
+  SECTION("an event id already stored") {
+    auto results = store->append_batch({request({StreamWrite{x, ExpectedVersion::exact(1), {event(), stored}}}),
+                                        request({StreamWrite{y, ExpectedVersion::exact(1), {f}}})});
+    REQUIRE(results.size() == 2);
+    REQUIRE_FALSE(results[0].ok());
+    CHECK(results[0].error().code == ErrorCode::duplicate_event);
+    REQUIRE(results[1].ok());
+    CHECK(store->stream_version(x)->value == 1);
+  }
+  auto ys = store->read_stream(y, StreamVersion{1}, 10);
+  REQUIRE(ys.ok());
+  REQUIRE(ys->size() == 2);
+  CHECK((*ys)[1].id == f.id);
+}
+
 // Batches whose requests name overlapping streams in opposite orders (batch A:
 // s1 then s2, batch B: s2 then s1) from several threads: the lock pass takes
 // every stream of a batch in one global order, so no batch deadlocks; every

@@ -54,6 +54,7 @@ TEST_CASE("with NotifyMode::coalesced every successful append is followed by a n
   auto results = store->append_batch({one_event(stream("c-3"), ExpectedVersion::no_stream()),
                                       one_event(stream("c-1"), ExpectedVersion::no_stream())});
   REQUIRE(results.size() == 2);
+  INFO((results[0].ok() ? std::string() : results[0].error().message));
   REQUIRE(results[0].ok());
   REQUIRE_FALSE(results[1].ok());
   REQUIRE(notified(listener, config.notify_channel, std::chrono::seconds(5)));
