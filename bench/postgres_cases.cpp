@@ -131,6 +131,7 @@ class StoreAppendClient final : public Client {
         events_per_stream_(events_per_stream), payload_(payload) {}
 
   std::uint64_t op(std::string& error) override {
+    if (batched_) return op_batch(error);
     AppendRequest request;
     request.streams.reserve(streams_.size());
     for (std::size_t s = 0; s < streams_.size(); ++s) {
@@ -148,7 +149,29 @@ class StoreAppendClient final : public Client {
     return streams_.size() * static_cast<std::uint64_t>(events_per_stream_);
   }
 
+  // Group commit: one request per stream, in one append_batch.
+  void batched() { batched_ = true; }
+
  private:
+  std::uint64_t op_batch(std::string& error) {
+    std::vector<AppendRequest> requests(streams_.size());
+    for (std::size_t s = 0; s < streams_.size(); ++s) {
+      StreamWrite write{streams_[s], ExpectedVersion::exact(versions_[s]), {}};
+      for (int e = 0; e < events_per_stream_; ++e) write.events.push_back(make_event(payload_));
+      requests[s].streams.push_back(std::move(write));
+    }
+    auto results = store_.append_batch(requests);
+    for (std::size_t s = 0; s < streams_.size(); ++s) {
+      if (!results[s]) {
+        error = to_string(results[s].error());
+        return 0;
+      }
+      versions_[s] = results[s]->streams[0].version.value;
+    }
+    return streams_.size() * static_cast<std::uint64_t>(events_per_stream_);
+  }
+
+  bool batched_ = false;
   EventStore& store_;
   std::vector<StreamId> streams_;
   std::vector<std::uint64_t> versions_;
@@ -203,7 +226,8 @@ std::vector<std::string> client_streams(int client, int count) {
   return names;
 }
 
-RunStats run_store_append(const Options& o, int clients, int streams, int events, NotifyMode notify) {
+RunStats run_store_append(const Options& o, int clients, int streams, int events, NotifyMode notify,
+                          bool batched = false) {
   const Payload payload = make_payload(o.payload_bytes);
   const std::string schema = unique_schema("store");
   RunStats stats;
@@ -213,7 +237,9 @@ RunStats run_store_append(const Options& o, int clients, int streams, int events
     for (int c = 0; c < clients; ++c) {
       std::vector<StreamId> ids;
       for (const auto& name : client_streams(c, streams)) ids.push_back(stream_id(name));
-      cs.push_back(std::make_unique<StoreAppendClient>(*store, std::move(ids), events, payload));
+      auto client = std::make_unique<StoreAppendClient>(*store, std::move(ids), events, payload);
+      if (batched) client->batched();
+      cs.push_back(std::move(client));
     }
     checkpoint(o);
     stats = run_clients(cs, o.seconds, o.warmup_ops);
@@ -244,12 +270,14 @@ struct WriteCase {
   int streams, events;
   bool per_event;
   std::optional<double> target_ratio;
+  bool batched = false;  // a request per stream, in one append_batch (group commit)
 };
 
 void run_write_case(const Options& o, const WriteCase& w) {
   const int clients = w.clients > 0 ? w.clients : o.clients;
   Side baseline{"raw libpq", [&] { return run_raw_append(o, clients, w.streams, w.events); }};
-  Side subject{"PostgresStore", [&] { return run_store_append(o, clients, w.streams, w.events, o.notify); }};
+  Side subject{w.batched ? "PostgresStore append_batch" : "PostgresStore",
+               [&] { return run_store_append(o, clients, w.streams, w.events, o.notify, w.batched); }};
   const std::string unit = w.per_event ? "events/s" : "tx/s";
   auto c = alternate(w.name, o.reps, baseline, subject, w.per_event, unit);
   CaseReport r;
@@ -260,7 +288,8 @@ void run_write_case(const Options& o, const WriteCase& w) {
   r.baseline = w.streams * w.events == 1 ? "raw_libpq_insert" : "raw_libpq_multirow_insert";
   r.per_event = w.per_event;
   r.target_ratio = w.target_ratio;
-  r.extra["streams_per_append"] = w.streams;
+  r.extra["streams_per_append"] = w.batched ? 1 : w.streams;
+  if (w.batched) r.extra["requests_per_batch"] = w.streams;
   r.extra["events_per_stream"] = w.events;
   r.extra["notify"] = notify_name(o.notify);
   r.extra["payload_bytes"] = o.payload_bytes;
@@ -555,6 +584,8 @@ std::vector<Case> postgres_cases() {
   write({"pg_append_batch10", "10 events to one stream per append", 0, 1, 10, true, std::nullopt});
   write({"pg_append_multi2", "one event to each of 2 streams, atomically", 0, 2, 1, false, std::nullopt});
   write({"pg_append_multi3", "one event to each of 3 streams, atomically", 0, 3, 1, false, std::nullopt});
+  write({"pg_append_group4", "append_batch of 4 one-event requests on 4 streams (group commit)", 0, 4, 1, false,
+         std::nullopt, true});
   cases.push_back({"pg_append_single_notify_c16", "notify per_append (or --notify) vs none, single append, 16 connections", true,
                    [](const Options& o) { run_notify_case(o, 16); }});
   cases.push_back({"pg_read_stream100", "read one stream of 100 events", true, run_read_stream_case});
