@@ -470,6 +470,21 @@ struct GroupLock {
   bool write;  // some write adds events to it: the exclusive lock
 };
 
+// The index of `stream` in `locks` (0-based).
+std::size_t lock_of(const std::vector<GroupLock>& locks, const StreamId& stream) {
+  auto it = std::lower_bound(locks.begin(), locks.end(), stream,
+                             [](const GroupLock& l, const StreamId& s) { return *l.stream < s; });
+  return static_cast<std::size_t>(it - locks.begin());
+}
+
+// The group's stream ids, in lock order: the first parameter of both forms.
+void add_lock_ids(pg::Params& params, const std::vector<GroupLock>& locks) {
+  pg::ArrayWriter a(params.begin(), pg::oid_text);
+  for (const auto& l : locks) a.element(l.stream->str());
+  a.finish();
+  params.end();
+}
+
 }  // namespace
 
 struct PostgresStore::Impl {
@@ -841,7 +856,9 @@ std::vector<Result<AppendResult>> PostgresStore::append_batch(const std::vector<
 }
 
 // Appends the requests `valid` (two or more, validated, no command record)
-// with one call of eventcore_append_batch.
+// in one round trip: as one known-form append when the store can check
+// them itself (append_group_known), else with one call of
+// eventcore_append_batch.
 void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& requests, const std::vector<std::size_t>& valid,
                                        std::vector<std::optional<Result<AppendResult>>>& answers) {
   // Every distinct stream of the batch, sorted like append sorts the streams
@@ -858,22 +875,12 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
     }
     locks.resize(out);
   }
-  auto lock_index = [&](const StreamId& stream) {  // 1-based
-    auto it = std::lower_bound(locks.begin(), locks.end(), stream,
-                               [](const GroupLock& l, const StreamId& s) { return *l.stream < s; });
-    return static_cast<std::int32_t>(it - locks.begin()) + 1;
-  };
   if (append_group_known(requests, valid, locks, answers)) return;
 
   thread_local pg::Params params;
   thread_local std::string json;
   params.clear();
-  {
-    pg::ArrayWriter a(params.begin(), pg::oid_text);
-    for (const auto& l : locks) a.element(l.stream->str());
-    a.finish();
-    params.end();
-  }
+  add_lock_ids(params, locks);
   {
     pg::ArrayWriter a(params.begin(), 16 /* bool */);
     for (const auto& l : locks) {
@@ -895,7 +902,9 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
     params.end();
   };
   per_write(pg::oid_int4, [](auto& a, std::int32_t number, const StreamWrite&) { a.element_int4(number); });
-  per_write(pg::oid_int4, [&](auto& a, std::int32_t, const StreamWrite& w) { a.element_int4(lock_index(w.stream)); });
+  per_write(pg::oid_int4, [&](auto& a, std::int32_t, const StreamWrite& w) {
+    a.element_int4(static_cast<std::int32_t>(lock_of(locks, w.stream)) + 1);  // 1-based
+  });
   per_write(pg::oid_int4, [](auto& a, std::int32_t, const StreamWrite& w) { a.element_int4(kind_code(w.expected)); });
   per_write(pg::oid_int8, [](auto& a, std::int32_t, const StreamWrite& w) {
     a.element_int8(static_cast<std::int64_t>(w.expected.version().value));
@@ -1042,13 +1051,6 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
                                              const std::vector<std::size_t>& valid, const std::vector<GroupLock>& locks,
                                              std::vector<std::optional<Result<AppendResult>>>& answers) {
   if (!std::all_of(locks.begin(), locks.end(), [](const GroupLock& l) { return l.write; })) return false;
-  auto lock_of = [&](const StreamId& stream) {  // 0-based
-    return static_cast<std::size_t>(std::lower_bound(locks.begin(), locks.end(), stream,
-                                                     [](const GroupLock& l, const StreamId& s) {
-                                                       return *l.stream < s;
-                                                     }) -
-                                    locks.begin());
-  };
   constexpr std::int64_t unknown = -1;
   thread_local std::vector<std::int64_t> head, next, base;
   thread_local std::vector<std::int32_t> counts;
@@ -1059,7 +1061,7 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
   std::size_t event_count = 0;
   for (std::size_t i : valid)
     for (const auto& write : requests[i].streams) {
-      const std::size_t l = lock_of(write.stream);
+      const std::size_t l = lock_of(locks, write.stream);
       const int kind = kind_code(write.expected);
       if (head[l] == unknown) {
         if (kind == 1) head[l] = 0;
@@ -1084,12 +1086,7 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
   thread_local pg::Params params;
   thread_local std::string json;
   params.clear();
-  {
-    pg::ArrayWriter a(params.begin(), pg::oid_text);
-    for (const auto& l : locks) a.element(l.stream->str());
-    a.finish();
-    params.end();
-  }
+  add_lock_ids(params, locks);
   {
     pg::ArrayWriter a(params.begin(), pg::oid_int4);  // check kinds: exact, or no stream at 0
     for (auto h : head) a.element_int4(h == 0 ? 1 : 0);
@@ -1113,7 +1110,8 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
   thread_local std::vector<std::int32_t> write_lock;
   write_lock.clear();
   for (std::size_t i : valid)
-    for (const auto& write : requests[i].streams) write_lock.push_back(static_cast<std::int32_t>(lock_of(write.stream)));
+    for (const auto& write : requests[i].streams)
+      write_lock.push_back(static_cast<std::int32_t>(lock_of(locks, write.stream)));
   auto per_event = [&](unsigned int oid, auto&& put) {
     pg::ArrayWriter a(params.begin(), oid);
     std::size_t w = 0;

@@ -226,28 +226,27 @@ TEST_CASE("append_batch: a stream moved past the version the store knew, or an e
   REQUIRE(store->append(one_event(y, ExpectedVersion::no_stream())).ok());
   for (const auto& s : {x, y}) REQUIRE(store->stream_version(s)->value == 1);  // known to the store
   auto f = event();
-
-  SECTION("another writer appended first") {
-    REQUIRE(other->append(one_event(x, ExpectedVersion::exact(1))).ok());
-    auto results = store->append_batch({request({StreamWrite{x, ExpectedVersion::exact(1), {event()}}}),
-                                        request({StreamWrite{y, ExpectedVersion::exact(1), {f}}})});
+  // A batch of `write` and an append of f to y: the first must conflict
+  // saying `says`, the second commit.
+  auto conflicts_alone = [&](StreamWrite write, const std::string& says) {
+    auto results = store->append_batch(
+        {request({std::move(write)}), request({StreamWrite{y, ExpectedVersion::exact(1), {f}}})});
     REQUIRE(results.size() == 2);
     REQUIRE_FALSE(results[0].ok());
     CHECK(results[0].error().code == ErrorCode::conflict);
-    CHECK(results[0].error().message.find("'x' is at version 2") != std::string::npos);
+    CHECK(results[0].error().message.find(says) != std::string::npos);
     REQUIRE(results[1].ok());
     CHECK(results[1]->streams[0].version.value == 2);
+  };
+
+  SECTION("another writer appended first") {
+    REQUIRE(other->append(one_event(x, ExpectedVersion::exact(1))).ok());
+    conflicts_alone(StreamWrite{x, ExpectedVersion::exact(1), {event()}}, "'x' is at version 2");
     CHECK(store->stream_version(x)->value == 2);
   }
   SECTION("another writer created a stream expected not to exist") {
     REQUIRE(other->append(one_event(n, ExpectedVersion::no_stream())).ok());
-    auto results = store->append_batch({request({StreamWrite{n, ExpectedVersion::no_stream(), {event()}}}),
-                                        request({StreamWrite{y, ExpectedVersion::exact(1), {f}}})});
-    REQUIRE(results.size() == 2);
-    REQUIRE_FALSE(results[0].ok());
-    CHECK(results[0].error().code == ErrorCode::conflict);
-    CHECK(results[0].error().message.find("'n' is at version 1") != std::string::npos);
-    REQUIRE(results[1].ok());
+    conflicts_alone(StreamWrite{n, ExpectedVersion::no_stream(), {event()}}, "'n' is at version 1");
     CHECK(store->stream_version(n)->value == 1);
   }
   SECTION("an event id already stored") {
