@@ -161,4 +161,28 @@ std::string append_streams_sql(bool read_only, bool creates, bool recorded, bool
 
 std::string lock_streams_sql() { return "SELECT " + locks_of(2); }
 
+std::string append_values_statement(int streams, int events) {
+  return "eventcore_append_values_" + std::to_string(streams) + "_" + std::to_string(events);
+}
+
+std::string append_values_sql(int streams, int events) {
+  auto p = [](int n) { return "$" + std::to_string(n); };
+  std::string sql = insert_events;
+  sql += " SELECT v.* FROM (VALUES ";
+  for (int e = 0; e < events; ++e) {
+    const int first = streams + 1 + 9 * e;
+    sql += std::string(e ? ", " : "") + "(" + p(first) + "::uuid, " + p(first + 1) + "::text, " + p(first + 2) +
+           "::bigint, " + p(first + 3) + "::text, " + p(first + 4) + "::bytea, " + p(first + 5) + "::uuid, " +
+           p(first + 6) + "::uuid, " + p(first + 7) + "::text, " + p(first + 8) + "::jsonb)";
+  }
+  // The locks, in order, as the one-time filter (each void, as text '').
+  sql += ") AS v WHERE (SELECT ";
+  for (int s = 1; s <= streams; ++s)
+    sql += std::string(s > 1 ? " || " : "") + "pg_advisory_xact_lock(eventcore_stream_key(" + p(s) + "::text))::text";
+  const std::string channel = p(streams + 9 * events + 1) + "::text";
+  sql += ") = '' AND (" + channel + " IS NULL OR (SELECT pg_notify(" + channel + ", '')::text) = '')";
+  sql += " RETURNING position, stream_version, pg_current_xact_id()";
+  return sql;
+}
+
 }  // namespace eventcore::pg

@@ -68,6 +68,19 @@ std::string append_stream_sql(bool several, bool creates, bool notify, bool know
 const char* append_streams_statement(bool read_only, bool creates, bool recorded, bool known);
 std::string append_streams_sql(bool read_only, bool creates, bool recorded, bool known);
 
+// The "values" form of a known append: every stream written at a version
+// the store knows it has reached (check kind 0, so no stream is created), no
+// command record, at most values_max_events events. A row of scalar
+// parameters per event, where the forms above walk arrays: $1 .. $S the
+// stream ids in lock order, then per event in the request's order its id,
+// stream id, version, type, payload, correlation id, causation id, user id
+// and metadata (9 parameters), then the notify channel or NULL. A row per
+// event out, as above. Prepared for every shape, `streams` 1 .. `events`,
+// `events` 2 .. values_max_events (a single event has its own form above).
+inline constexpr int values_max_events = 4;
+std::string append_values_statement(int streams, int events);
+std::string append_values_sql(int streams, int events);
+
 // A stream's version, as a scalar subquery on the stream id expression `id`:
 // its highest event's (0 for none), one backward probe of the events' key.
 // Every read of a version goes through it (appends, stream_version,

@@ -171,7 +171,7 @@ Status prepare_reads(PGconn* conn) {
 
 Status prepare_statements(PGconn* conn, bool notify) {
   if (auto status = plan_settings(conn, "on the primary"); !status) return status;
-  std::vector<std::pair<const char*, std::string>> appends;
+  std::vector<std::pair<std::string, std::string>> appends;
   for (const bool known : {false, true})
     for (const bool creates : {false, true}) {
       for (const bool several : {false, true})
@@ -186,11 +186,14 @@ Status prepare_statements(PGconn* conn, bool notify) {
     appends.emplace_back(pg::append_streams_statement(true, true, recorded, false),
                          pg::append_streams_sql(true, true, recorded, false));
   appends.emplace_back(pg::lock_streams_statement, pg::lock_streams_sql());
+  for (int events = 2; events <= pg::values_max_events; ++events)
+    for (int streams = 1; streams <= events; ++streams)
+      appends.emplace_back(pg::append_values_statement(streams, events), pg::append_values_sql(streams, events));
   for (const auto& [name, sql] : appends) {
-    pg::ResultPtr result(PQprepare(conn, name, sql.c_str(), 0, nullptr));
+    pg::ResultPtr result(PQprepare(conn, name.c_str(), sql.c_str(), 0, nullptr));
     if (PQresultStatus(result.get()) != PGRES_COMMAND_OK)
       return Error{pg::connection_lost(conn, result.get()) ? ErrorCode::unavailable : ErrorCode::failed,
-                   std::string("cannot prepare ") + name + ": " + server_message(conn, result.get())};
+                   "cannot prepare " + name + ": " + server_message(conn, result.get())};
   }
   const std::pair<const char*, const std::string*> statements[] = {
       {load_record_statement, &load_record_sql},
@@ -302,6 +305,50 @@ void add_event_columns(PerEvent& per_event, std::string& json) {
     json += pg::encode_extra(ev.metadata.extra);
     a.element(json);
   });
+}
+
+// An event's columns after its stream and version as scalar parameters
+// (type, payload, correlation id, causation id, user id, metadata).
+void add_event_scalars(pg::Params& params, const EventToWrite& event, std::string& json) {
+  params.add_bytes(event.type);
+  params.add_bytes({reinterpret_cast<const char*>(event.payload.data()), event.payload.size()});
+  for (const auto& id : {event.metadata.correlation_id, event.metadata.causation_id}) {
+    if (id) params.add_bytes({reinterpret_cast<const char*>(id->bytes().data()), 16});
+    else params.add_null();
+  }
+  if (event.metadata.user_id) params.add_bytes(*event.metadata.user_id);
+  else params.add_null();
+  if (event.metadata.extra.empty()) {
+    params.add_null();
+  } else {
+    json.assign(1, '\x01');  // jsonb binary format version
+    json += pg::encode_extra(event.metadata.extra);
+    params.add_bytes(json);
+  }
+}
+
+// An event of a values-form append (pg::append_values_sql), at its version.
+struct ValuesRow {
+  const StreamId* stream;
+  std::uint64_t version;
+  const EventToWrite* event;
+};
+
+// The values form's parameters: the stream ids in lock order, the rows in
+// the request's order, the channel.
+void values_params(pg::Params& params, const std::vector<const StreamId*>& locked, const std::vector<ValuesRow>& rows,
+                   const std::string* channel, std::string& json) {
+  params.clear();
+  for (const StreamId* stream : locked) params.add_bytes(stream->str());
+  for (const ValuesRow& row : rows) {
+    params.add_bytes({reinterpret_cast<const char*>(row.event->id.bytes().data()), 16});
+    params.add_bytes(row.stream->str());
+    params.add_int8(static_cast<std::int64_t>(row.version));
+    add_event_scalars(params, *row.event, json);
+  }
+  if (channel) params.add_bytes(*channel);
+  else params.add_null();
+  params.finish();
 }
 
 // duplicate_event from a unique violation's DETAIL, "Key (event_id)=(<id>) already exists."
@@ -540,21 +587,7 @@ struct PostgresStore::Impl {
     } else {
       const EventToWrite& event = write.events[0];
       params.add_bytes({reinterpret_cast<const char*>(event.id.bytes().data()), 16});
-      params.add_bytes(event.type);
-      params.add_bytes({reinterpret_cast<const char*>(event.payload.data()), event.payload.size()});
-      for (const auto& id : {event.metadata.correlation_id, event.metadata.causation_id}) {
-        if (id) params.add_bytes({reinterpret_cast<const char*>(id->bytes().data()), 16});
-        else params.add_null();
-      }
-      if (event.metadata.user_id) params.add_bytes(*event.metadata.user_id);
-      else params.add_null();
-      if (event.metadata.extra.empty()) {
-        params.add_null();
-      } else {
-        scratch.json.assign(1, '\x01');  // jsonb binary format version
-        scratch.json += pg::encode_extra(event.metadata.extra);
-        params.add_bytes(scratch.json);
-      }
+      add_event_scalars(params, event, scratch.json);
     }
     if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
     params.finish();
@@ -572,6 +605,43 @@ struct PostgresStore::Impl {
     AppendResult out;
     if (!read_event_rows(result.get(), request.streams, out))
       return Error{ErrorCode::failed, std::string("append: unexpected result from ") + statement};
+    learn(out, generation);
+    return out;
+  }
+
+  // An append in the values form (pg::append_values_sql): every stream
+  // written, each expecting a version the store knows it reached, at most
+  // values_max_events events, no command record. Empty when the events' key
+  // refused an event (a stream moved on): the caller then appends in the
+  // locked form, which reads the versions and names the one it found.
+  std::optional<Result<AppendResult>> append_values(const AppendRequest& request, AppendScratch& scratch,
+                                                    std::size_t event_count) {
+    const auto& streams = request.streams;
+    thread_local std::vector<const StreamId*> locked;
+    thread_local std::vector<ValuesRow> rows;
+    locked.clear();
+    for (std::size_t i : scratch.order) locked.push_back(&streams[i].stream);
+    rows.clear();
+    for (const auto& write : streams)
+      for (std::size_t e = 0; e < write.events.size(); ++e)
+        rows.push_back({&write.stream, write.expected.version().value + e + 1, &write.events[e]});
+    values_params(scratch.params, locked, rows,
+                  config.notify == NotifyMode::per_append ? &config.notify_channel : nullptr, scratch.json);
+    const std::string statement =
+        pg::append_values_statement(static_cast<int>(streams.size()), static_cast<int>(event_count));
+    const std::uint64_t generation = known.generation();
+    auto lease = pool->acquire();  // (a new connection forgets the known versions)
+    if (!lease) return std::move(lease).error();
+    PGconn* conn = lease->get();
+    const auto& params = scratch.params;
+    pg::ResultPtr result(PQexecPrepared(conn, statement.c_str(), params.count(), params.values(), params.lengths(),
+                                        params.formats(), 1));
+    if (stale_version(result.get())) return std::nullopt;
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
+      return append_error(conn, result.get(), streams, scratch.order, pool->settings().target);
+    AppendResult out;
+    if (!read_event_rows(result.get(), streams, out))
+      return Error{ErrorCode::failed, "append: unexpected result from " + statement};
     learn(out, generation);
     return out;
   }
@@ -724,6 +794,17 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
     creates = creates || ((kind == 1 || kind == 3) && !write.events.empty());
     read_only = read_only || write.events.empty();
   }
+  const bool all_known = !read_only && std::all_of(streams.begin(), streams.end(),
+                                                    [&](const StreamWrite& write) { return knows(write); });
+
+  // A read-only participant's check writes nothing the key could refuse:
+  // its lock comes before the statement's snapshot.
+  bool lock_first = read_only;
+  if (all_known && !creates && !request.record && event_count <= pg::values_max_events) {
+    // Existing streams at known versions, a few events: the values form.
+    if (auto out = append_values(request, scratch, event_count)) return std::move(*out);
+    lock_first = true;  // the key refused an event: the locked form reads the versions
+  }
 
   auto& params = scratch.params;
   params.clear();
@@ -784,12 +865,8 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   PGconn* conn = lease->get();
   const bool recorded = request.record.has_value();
   const char* locked = pg::append_streams_statement(read_only, creates, recorded, false);
-  const bool all_known = !read_only && std::all_of(streams.begin(), streams.end(),
-                                                    [&](const StreamWrite& write) { return knows(write); });
   const char* statement = pg::append_streams_statement(read_only, creates, recorded, all_known);
-  // A read-only participant's check writes nothing the key could refuse:
-  // its lock comes before the statement's snapshot.
-  pg::ResultPtr result = run_append(conn, statement, locked, params, streams, order, /*lock_first=*/read_only);
+  pg::ResultPtr result = run_append(conn, statement, locked, params, streams, order, lock_first);
   if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
     return append_error(conn, result.get(), streams, order, pool->settings().target,
                         request.record ? &request.record->key : nullptr);
@@ -1085,59 +1162,80 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
   const bool creates = std::find(head.begin(), head.end(), 0) != head.end();
   thread_local pg::Params params;
   thread_local std::string json;
-  params.clear();
-  add_lock_ids(params, locks);
-  {
-    pg::ArrayWriter a(params.begin(), pg::oid_int4);  // check kinds: exact, or no stream at 0
-    for (auto h : head) a.element_int4(h == 0 ? 1 : 0);
-    a.finish();
-    params.end();
-  }
-  {
-    pg::ArrayWriter a(params.begin(), pg::oid_int8);
-    for (auto h : head) a.element_int8(h);
-    a.finish();
-    params.end();
-  }
-  {
-    pg::ArrayWriter a(params.begin(), pg::oid_int4);
-    for (auto c : counts) a.element_int4(c);
-    a.finish();
-    params.end();
-  }
-  // Per event, in request order; each names its stream (1-based) and its
-  // version's offset from the stream's known one.
-  thread_local std::vector<std::int32_t> write_lock;
-  write_lock.clear();
-  for (std::size_t i : valid)
-    for (const auto& write : requests[i].streams)
-      write_lock.push_back(static_cast<std::int32_t>(lock_of(locks, write.stream)));
-  auto per_event = [&](unsigned int oid, auto&& put) {
-    pg::ArrayWriter a(params.begin(), oid);
-    std::size_t w = 0;
+  // Few events, no stream created: the values form; else the known form.
+  const bool values = !creates && event_count <= static_cast<std::size_t>(pg::values_max_events);
+  std::string statement = values ? pg::append_values_statement(static_cast<int>(locks.size()),
+                                                                static_cast<int>(event_count))
+                                 : pg::append_streams_statement(false, creates, false, true);
+  if (values) {
+    thread_local std::vector<const StreamId*> locked;
+    thread_local std::vector<ValuesRow> rows;
+    locked.clear();
+    for (const auto& l : locks) locked.push_back(l.stream);
+    rows.clear();
+    std::size_t k = 0;
     for (std::size_t i : valid)
       for (const auto& write : requests[i].streams) {
-        for (std::size_t e = 0; e < write.events.size(); ++e) put(a, w, e, write.events[e]);
-        ++w;
+        for (std::size_t e = 0; e < write.events.size(); ++e)
+          rows.push_back({&write.stream, static_cast<std::uint64_t>(base[k]) + e + 1, &write.events[e]});
+        ++k;
       }
-    a.finish();
-    params.end();
-  };
-  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.id.bytes().data(), 16); });
-  per_event(pg::oid_int4, [&](auto& a, std::size_t w, auto, const auto&) { a.element_int4(write_lock[w] + 1); });
-  per_event(pg::oid_int4, [&](auto& a, std::size_t w, std::size_t e, const auto&) {
-    a.element_int4(static_cast<std::int32_t>(base[w] - head[static_cast<std::size_t>(write_lock[w])]) +
-                   static_cast<std::int32_t>(e + 1));
-  });
-  add_event_columns(per_event, json);
-  if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
-  else params.add_null();
-  params.finish();
+    values_params(params, locked, rows, config.notify == NotifyMode::per_append ? &config.notify_channel : nullptr,
+                  json);
+  } else {
+    params.clear();
+    add_lock_ids(params, locks);
+    {
+      pg::ArrayWriter a(params.begin(), pg::oid_int4);  // check kinds: exact, or no stream at 0
+      for (auto h : head) a.element_int4(h == 0 ? 1 : 0);
+      a.finish();
+      params.end();
+    }
+    {
+      pg::ArrayWriter a(params.begin(), pg::oid_int8);
+      for (auto h : head) a.element_int8(h);
+      a.finish();
+      params.end();
+    }
+    {
+      pg::ArrayWriter a(params.begin(), pg::oid_int4);
+      for (auto c : counts) a.element_int4(c);
+      a.finish();
+      params.end();
+    }
+    // Per event, in request order; each names its stream (1-based) and its
+    // version's offset from the stream's known one.
+    thread_local std::vector<std::int32_t> write_lock;
+    write_lock.clear();
+    for (std::size_t i : valid)
+      for (const auto& write : requests[i].streams)
+        write_lock.push_back(static_cast<std::int32_t>(lock_of(locks, write.stream)));
+    auto per_event = [&](unsigned int oid, auto&& put) {
+      pg::ArrayWriter a(params.begin(), oid);
+      std::size_t w = 0;
+      for (std::size_t i : valid)
+        for (const auto& write : requests[i].streams) {
+          for (std::size_t e = 0; e < write.events.size(); ++e) put(a, w, e, write.events[e]);
+          ++w;
+        }
+      a.finish();
+      params.end();
+    };
+    per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.id.bytes().data(), 16); });
+    per_event(pg::oid_int4, [&](auto& a, std::size_t w, auto, const auto&) { a.element_int4(write_lock[w] + 1); });
+    per_event(pg::oid_int4, [&](auto& a, std::size_t w, std::size_t e, const auto&) {
+      a.element_int4(static_cast<std::int32_t>(base[w] - head[static_cast<std::size_t>(write_lock[w])]) +
+                     static_cast<std::int32_t>(e + 1));
+    });
+    add_event_columns(per_event, json);
+    if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
+    else params.add_null();
+    params.finish();
+  }
 
   const std::uint64_t generation = known.generation();
   std::optional<Error> error;
-  const char* statement = pg::append_streams_statement(false, creates, false, true);
-  pg::ResultPtr result = run_group(statement, params, group_falls_back, error);
+  pg::ResultPtr result = run_group(statement.c_str(), params, group_falls_back, error);
   if (error) {
     for (std::size_t i : valid) answers[i].emplace(*error);
     return true;
@@ -1147,7 +1245,7 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
   const PGresult* r = result.get();
   auto unexpected = [&] {
     for (std::size_t i : valid)
-      answers[i].emplace(Error{ErrorCode::failed, std::string("append_batch: unexpected result from ") + statement});
+      answers[i].emplace(Error{ErrorCode::failed, "append_batch: unexpected result from " + statement});
     return true;
   };
   if (PQntuples(r) != static_cast<int>(event_count) || PQnfields(r) != 3) return unexpected();

@@ -202,6 +202,25 @@ TEST_CASE("append_batch: requests on streams whose versions the store knows comm
   REQUIRE(listed->size() == 1);
   CHECK(listed->front().version.value == 3);
 
+  // Existing streams only, few events: one row of parameters per event.
+  auto e7 = event(), e8 = event(), e9 = event();
+  auto again = store->append_batch({request({StreamWrite{x, ExpectedVersion::exact(3), {e7}}}),
+                                    request({StreamWrite{z, ExpectedVersion::exact(3), {e8, e9}}})});
+  REQUIRE(again.size() == 2);
+  for (const auto& r : again) {
+    INFO((r.ok() ? std::string() : r.error().message));
+    REQUIRE(r.ok());
+  }
+  CHECK(again[0]->streams[0].version.value == 4);
+  CHECK(again[1]->streams[0].version.value == 5);
+  CHECK(again[0]->positions[0] < again[1]->positions[0]);
+  CHECK(again[1]->positions[0] < again[1]->positions[1]);
+  auto zs = store->read_stream(z, StreamVersion{4}, 10);
+  REQUIRE(zs.ok());
+  REQUIRE(zs->size() == 2);
+  CHECK((*zs)[0].id == e8.id);
+  CHECK((*zs)[1].id == e9.id);
+
   // A batch the store cannot check alone (a version it has not seen) needs
   // the function, which is gone.
   auto needs_function = store->append_batch({request({StreamWrite{x, ExpectedVersion::exact(9), {event()}}}),

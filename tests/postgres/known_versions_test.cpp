@@ -113,3 +113,53 @@ TEST_CASE("an append expecting a version the store saw is refused by the events'
   REQUIRE(page.ok());
   CHECK(page->events.size() == 3);
 }
+
+// Few events to streams at versions the store knows go as one row of
+// parameters per event (pg::append_values_sql): every column of every
+// event travels, positions follow the request, versions follow the known.
+TEST_CASE("an append of a few events to streams at known versions stores every field, in the request's order") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("known_values");
+  auto store = open_store(store_config(schema));
+  const auto a = stream("values-a"), b = stream("values-b");
+  for (const auto& id : {a, b}) {
+    REQUIRE(store->append(one_event(id, ExpectedVersion::no_stream())).ok());
+    REQUIRE(store->stream_version(id)->value == 1);  // known to the store
+  }
+  EventToWrite full = event();
+  full.metadata.correlation_id = EventId::generate();
+  full.metadata.causation_id = EventId::generate();
+  full.metadata.user_id = "user-42";
+  full.metadata.extra = {{"source", "values"}, {"empty", ""}};
+  EventToWrite bare{EventId::generate(), "Pinged", {}, {}};
+  EventToWrite some = event();
+  some.metadata.causation_id = EventId::generate();
+  AppendRequest request;
+  request.streams.push_back({b, ExpectedVersion::exact(1), {full, bare}});  // b sorts after a: request order is kept
+  request.streams.push_back({a, ExpectedVersion::exact(1), {some}});
+  auto result = store->append(request);
+  REQUIRE(result.ok());
+  CHECK(result->streams[0].version.value == 3);
+  CHECK(result->streams[1].version.value == 2);
+  REQUIRE(result->positions.size() == 3);
+  CHECK(result->positions[0] < result->positions[1]);
+  CHECK(result->positions[1] < result->positions[2]);
+
+  auto bs = store->read_stream(b, StreamVersion{2}, 10);
+  auto as = store->read_stream(a, StreamVersion{2}, 10);
+  REQUIRE(bs.ok());
+  REQUIRE(as.ok());
+  REQUIRE(bs->size() == 2);
+  REQUIRE(as->size() == 1);
+  const std::vector<std::pair<const StoredEvent*, const EventToWrite*>> pairs = {
+      {&(*bs)[0], &full}, {&(*bs)[1], &bare}, {&(*as)[0], &some}};
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const auto& [stored, written] = pairs[i];
+    CHECK(stored->id == written->id);
+    CHECK(stored->type == written->type);
+    CHECK(stored->payload == written->payload);
+    CHECK(stored->metadata == written->metadata);
+    CHECK(stored->position == result->positions[i]);
+  }
+  CHECK((*bs)[1].version.value == 3);
+}

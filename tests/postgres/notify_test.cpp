@@ -171,6 +171,15 @@ TEST_CASE("with NotifyMode::per_append every append notifies the channel when it
   REQUIRE(store->append(request).ok());
   CHECK(notified(listener, config.notify_channel, std::chrono::seconds(5)));
 
+  // Streams at versions the store knows: the values form.
+  AppendRequest known;
+  known.streams.push_back({stream("n-2"), ExpectedVersion::exact(2), {event()}});
+  known.streams.push_back({stream("n-1"), ExpectedVersion::exact(2), {event()}});
+  auto known_result = store->append(known);
+  REQUIRE(known_result.ok());
+  CHECK(known_result->streams[1].version.value == 3);
+  CHECK(notified(listener, config.notify_channel, std::chrono::seconds(5)));
+
   // A failed append writes nothing and wakes no one.
   auto conflict = store->append(one_event(stream("n-1"), ExpectedVersion::no_stream()));
   REQUIRE(conflict.error().code == ErrorCode::conflict);
