@@ -933,8 +933,8 @@ std::vector<Result<AppendResult>> PostgresStore::append_batch(const std::vector<
 }
 
 // Appends the requests `valid` (two or more, validated, no command record)
-// in one round trip: as one known-form append when the store can check
-// them itself (append_group_known), else with one call of
+// in one round trip: as one append of a known or the values form when the
+// store can check them itself (append_group_known), else with one call of
 // eventcore_append_batch.
 void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& requests, const std::vector<std::size_t>& valid,
                                        std::vector<std::optional<Result<AppendResult>>>& answers) {
@@ -1118,7 +1118,8 @@ bool group_falls_back(const PGresult* result) {
 // request, decide what the function's would, and the batch goes to the
 // database as one append of the known form: each stream once, with the
 // events of all its writes in request order, numbered on from its known
-// version. Half the server time of the function's call (its statements and
+// version (the values form when the batch is small and creates no stream).
+// Half the server time of the function's call (its statements and
 // PL/pgSQL; docs/PERFORMANCE.md, "Group commit without the function").
 // The key refuses the events of a stream that moved on meanwhile, and a
 // stored event id fails the statement: then the function runs the batch.
