@@ -30,6 +30,14 @@ std::vector<StoredEvent> read_everything(EventStore& store) {
 
 AppendRequest request(std::vector<StreamWrite> writes) { return AppendRequest{std::move(writes)}; }
 
+void require_all_ok(const std::vector<Result<AppendResult>>& results, std::size_t count) {
+  REQUIRE(results.size() == count);
+  for (const auto& r : results) {
+    INFO((r.ok() ? std::string() : r.error().message));
+    REQUIRE(r.ok());
+  }
+}
+
 }  // namespace
 
 TEST_CASE("append_batch: a conflicting request and a duplicate event id fail alone, the rest commit") {
@@ -169,11 +177,7 @@ TEST_CASE("append_batch: requests on streams whose versions the store knows comm
       request({StreamWrite{z, ExpectedVersion::no_stream(), {e4, e5}}}),
       request({StreamWrite{z, ExpectedVersion::exact(2), {e6}}}),
   });
-  REQUIRE(results.size() == 4);
-  for (const auto& r : results) {
-    INFO((r.ok() ? std::string() : r.error().message));
-    REQUIRE(r.ok());
-  }
+  require_all_ok(results, 4);
   CHECK(results[0]->streams[0].version.value == 2);
   CHECK(results[1]->streams[0].version.value == 2);
   CHECK(results[1]->streams[1].version.value == 3);
@@ -206,11 +210,7 @@ TEST_CASE("append_batch: requests on streams whose versions the store knows comm
   auto e7 = event(), e8 = event(), e9 = event();
   auto again = store->append_batch({request({StreamWrite{x, ExpectedVersion::exact(3), {e7}}}),
                                     request({StreamWrite{z, ExpectedVersion::exact(3), {e8, e9}}})});
-  REQUIRE(again.size() == 2);
-  for (const auto& r : again) {
-    INFO((r.ok() ? std::string() : r.error().message));
-    REQUIRE(r.ok());
-  }
+  require_all_ok(again, 2);
   CHECK(again[0]->streams[0].version.value == 4);
   CHECK(again[1]->streams[0].version.value == 5);
   CHECK(again[0]->positions[0] < again[1]->positions[0]);
