@@ -532,6 +532,49 @@ void add_lock_ids(pg::Params& params, const std::vector<GroupLock>& locks) {
   params.end();
 }
 
+// The known form's parameters for a group commit (append_streams_sql,
+// known): each stream once from `head`, its version to number on from (a
+// check kind 0, or 1 at 0: no stream yet), and the events in `rows`, each
+// by its stream's index and its offset from that version.
+void known_group_params(pg::Params& params, const std::vector<GroupLock>& locks,
+                        const std::vector<std::int64_t>& head, const std::vector<ValuesRow>& rows,
+                        const std::string* channel, std::string& json) {
+  thread_local std::vector<std::int32_t> row_lock, counts;
+  row_lock.clear();
+  counts.assign(locks.size(), 0);
+  for (const ValuesRow& row : rows) {
+    row_lock.push_back(static_cast<std::int32_t>(lock_of(locks, *row.stream)));
+    ++counts[static_cast<std::size_t>(row_lock.back())];
+  }
+  params.clear();
+  add_lock_ids(params, locks);
+  auto per_lock = [&](unsigned int oid, auto&& put) {
+    pg::ArrayWriter a(params.begin(), oid);
+    for (std::size_t l = 0; l < locks.size(); ++l) put(a, l);
+    a.finish();
+    params.end();
+  };
+  per_lock(pg::oid_int4, [&](auto& a, std::size_t l) { a.element_int4(head[l] == 0 ? 1 : 0); });
+  per_lock(pg::oid_int8, [&](auto& a, std::size_t l) { a.element_int8(head[l]); });
+  per_lock(pg::oid_int4, [&](auto& a, std::size_t l) { a.element_int4(counts[l]); });
+  auto per_event = [&](unsigned int oid, auto&& put) {
+    pg::ArrayWriter a(params.begin(), oid);
+    for (std::size_t k = 0; k < rows.size(); ++k) put(a, k, 0, *rows[k].event);
+    a.finish();
+    params.end();
+  };
+  per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.id.bytes().data(), 16); });
+  per_event(pg::oid_int4, [&](auto& a, std::size_t k, auto, const auto&) { a.element_int4(row_lock[k] + 1); });
+  per_event(pg::oid_int4, [&](auto& a, std::size_t k, auto, const auto&) {
+    a.element_int4(static_cast<std::int32_t>(static_cast<std::int64_t>(rows[k].version) -
+                                             head[static_cast<std::size_t>(row_lock[k])]));
+  });
+  add_event_columns(per_event, json);
+  if (channel) params.add_bytes(*channel);
+  else params.add_null();
+  params.finish();
+}
+
 }  // namespace
 
 struct PostgresStore::Impl {
@@ -555,8 +598,8 @@ struct PostgresStore::Impl {
   bool append_group_known(const std::vector<AppendRequest>& requests, const std::vector<std::size_t>& valid,
                           const std::vector<GroupLock>& locks,
                           std::vector<std::optional<Result<AppendResult>>>& answers);
-  pg::ResultPtr run_group(const char* statement, const pg::Params& params, bool (*fall_back)(const PGresult*),
-                          std::optional<Error>& error);
+  Result<pg::ResultPtr> run_group(const char* statement, const pg::Params& params,
+                                  bool (*fall_back)(const PGresult*));
 
   // One stream: append_stream_sql, one round trip like the rest.
   Result<AppendResult> append_stream(const AppendRequest& request, AppendScratch& scratch) {
@@ -1013,9 +1056,9 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
     for (std::size_t i : valid) answers[i].emplace(error);
   };
   const std::uint64_t generation = known.generation();
-  std::optional<Error> error;
-  pg::ResultPtr result = run_group(append_batch_statement, params, stale_version, error);
-  if (error) return fail_all(*error);
+  auto ran = run_group(append_batch_statement, params, stale_version);
+  if (!ran) return fail_all(ran.error());
+  pg::ResultPtr result = std::move(*ran);
   // A writer that took no lock wrote a version first: each request on its
   // own says which.
   if (stale_version(result.get())) {
@@ -1073,15 +1116,12 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
 // carrying the same event ids, or two stream ids with one lock key). The
 // statement's result, also when it failed in a way `fall_back` accepts
 // (the caller handles those, with the connection back in the pool); any
-// other failure is `error`.
-pg::ResultPtr PostgresStore::Impl::run_group(const char* statement, const pg::Params& params,
-                                             bool (*fall_back)(const PGresult*), std::optional<Error>& error) {
+// other failure as the store's error.
+Result<pg::ResultPtr> PostgresStore::Impl::run_group(const char* statement, const pg::Params& params,
+                                                     bool (*fall_back)(const PGresult*)) {
   for (int attempt = 0;; ++attempt) {
     auto lease = pool->acquire();
-    if (!lease) {
-      error.emplace(std::move(lease).error());
-      return nullptr;
-    }
+    if (!lease) return std::move(lease).error();
     PGconn* conn = lease->get();
     pg::ResultPtr result(
         PQexecPrepared(conn, statement, params.count(), params.values(), params.lengths(), params.formats(), 1));
@@ -1089,8 +1129,7 @@ pg::ResultPtr PostgresStore::Impl::run_group(const char* statement, const pg::Pa
     const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
     const std::string_view sqlstate = state ? state : "";
     if (attempt < 3 && (sqlstate == "40P01" || sqlstate == "40001")) continue;
-    error.emplace(append_error(conn, result.get(), {}, {}, pool->settings().target));
-    return result;
+    return append_error(conn, result.get(), {}, {}, pool->settings().target);
   }
 }
 
@@ -1129,14 +1168,16 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
                                              const std::vector<std::size_t>& valid, const std::vector<GroupLock>& locks,
                                              std::vector<std::optional<Result<AppendResult>>>& answers) {
   if (!std::all_of(locks.begin(), locks.end(), [](const GroupLock& l) { return l.write; })) return false;
+  // Per lock, the version it starts from (-1: not yet known) and the one
+  // reached so far; per write, the version it appends after; per event, its
+  // row at its version, in request order.
   constexpr std::int64_t unknown = -1;
   thread_local std::vector<std::int64_t> head, next, base;
-  thread_local std::vector<std::int32_t> counts;
+  thread_local std::vector<ValuesRow> rows;
   head.assign(locks.size(), unknown);
   next.assign(locks.size(), 0);
-  counts.assign(locks.size(), 0);
   base.clear();
-  std::size_t event_count = 0;
+  rows.clear();
   for (std::size_t i : valid)
     for (const auto& write : requests[i].streams) {
       const std::size_t l = lock_of(locks, write.stream);
@@ -1156,100 +1197,43 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
       if (!passes) return false;  // the function names the version it reads
       base.push_back(v);
       next[l] = v + static_cast<std::int64_t>(write.events.size());
-      counts[l] += static_cast<std::int32_t>(write.events.size());
-      event_count += write.events.size();
+      for (std::size_t e = 0; e < write.events.size(); ++e)
+        rows.push_back({&write.stream, static_cast<std::uint64_t>(v) + e + 1, &write.events[e]});
     }
 
+  // Few events, no stream created: the values form; else the known form.
   const bool creates = std::find(head.begin(), head.end(), 0) != head.end();
+  const bool values = !creates && rows.size() <= static_cast<std::size_t>(pg::values_max_events);
+  const std::string statement =
+      values ? pg::append_values_statement(static_cast<int>(locks.size()), static_cast<int>(rows.size()))
+             : pg::append_streams_statement(false, creates, false, true);
   thread_local pg::Params params;
   thread_local std::string json;
-  // Few events, no stream created: the values form; else the known form.
-  const bool values = !creates && event_count <= static_cast<std::size_t>(pg::values_max_events);
-  std::string statement = values ? pg::append_values_statement(static_cast<int>(locks.size()),
-                                                                static_cast<int>(event_count))
-                                 : pg::append_streams_statement(false, creates, false, true);
+  const std::string* channel = config.notify == NotifyMode::per_append ? &config.notify_channel : nullptr;
   if (values) {
     thread_local std::vector<const StreamId*> locked;
-    thread_local std::vector<ValuesRow> rows;
     locked.clear();
     for (const auto& l : locks) locked.push_back(l.stream);
-    rows.clear();
-    std::size_t k = 0;
-    for (std::size_t i : valid)
-      for (const auto& write : requests[i].streams) {
-        for (std::size_t e = 0; e < write.events.size(); ++e)
-          rows.push_back({&write.stream, static_cast<std::uint64_t>(base[k]) + e + 1, &write.events[e]});
-        ++k;
-      }
-    values_params(params, locked, rows, config.notify == NotifyMode::per_append ? &config.notify_channel : nullptr,
-                  json);
+    values_params(params, locked, rows, channel, json);
   } else {
-    params.clear();
-    add_lock_ids(params, locks);
-    {
-      pg::ArrayWriter a(params.begin(), pg::oid_int4);  // check kinds: exact, or no stream at 0
-      for (auto h : head) a.element_int4(h == 0 ? 1 : 0);
-      a.finish();
-      params.end();
-    }
-    {
-      pg::ArrayWriter a(params.begin(), pg::oid_int8);
-      for (auto h : head) a.element_int8(h);
-      a.finish();
-      params.end();
-    }
-    {
-      pg::ArrayWriter a(params.begin(), pg::oid_int4);
-      for (auto c : counts) a.element_int4(c);
-      a.finish();
-      params.end();
-    }
-    // Per event, in request order; each names its stream (1-based) and its
-    // version's offset from the stream's known one.
-    thread_local std::vector<std::int32_t> write_lock;
-    write_lock.clear();
-    for (std::size_t i : valid)
-      for (const auto& write : requests[i].streams)
-        write_lock.push_back(static_cast<std::int32_t>(lock_of(locks, write.stream)));
-    auto per_event = [&](unsigned int oid, auto&& put) {
-      pg::ArrayWriter a(params.begin(), oid);
-      std::size_t w = 0;
-      for (std::size_t i : valid)
-        for (const auto& write : requests[i].streams) {
-          for (std::size_t e = 0; e < write.events.size(); ++e) put(a, w, e, write.events[e]);
-          ++w;
-        }
-      a.finish();
-      params.end();
-    };
-    per_event(pg::oid_uuid, [](auto& a, auto, auto, const EventToWrite& ev) { a.element(ev.id.bytes().data(), 16); });
-    per_event(pg::oid_int4, [&](auto& a, std::size_t w, auto, const auto&) { a.element_int4(write_lock[w] + 1); });
-    per_event(pg::oid_int4, [&](auto& a, std::size_t w, std::size_t e, const auto&) {
-      a.element_int4(static_cast<std::int32_t>(base[w] - head[static_cast<std::size_t>(write_lock[w])]) +
-                     static_cast<std::int32_t>(e + 1));
-    });
-    add_event_columns(per_event, json);
-    if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
-    else params.add_null();
-    params.finish();
+    known_group_params(params, locks, head, rows, channel, json);
   }
 
   const std::uint64_t generation = known.generation();
-  std::optional<Error> error;
-  pg::ResultPtr result = run_group(statement.c_str(), params, group_falls_back, error);
-  if (error) {
-    for (std::size_t i : valid) answers[i].emplace(*error);
+  auto ran = run_group(statement.c_str(), params, group_falls_back);
+  if (!ran) {
+    for (std::size_t i : valid) answers[i].emplace(ran.error());
     return true;
   }
-  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) return false;  // group_falls_back
+  const PGresult* r = ran->get();
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) return false;  // group_falls_back
 
-  const PGresult* r = result.get();
   auto unexpected = [&] {
     for (std::size_t i : valid)
       answers[i].emplace(Error{ErrorCode::failed, "append_batch: unexpected result from " + statement});
     return true;
   };
-  if (PQntuples(r) != static_cast<int>(event_count) || PQnfields(r) != 3) return unexpected();
+  if (PQntuples(r) != static_cast<int>(rows.size()) || PQnfields(r) != 3) return unexpected();
   int row = 0;
   std::size_t w = 0;
   for (std::size_t i : valid) {
@@ -1259,7 +1243,7 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
       for (std::size_t e = 0; e < write.events.size(); ++e, ++row) {
         for (int column = 0; column < 3; ++column)
           if (PQgetlength(r, row, column) != 8) return unexpected();
-        if (u64_field(r, row, 1) != static_cast<std::uint64_t>(base[w]) + e + 1) return unexpected();
+        if (u64_field(r, row, 1) != rows[static_cast<std::size_t>(row)].version) return unexpected();
         out.positions.push_back(GlobalPosition{u64_field(r, row, 2), u64_field(r, row, 0)});
       }
       out.streams.push_back({write.stream, StreamVersion{static_cast<std::uint64_t>(base[w]) + write.events.size()}});
