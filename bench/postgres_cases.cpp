@@ -123,60 +123,54 @@ std::size_t decode_rows(PGresult* r, std::vector<RawEvent>& out) {
 // ---- writers ---------------------------------------------------------------
 
 // Appends `events_per_stream` events to each of its streams per operation,
-// with the exact expected version of every stream (each client owns its streams).
+// with the exact expected version of every stream (each client owns its
+// streams): one atomic append, or (`batched`) one request per stream in one
+// append_batch (group commit).
 class StoreAppendClient final : public Client {
  public:
-  StoreAppendClient(EventStore& store, std::vector<StreamId> streams, int events_per_stream, const Payload& payload)
+  StoreAppendClient(EventStore& store, std::vector<StreamId> streams, int events_per_stream, const Payload& payload,
+                    bool batched = false)
       : store_(store), streams_(std::move(streams)), versions_(streams_.size(), 0),
-        events_per_stream_(events_per_stream), payload_(payload) {}
+        events_per_stream_(events_per_stream), payload_(payload), batched_(batched) {}
 
   std::uint64_t op(std::string& error) override {
-    if (batched_) return op_batch(error);
-    AppendRequest request;
-    request.streams.reserve(streams_.size());
+    std::vector<AppendRequest> requests(batched_ ? streams_.size() : 1);
     for (std::size_t s = 0; s < streams_.size(); ++s) {
       StreamWrite write{streams_[s], ExpectedVersion::exact(versions_[s]), {}};
       write.events.reserve(static_cast<std::size_t>(events_per_stream_));
       for (int e = 0; e < events_per_stream_; ++e) write.events.push_back(make_event(payload_));
-      request.streams.push_back(std::move(write));
+      requests[batched_ ? s : 0].streams.push_back(std::move(write));
     }
-    auto result = store_.append(request);
-    if (!result) {
-      error = to_string(result.error());
-      return 0;
+    if (batched_) {
+      auto results = store_.append_batch(requests);
+      for (std::size_t s = 0; s < streams_.size(); ++s)
+        if (!note(results[s], s, 0, error)) return 0;
+    } else {
+      auto result = store_.append(requests[0]);
+      for (std::size_t s = 0; s < streams_.size(); ++s)
+        if (!note(result, s, s, error)) return 0;
     }
-    for (std::size_t s = 0; s < streams_.size(); ++s) versions_[s] = result->streams[s].version.value;
     return streams_.size() * static_cast<std::uint64_t>(events_per_stream_);
   }
-
-  // Group commit: one request per stream, in one append_batch.
-  void batched() { batched_ = true; }
 
  private:
-  std::uint64_t op_batch(std::string& error) {
-    std::vector<AppendRequest> requests(streams_.size());
-    for (std::size_t s = 0; s < streams_.size(); ++s) {
-      StreamWrite write{streams_[s], ExpectedVersion::exact(versions_[s]), {}};
-      for (int e = 0; e < events_per_stream_; ++e) write.events.push_back(make_event(payload_));
-      requests[s].streams.push_back(std::move(write));
+  // Stream s's new version, its `index`-th in `result`; false, with the
+  // error, when the append failed.
+  bool note(const Result<AppendResult>& result, std::size_t s, std::size_t index, std::string& error) {
+    if (!result) {
+      error = to_string(result.error());
+      return false;
     }
-    auto results = store_.append_batch(requests);
-    for (std::size_t s = 0; s < streams_.size(); ++s) {
-      if (!results[s]) {
-        error = to_string(results[s].error());
-        return 0;
-      }
-      versions_[s] = results[s]->streams[0].version.value;
-    }
-    return streams_.size() * static_cast<std::uint64_t>(events_per_stream_);
+    versions_[s] = result->streams[index].version.value;
+    return true;
   }
 
-  bool batched_ = false;
   EventStore& store_;
   std::vector<StreamId> streams_;
   std::vector<std::uint64_t> versions_;
   int events_per_stream_;
   const Payload& payload_;
+  bool batched_;
 };
 
 // The same rows in one prepared multi-row INSERT, autocommit.
@@ -237,9 +231,7 @@ RunStats run_store_append(const Options& o, int clients, int streams, int events
     for (int c = 0; c < clients; ++c) {
       std::vector<StreamId> ids;
       for (const auto& name : client_streams(c, streams)) ids.push_back(stream_id(name));
-      auto client = std::make_unique<StoreAppendClient>(*store, std::move(ids), events, payload);
-      if (batched) client->batched();
-      cs.push_back(std::move(client));
+      cs.push_back(std::make_unique<StoreAppendClient>(*store, std::move(ids), events, payload, batched));
     }
     checkpoint(o);
     stats = run_clients(cs, o.seconds, o.warmup_ops);
