@@ -162,4 +162,14 @@ TEST_CASE("an append of a few events to streams at known versions stores every f
     CHECK(stored->position == result->positions[i]);
   }
   CHECK((*bs)[1].version.value == 3);
+
+  // An event id already stored fails the whole append, in that form too.
+  AppendRequest again;
+  again.streams.push_back({a, ExpectedVersion::exact(2), {event()}});
+  again.streams.push_back({b, ExpectedVersion::exact(3), {full}});
+  auto duplicate = store->append(again);
+  REQUIRE_FALSE(duplicate.ok());
+  CHECK(duplicate.error().code == ErrorCode::duplicate_event);
+  CHECK(store->stream_version(a)->value == 2);
+  CHECK(store->stream_version(b)->value == 3);
 }
