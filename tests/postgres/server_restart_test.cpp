@@ -66,7 +66,16 @@ TEST_CASE("the coalesced notifier survives a restart: appends after it are notif
     REQUIRE(store->append(one_event(stream("n"), ExpectedVersion::any())).ok());
     REQUIRE(notified(listener, config.notify_channel, std::chrono::seconds(5)));
   }
+  // The notifier counts a notification once its pg_notify returns, which can
+  // be after the listener already received it: wait for the count, bounded.
+  auto wait_for_count = [&](std::uint64_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (store->notifications_sent() < count && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  wait_for_count(1);
   const auto sent_before = store->notifications_sent();
+  REQUIRE(sent_before == 1);
   {
     stop_server();
     struct Restart {
@@ -81,10 +90,6 @@ TEST_CASE("the coalesced notifier survives a restart: appends after it are notif
   listener.exec("LISTEN " + config.notify_channel);
   REQUIRE(store->append(one_event(stream("n"), ExpectedVersion::any())).ok());
   CHECK(notified(listener, config.notify_channel, std::chrono::seconds(5)));
-  // The notifier counts a notification once its pg_notify returns, which can
-  // be after the listener already received it: wait for the count, bounded.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (store->notifications_sent() < sent_before + 1 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  wait_for_count(sent_before + 1);
   CHECK(store->notifications_sent() == sent_before + 1);
 }
