@@ -132,11 +132,15 @@ std::string append_stream_sql(bool several, bool creates, bool notify, bool know
   sql += several ? " SELECT " + at(4, "uuid", "x.n") + ", $1::text, h.head + x.n, " + event_columns(5)
                  : std::string(" SELECT $4::uuid, $1::text, h.head + 1, $5::text, $6::bytea, $7::uuid, $8::uuid,"
                                " $9::text, $10::jsonb");
-  // Known: the version is the one expected ($2 = $3).
-  sql += "   FROM (SELECT l.locked, " + (known ? std::string("$2::bigint") : version_of("$1::text")) +
-         " AS head"
-         "           FROM (SELECT pg_advisory_xact_lock(eventcore_stream_key($1::text))::text AS locked OFFSET 0) l"
-         "         OFFSET 0) h";
+  // Known: the version is the one expected ($2 = $3), and no lock is taken:
+  // the key alone orders writers of one stream (postgres_append_sql.hpp).
+  if (known)
+    sql += "   FROM (SELECT $2::bigint AS head) h";
+  else
+    sql += "   FROM (SELECT l.locked, " + version_of("$1::text") +
+           " AS head"
+           "           FROM (SELECT pg_advisory_xact_lock(eventcore_stream_key($1::text))::text AS locked OFFSET 0) l"
+           "         OFFSET 0) h";
   if (several) sql += ", generate_subscripts($4::uuid[], 1) AS x(n)";
   sql += "  WHERE (h.head BETWEEN $2::bigint AND $3::bigint OR eventcore_conflict(0, h.head, $1::text) IS NULL)";
   // The channel is a parameter; only whether to notify shapes the statement.

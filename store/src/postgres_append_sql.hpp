@@ -33,6 +33,15 @@
 // of the server's throughput of single-event appends, and the multi-stream
 // form read once per event row (bench/append_variants.sh,
 // docs/PERFORMANCE.md "Known versions").
+//
+// The one-stream known forms take no lock either. Their only read is the
+// version they write after, which the key checks at commit, so a read-only
+// participant that checked the stream earlier is simply ordered first (no
+// write skew); and they insert into one stream in ascending versions, so
+// they wait for no key whose holder waits for them (no deadlock). Forms for
+// several streams keep the locks: their rows go in the request's order, and
+// two lock-free ones could wait on each other's keys
+// (docs/VERSION_CHECKS.md, "One stream at a known version takes no lock").
 
 #include <string>
 

@@ -215,9 +215,10 @@ TEST_CASE("a multi-stream append that waits for a stream's lock is checked again
 
 // A read-only participant (a version checked, nothing written) takes the
 // stream's shared lock before its check reads: a writer it waited for is
-// seen, and a writer that comes later waits for it.
-TEST_CASE("a read-only participant is checked against the version committed while it waited, and holds writers "
-          "off until it commits") {
+// seen, and a writer that takes the lock later waits for it. A writer of
+// one stream at a version the store knows takes none (postgres_append_sql.hpp).
+TEST_CASE("a read-only participant is checked against the version committed while it waited, and holds locking "
+          "writers off until it commits") {
   EVENTCORE_REQUIRE_POSTGRES();
   ScopedSchema schema("read_only_lock");
   auto store = open_store(store_config(schema));
@@ -243,12 +244,31 @@ TEST_CASE("a read-only participant is checked against the version committed whil
     CHECK(result.error().message.find("'ro-a' is at version 2") != std::string::npos);
     CHECK(store->stream_version(b)->value == 1);
   }
-  SECTION("a participant holds a's shared lock: an append to a waits until it commits, then goes on") {
+  SECTION("a participant holds a's shared lock: an append that reads a's version waits until it commits") {
     other.exec("BEGIN");
     other.exec("SELECT pg_advisory_xact_lock_shared(eventcore_stream_key('ro-a'))");
-    auto result = in_background(one_event(a, ExpectedVersion::exact(1)));
+    auto result = in_background(one_event(a, ExpectedVersion::stream_exists()));
     REQUIRE(result.ok());
     CHECK(result->streams[0].version.value == 2);
+  }
+  SECTION("an append to one stream at a version the store has seen takes no lock: it does not wait for the "
+          "participant, and the key still orders it") {
+    // The first append opened the pool's connection, which forgets what
+    // the store saw before; this one teaches it a's version 2.
+    REQUIRE(store->append(one_event(a, ExpectedVersion::exact(1))).ok());
+    other.exec("BEGIN");
+    other.exec("SELECT pg_advisory_xact_lock_shared(eventcore_stream_key('ro-a'))");
+    auto known = std::async(std::launch::async, [&] { return store->append(one_event(a, ExpectedVersion::exact(2))); });
+    const bool done = known.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+    other.exec("COMMIT");
+    CHECK(done);
+    auto result = known.get();
+    REQUIRE(result.ok());
+    CHECK(result->streams[0].version.value == 3);
+    // Its version read again: a stale writer still conflicts, naming it.
+    auto stale = store->append(one_event(a, ExpectedVersion::exact(2)));
+    REQUIRE_FALSE(stale.ok());
+    CHECK(stale.error().message.find("'ro-a' is at version 3") != std::string::npos);
   }
 }
 
