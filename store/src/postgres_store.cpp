@@ -599,7 +599,8 @@ struct PostgresStore::Impl {
                           const std::vector<GroupLock>& locks,
                           std::vector<std::optional<Result<AppendResult>>>& answers);
   Result<pg::ResultPtr> run_group(const char* statement, const pg::Params& params,
-                                  bool (*fall_back)(const PGresult*));
+                                  bool (*fall_back)(const PGresult*),
+                                  std::optional<std::uint64_t> seen_at = std::nullopt);
 
   // One stream: append_stream_sql, one round trip like the rest.
   Result<AppendResult> append_stream(const AppendRequest& request, AppendScratch& scratch) {
@@ -658,7 +659,7 @@ struct PostgresStore::Impl {
   // refused an event (a stream moved on): the caller then appends in the
   // locked form, which reads the versions and names the one it found.
   std::optional<Result<AppendResult>> append_values(const AppendRequest& request, AppendScratch& scratch,
-                                                    std::size_t event_count) {
+                                                    std::size_t event_count, std::uint64_t seen_at) {
     const auto& streams = request.streams;
     thread_local std::vector<const StreamId*> locked;
     thread_local std::vector<ValuesRow> rows;
@@ -672,9 +673,10 @@ struct PostgresStore::Impl {
                   config.notify == NotifyMode::per_append ? &config.notify_channel : nullptr, scratch.json);
     const std::string statement =
         pg::append_values_statement(static_cast<int>(streams.size()), static_cast<int>(event_count));
-    const std::uint64_t generation = known.generation();
     auto lease = pool->acquire();  // (a new connection forgets the known versions)
     if (!lease) return std::move(lease).error();
+    if (!still_known(seen_at)) return std::nullopt;
+    const std::uint64_t generation = seen_at;
     PGconn* conn = lease->get();
     const auto& params = scratch.params;
     pg::ResultPtr result(PQexecPrepared(conn, statement.c_str(), params.count(), params.values(), params.lengths(),
@@ -698,6 +700,12 @@ struct PostgresStore::Impl {
       default: return false;
     }
   }
+
+  // Whether what the store saw before leasing a connection still holds: no
+  // connection was opened since `seen_at` (a generation), which would have
+  // forgotten it. A live lease was opened after the server's last loss of
+  // events, so if that opening came before the look, the look was current.
+  bool still_known(std::uint64_t seen_at) const { return known.generation() == seen_at; }
 
   // The versions an append reached, read on a connection leased at `generation`.
   void learn(const AppendResult& result, std::uint64_t generation) {
@@ -829,6 +837,9 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   if (n > 1)
     std::sort(order.begin(), order.end(),
               [&](std::size_t a, std::size_t b) { return streams[a].stream < streams[b].stream; });
+  // What the store saw counts only if no connection was opened (which
+  // forgets it) between this look and the lease: see `still_known`.
+  const std::uint64_t seen_at = known.generation();
   std::size_t event_count = 0;
   bool creates = false, read_only = false;
   for (const auto& write : streams) {
@@ -845,7 +856,7 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   bool lock_first = read_only;
   if (all_known && !creates && !request.record && event_count <= pg::values_max_events) {
     // Existing streams at known versions, a few events: the values form.
-    if (auto out = append_values(request, scratch, event_count)) return std::move(*out);
+    if (auto out = append_values(request, scratch, event_count, seen_at)) return std::move(*out);
     lock_first = true;  // the key refused an event: the locked form reads the versions
   }
 
@@ -902,13 +913,13 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   }
   params.finish();
 
-  const std::uint64_t generation = known.generation();
   auto lease = pool->acquire();  // (a new connection forgets the known versions)
   if (!lease) return std::move(lease).error();
   PGconn* conn = lease->get();
+  const std::uint64_t generation = seen_at;
   const bool recorded = request.record.has_value();
   const char* locked = pg::append_streams_statement(read_only, creates, recorded, false);
-  const char* statement = pg::append_streams_statement(read_only, creates, recorded, all_known);
+  const char* statement = pg::append_streams_statement(read_only, creates, recorded, all_known && still_known(seen_at));
   pg::ResultPtr result = run_append(conn, statement, locked, params, streams, order, lock_first);
   if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
     return append_error(conn, result.get(), streams, order, pool->settings().target,
@@ -1118,10 +1129,12 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
 // (the caller handles those, with the connection back in the pool); any
 // other failure as the store's error.
 Result<pg::ResultPtr> PostgresStore::Impl::run_group(const char* statement, const pg::Params& params,
-                                                     bool (*fall_back)(const PGresult*)) {
+                                                     bool (*fall_back)(const PGresult*),
+                                                     std::optional<std::uint64_t> seen_at) {
   for (int attempt = 0;; ++attempt) {
     auto lease = pool->acquire();
     if (!lease) return std::move(lease).error();
+    if (seen_at && !still_known(*seen_at)) return pg::ResultPtr{};  // no result: fall back
     PGconn* conn = lease->get();
     pg::ResultPtr result(
         PQexecPrepared(conn, statement, params.count(), params.values(), params.lengths(), params.formats(), 1));
@@ -1172,6 +1185,7 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
   // reached so far; per write, the version it appends after; per event, its
   // row at its version, in request order.
   constexpr std::int64_t unknown = -1;
+  const std::uint64_t seen_at = known.generation();  // (run_group checks it still holds)
   thread_local std::vector<std::int64_t> head, next, base;
   thread_local std::vector<ValuesRow> rows;
   head.assign(locks.size(), unknown);
@@ -1219,14 +1233,14 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
     known_group_params(params, locks, head, rows, channel, json);
   }
 
-  const std::uint64_t generation = known.generation();
-  auto ran = run_group(statement.c_str(), params, group_falls_back);
+  const std::uint64_t generation = seen_at;
+  auto ran = run_group(statement.c_str(), params, group_falls_back, seen_at);
   if (!ran) {
     for (std::size_t i : valid) answers[i].emplace(ran.error());
     return true;
   }
   const PGresult* r = ran->get();
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) return false;  // group_falls_back
+  if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) return false;  // forgotten, or group_falls_back
 
   auto unexpected = [&] {
     for (std::size_t i : valid)

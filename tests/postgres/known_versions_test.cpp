@@ -56,9 +56,11 @@ TEST_CASE("after its connections break, the store checks appends against the eve
   EVENTCORE_REQUIRE_POSTGRES();
   ScopedSchema schema("known_lost");
   auto store = open_store(store_config(schema));
-  const auto s = stream("known-a");
+  const auto s = stream("known-a"), t = stream("known-b");
   REQUIRE(store->append(one_event(s, ExpectedVersion::no_stream())).ok());
+  REQUIRE(store->append(one_event(t, ExpectedVersion::no_stream())).ok());
   REQUIRE(store->append(one_event(s, ExpectedVersion::exact(1))).ok());  // seen at version 2
+  REQUIRE(store->append(one_event(t, ExpectedVersion::exact(1))).ok());  // seen at version 2
 
   RawConnection admin(schema.name());
   admin.exec("DELETE FROM events WHERE stream_id = 'known-a' AND stream_version = 2");
@@ -71,10 +73,34 @@ TEST_CASE("after its connections break, the store checks appends against the eve
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 
-  auto result = store->append(one_event(s, ExpectedVersion::exact(2)));
-  REQUIRE_FALSE(result.ok());
-  CHECK(result.error().code == ErrorCode::conflict);
-  CHECK(result.error().message.find("'known-a' is at version 1") != std::string::npos);
+  // Each form that can skip the version read: the first append after the
+  // break opens the connection that forgets what the store saw, after the
+  // store already looked.
+  auto refused = [&](const Result<AppendResult>& result) {
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code == ErrorCode::conflict);
+    CHECK(result.error().message.find("'known-a' is at version 1") != std::string::npos);
+  };
+  SECTION("one event to one stream") { refused(store->append(one_event(s, ExpectedVersion::exact(2)))); }
+  SECTION("several events to one stream") {
+    AppendRequest request;
+    request.streams.push_back({s, ExpectedVersion::exact(2), {event(), event()}});
+    refused(store->append(request));
+  }
+  SECTION("two streams: nothing written to the other") {
+    AppendRequest request;
+    request.streams.push_back({s, ExpectedVersion::exact(2), {event()}});
+    request.streams.push_back({t, ExpectedVersion::exact(2), {event()}});
+    refused(store->append(request));
+    CHECK(store->stream_version(t)->value == 2);
+  }
+  SECTION("group commit: the other request is written") {
+    auto results = store->append_batch({one_event(s, ExpectedVersion::exact(2)), one_event(t, ExpectedVersion::exact(2))});
+    REQUIRE(results.size() == 2);
+    refused(results[0]);
+    REQUIRE(results[1].ok());
+    CHECK(results[1]->streams[0].version.value == 3);
+  }
   CHECK(admin.exec("SELECT count(*) FROM events WHERE stream_id = 'known-a'") == "1");
   // Expecting what it holds goes on, at the next version.
   auto next = store->append(one_event(s, ExpectedVersion::exact(1)));
