@@ -179,12 +179,16 @@ std::string append_values_sql(int streams, int events) {
            "::bigint, " + p(first + 3) + "::text, " + p(first + 4) + "::bytea, " + p(first + 5) + "::uuid, " +
            p(first + 6) + "::uuid, " + p(first + 7) + "::text, " + p(first + 8) + "::jsonb)";
   }
+  sql += ") AS v WHERE ";
   // The locks, in order, as the one-time filter (each void, as text '').
-  sql += ") AS v WHERE (SELECT ";
-  for (int s = 1; s <= streams; ++s)
-    sql += std::string(s > 1 ? " || " : "") + "pg_advisory_xact_lock(eventcore_stream_key(" + p(s) + "::text))::text";
+  if (streams > 0) {
+    sql += "(SELECT ";
+    for (int s = 1; s <= streams; ++s)
+      sql += std::string(s > 1 ? " || " : "") + "pg_advisory_xact_lock(eventcore_stream_key(" + p(s) + "::text))::text";
+    sql += ") = '' AND ";
+  }
   const std::string channel = p(streams + 9 * events + 1) + "::text";
-  sql += ") = '' AND (" + channel + " IS NULL OR (SELECT pg_notify(" + channel + ", '')::text) = '')";
+  sql += "(" + channel + " IS NULL OR (SELECT pg_notify(" + channel + ", '')::text) = '')";
   sql += " RETURNING position, stream_version, pg_current_xact_id()";
   return sql;
 }

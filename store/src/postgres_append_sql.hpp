@@ -84,9 +84,13 @@ std::string append_streams_sql(bool read_only, bool creates, bool recorded, bool
 // stream ids in lock order, then per event in the request's order its id,
 // stream id, version, type, payload, correlation id, causation id, user id
 // and metadata (9 parameters), then the notify channel or NULL. A row per
-// event out, as above. Prepared for every shape, `streams` 1 .. `events`,
-// `events` 2 .. values_max_events (a single event has its own form above).
+// event out, as above. Prepared for every shape, `streams` 2 .. `events`,
+// `events` 2 .. values_max_events. `streams` 0: the events of one stream,
+// which takes no lock (see "The one-stream known forms" above), so there
+// are no ids before the rows; prepared for `events` 2 ..
+// values_one_max_events (a single event has its own form above).
 inline constexpr int values_max_events = 4;
+inline constexpr int values_one_max_events = 16;
 std::string append_values_statement(int streams, int events);
 std::string append_values_sql(int streams, int events);
 

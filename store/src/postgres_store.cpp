@@ -187,8 +187,10 @@ Status prepare_statements(PGconn* conn, bool notify) {
                          pg::append_streams_sql(true, true, recorded, false));
   appends.emplace_back(pg::lock_streams_statement, pg::lock_streams_sql());
   for (int events = 2; events <= pg::values_max_events; ++events)
-    for (int streams = 1; streams <= events; ++streams)
+    for (int streams = 2; streams <= events; ++streams)
       appends.emplace_back(pg::append_values_statement(streams, events), pg::append_values_sql(streams, events));
+  for (int events = 2; events <= pg::values_one_max_events; ++events)
+    appends.emplace_back(pg::append_values_statement(0, events), pg::append_values_sql(0, events));
   for (const auto& [name, sql] : appends) {
     pg::ResultPtr result(PQprepare(conn, name.c_str(), sql.c_str(), 0, nullptr));
     if (PQresultStatus(result.get()) != PGRES_COMMAND_OK)
@@ -602,10 +604,21 @@ struct PostgresStore::Impl {
                                   bool (*fall_back)(const PGresult*),
                                   std::optional<std::uint64_t> seen_at = std::nullopt);
 
-  // One stream: append_stream_sql, one round trip like the rest.
+  // One stream: append_stream_sql, one round trip like the rest; several
+  // events at a version the store knows in the values form.
   Result<AppendResult> append_stream(const AppendRequest& request, AppendScratch& scratch) {
     const StreamWrite& write = request.streams[0];
     const bool several = write.events.size() > 1;
+    bool lock_first = false;
+    scratch.order.assign(1, 0);
+    if (several && write.events.size() <= static_cast<std::size_t>(pg::values_one_max_events) &&
+        kind_code(write.expected) == 0) {
+      const std::uint64_t seen_at = known.generation();
+      if (knows(write)) {
+        if (auto out = append_values(request, scratch, write.events.size(), seen_at)) return std::move(*out);
+        lock_first = true;  // the key refused an event: the locked form reads the version
+      }
+    }
     auto& params = scratch.params;
     params.clear();
     params.add_bytes(write.stream.str());
@@ -636,14 +649,13 @@ struct PostgresStore::Impl {
     if (config.notify == NotifyMode::per_append) params.add_bytes(config.notify_channel);
     params.finish();
 
-    scratch.order.assign(1, 0);
     const std::uint64_t generation = known.generation();
     auto lease = pool->acquire();  // (a new connection forgets the known versions)
     if (!lease) return std::move(lease).error();
     PGconn* conn = lease->get();
     const char* locked = pg::append_stream_statement(several, creates, false);
-    const char* statement = pg::append_stream_statement(several, creates, knows(write));
-    pg::ResultPtr result = run_append(conn, statement, locked, params, request.streams, scratch.order, false);
+    const char* statement = pg::append_stream_statement(several, creates, !lock_first && knows(write));
+    pg::ResultPtr result = run_append(conn, statement, locked, params, request.streams, scratch.order, lock_first);
     if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
       return append_error(conn, result.get(), request.streams, scratch.order, pool->settings().target);
     AppendResult out;
@@ -655,16 +667,19 @@ struct PostgresStore::Impl {
 
   // An append in the values form (pg::append_values_sql): every stream
   // written, each expecting a version the store knows it reached, at most
-  // values_max_events events, no command record. Empty when the events' key
-  // refused an event (a stream moved on): the caller then appends in the
-  // locked form, which reads the versions and names the one it found.
+  // values_max_events events (values_one_max_events to one stream, which
+  // takes no lock), no command record. Empty when the events' key refused
+  // an event (a stream moved on), or when what the store saw was forgotten
+  // since `seen_at`: the caller then appends in the locked form, which reads
+  // the versions and names the one it found.
   std::optional<Result<AppendResult>> append_values(const AppendRequest& request, AppendScratch& scratch,
                                                     std::size_t event_count, std::uint64_t seen_at) {
     const auto& streams = request.streams;
     thread_local std::vector<const StreamId*> locked;
     thread_local std::vector<ValuesRow> rows;
     locked.clear();
-    for (std::size_t i : scratch.order) locked.push_back(&streams[i].stream);
+    if (streams.size() > 1)
+      for (std::size_t i : scratch.order) locked.push_back(&streams[i].stream);
     rows.clear();
     for (const auto& write : streams)
       for (std::size_t e = 0; e < write.events.size(); ++e)
@@ -672,7 +687,7 @@ struct PostgresStore::Impl {
     values_params(scratch.params, locked, rows,
                   config.notify == NotifyMode::per_append ? &config.notify_channel : nullptr, scratch.json);
     const std::string statement =
-        pg::append_values_statement(static_cast<int>(streams.size()), static_cast<int>(event_count));
+        pg::append_values_statement(static_cast<int>(locked.size()), static_cast<int>(event_count));
     auto lease = pool->acquire();  // (a new connection forgets the known versions)
     if (!lease) return std::move(lease).error();
     if (!still_known(seen_at)) return std::nullopt;
@@ -1217,9 +1232,12 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
 
   // Few events, no stream created: the values form; else the known form.
   const bool creates = std::find(head.begin(), head.end(), 0) != head.end();
-  const bool values = !creates && rows.size() <= static_cast<std::size_t>(pg::values_max_events);
+  // (One stream takes no lock: pg::append_values_sql with no stream ids.)
+  const bool one = locks.size() == 1;
+  const bool values =
+      !creates && rows.size() <= static_cast<std::size_t>(one ? pg::values_one_max_events : pg::values_max_events);
   const std::string statement =
-      values ? pg::append_values_statement(static_cast<int>(locks.size()), static_cast<int>(rows.size()))
+      values ? pg::append_values_statement(one ? 0 : static_cast<int>(locks.size()), static_cast<int>(rows.size()))
              : pg::append_streams_statement(false, creates, false, true);
   thread_local pg::Params params;
   thread_local std::string json;
@@ -1227,7 +1245,8 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
   if (values) {
     thread_local std::vector<const StreamId*> locked;
     locked.clear();
-    for (const auto& l : locks) locked.push_back(l.stream);
+    if (!one)
+      for (const auto& l : locks) locked.push_back(l.stream);
     values_params(params, locked, rows, channel, json);
   } else {
     known_group_params(params, locks, head, rows, channel, json);

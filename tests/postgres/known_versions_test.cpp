@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "postgres_append_sql.hpp"
 #include "postgres_known_versions.hpp"
 #include "postgres_test_support.hpp"
 
@@ -198,4 +199,84 @@ TEST_CASE("an append of a few events to streams at known versions stores every f
   CHECK(duplicate.error().code == ErrorCode::duplicate_event);
   CHECK(store->stream_version(a)->value == 2);
   CHECK(store->stream_version(b)->value == 3);
+}
+
+// Several events to one stream at a version the store knows go as one row
+// per event with no lock (pg::append_values_sql with no stream ids), up to
+// values_one_max_events; more go in the array form.
+TEST_CASE("several events to one stream at a known version: every field, in order, in both forms") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  ScopedSchema schema("known_values_one");
+  auto store = open_store(store_config(schema));
+  const auto s = stream("values-one");
+  REQUIRE(store->append(one_event(s, ExpectedVersion::no_stream())).ok());
+  REQUIRE(store->stream_version(s)->value == 1);  // known to the store
+  auto events_of = [](std::size_t n) {
+    std::vector<EventToWrite> events;
+    for (std::size_t i = 0; i < n; ++i) {
+      EventToWrite e = event("Happened" + std::to_string(i), {static_cast<std::uint8_t>(i)});
+      if (i % 2 == 0) e.metadata.correlation_id = EventId::generate();
+      if (i % 3 == 0) e.metadata.causation_id = EventId::generate();
+      if (i % 4 == 0) e.metadata.user_id = "user-" + std::to_string(i);
+      if (i % 5 == 0) e.metadata.extra = {{"i", std::to_string(i)}};
+      events.push_back(std::move(e));
+    }
+    return events;
+  };
+  std::uint64_t version = 1;
+  for (const std::size_t n : {std::size_t{2}, std::size_t{pg::values_one_max_events},
+                              std::size_t{pg::values_one_max_events + 1}}) {
+    CAPTURE(n);
+    const auto events = events_of(n);
+    AppendRequest request;
+    request.streams.push_back({s, ExpectedVersion::exact(version), events});
+    auto result = store->append(request);
+    REQUIRE(result.ok());
+    CHECK(result->streams[0].version.value == version + n);
+    REQUIRE(result->positions.size() == n);
+    auto page = store->read_stream(s, StreamVersion{version + 1}, n + 1);
+    REQUIRE(page.ok());
+    REQUIRE(page->size() == n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& stored = (*page)[i];
+      CHECK(stored.id == events[i].id);
+      CHECK(stored.type == events[i].type);
+      CHECK(stored.payload == events[i].payload);
+      CHECK(stored.metadata == events[i].metadata);
+      CHECK(stored.version.value == version + 1 + i);
+      CHECK(stored.position == result->positions[i]);
+      if (i > 0) CHECK(result->positions[i - 1] < result->positions[i]);
+    }
+    version += n;
+  }
+
+  // Another writer moves the stream on: the key refuses the events, and the
+  // conflict names the version it found; nothing is written.
+  auto other = open_store(store_config(schema));
+  REQUIRE(other->append(one_event(s, ExpectedVersion::exact(version))).ok());
+  AppendRequest stale;
+  stale.streams.push_back({s, ExpectedVersion::exact(version), events_of(3)});
+  auto refused = store->append(stale);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::conflict);
+  CHECK(refused.error().message.find("is at version " + std::to_string(version + 1)) != std::string::npos);
+  CHECK(store->stream_version(s)->value == version + 1);
+
+  // Group commit: two requests to the one stream, one statement.
+  const auto first = events_of(2), second = events_of(3);
+  AppendRequest r1, r2;
+  r1.streams.push_back({s, ExpectedVersion::exact(version + 1), first});
+  r2.streams.push_back({s, ExpectedVersion::exact(version + 3), second});
+  auto batch = store->append_batch({r1, r2});
+  REQUIRE(batch.size() == 2);
+  REQUIRE(batch[0].ok());
+  REQUIRE(batch[1].ok());
+  CHECK(batch[0]->streams[0].version.value == version + 3);
+  CHECK(batch[1]->streams[0].version.value == version + 6);
+  auto page = store->read_stream(s, StreamVersion{version + 2}, 10);
+  REQUIRE(page.ok());
+  REQUIRE(page->size() == 5);
+  CHECK((*page)[0].id == first[0].id);
+  CHECK((*page)[4].id == second[2].id);
+  CHECK((*page)[4].metadata == second[2].metadata);
 }
