@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <set>
+#include <string_view>
 
 namespace eventcore::pg {
 
@@ -124,6 +126,44 @@ bool connection_lost(PGconn* conn, const PGresult* result) {
   const std::string_view s = state;
   // connection exceptions, admin shutdown, crash shutdown, cannot connect now
   return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03";
+}
+
+Status prepare_all(PGconn* conn, const std::vector<StatementText>& statements, std::string_view where) {
+  auto failure = [&](const std::string& what, const PGresult* result) {
+    const bool lost = connection_lost(conn, result);
+    return Error{lost ? ErrorCode::unavailable : ErrorCode::failed,
+                 "cannot prepare " + what + " " + std::string(where) + ": " +
+                     trim(result ? PQresultErrorMessage(result) : PQerrorMessage(conn))};
+  };
+  if (PQenterPipelineMode(conn) != 1) return failure("the store's statements", nullptr);
+  // The server answers each Parse with a few bytes, so sending all of them
+  // before reading cannot fill both directions' buffers.
+  std::size_t sent = 0;
+  while (sent < statements.size() &&
+         PQsendPrepare(conn, statements[sent].name.c_str(), statements[sent].sql.c_str(), 0, nullptr) == 1)
+    ++sent;
+  std::optional<Error> error;
+  if (sent < statements.size()) error = failure(statements[sent].name, nullptr);
+  if (PQpipelineSync(conn) != 1 && !error) error = failure("the store's statements", nullptr);
+  // One result per statement sent (then a null), then the sync's; after a
+  // failed one, the rest report PGRES_PIPELINE_ABORTED.
+  for (std::size_t i = 0; i < sent && PQstatus(conn) == CONNECTION_OK; ++i) {
+    ResultPtr result(PQgetResult(conn));
+    if (!result) break;  // the connection failed
+    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK && !error) error = failure(statements[i].name, result.get());
+    while (ResultPtr(PQgetResult(conn))) {
+    }
+  }
+  if (PQstatus(conn) == CONNECTION_OK) {
+    ResultPtr sync(PQgetResult(conn));
+    if (PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC && !error)
+      error = failure("the store's statements", sync.get());
+    if (PQexitPipelineMode(conn) != 1 && !error) error = failure("the store's statements", nullptr);
+  } else if (!error) {
+    error = failure("the store's statements", nullptr);
+  }
+  if (error) return *error;
+  return {};
 }
 
 namespace {

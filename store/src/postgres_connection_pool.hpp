@@ -44,6 +44,19 @@ Result<PGconn*> connect(const ConnectionSettings& settings);
 // closed it), as opposed to the statement being rejected.
 bool connection_lost(PGconn* conn, const PGresult* result);
 
+// A statement to prepare on a new connection: its name and its SQL.
+struct StatementText {
+  std::string name;
+  std::string sql;
+};
+
+// Prepares every statement in one round trip (libpq's pipeline mode): a
+// store's connection prepares about 50, which one PQprepare each made about
+// as many round trips. Errors name the first statement that failed and what
+// the server said, `where` telling which server ("on the primary"):
+// unavailable when the connection was lost, failed otherwise.
+Status prepare_all(PGconn* conn, const std::vector<StatementText>& statements, std::string_view where);
+
 // Connections are opened lazily, up to `size`, and replaced on the next
 // acquire after they break. acquire() blocks while all are in use.
 class ConnectionPool {

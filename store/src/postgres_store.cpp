@@ -159,64 +159,45 @@ Status plan_settings(PGconn* conn, std::string_view where) {
 // The statements of a standby's pool: reads of the log only.
 Status prepare_reads(PGconn* conn) {
   if (auto status = plan_settings(conn, "on the replica"); !status) return status;
-  for (const auto& [name, sql] : {std::pair<const char*, const std::string*>{read_all_statement, &read_all_sql},
-                                  {backlog_statement, &backlog_sql}}) {
-    pg::ResultPtr result(PQprepare(conn, name, sql->c_str(), 0, nullptr));
-    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK)
-      return Error{pg::connection_lost(conn, result.get()) ? ErrorCode::unavailable : ErrorCode::failed,
-                   std::string("cannot prepare ") + name + " on the replica: " + server_message(conn, result.get())};
-  }
-  return {};
+  return pg::prepare_all(conn, {{read_all_statement, read_all_sql}, {backlog_statement, backlog_sql}},
+                         "on the replica");
 }
 
 Status prepare_statements(PGconn* conn, bool notify) {
   if (auto status = plan_settings(conn, "on the primary"); !status) return status;
-  std::vector<std::pair<std::string, std::string>> appends;
+  std::vector<pg::StatementText> statements;
   for (const bool known : {false, true})
     for (const bool creates : {false, true}) {
       for (const bool several : {false, true})
-        appends.emplace_back(pg::append_stream_statement(several, creates, known),
-                             pg::append_stream_sql(several, creates, notify, known));
+        statements.push_back({pg::append_stream_statement(several, creates, known),
+                              pg::append_stream_sql(several, creates, notify, known)});
       for (const bool recorded : {false, true})
-        appends.emplace_back(pg::append_streams_statement(false, creates, recorded, known),
-                             pg::append_streams_sql(false, creates, recorded, known));
+        statements.push_back({pg::append_streams_statement(false, creates, recorded, known),
+                              pg::append_streams_sql(false, creates, recorded, known)});
     }
   // One read-only form each way: it creates streams as needed and always reads versions.
   for (const bool recorded : {false, true})
-    appends.emplace_back(pg::append_streams_statement(true, true, recorded, false),
-                         pg::append_streams_sql(true, true, recorded, false));
-  appends.emplace_back(pg::lock_streams_statement, pg::lock_streams_sql());
+    statements.push_back({pg::append_streams_statement(true, true, recorded, false),
+                          pg::append_streams_sql(true, true, recorded, false)});
+  statements.push_back({pg::lock_streams_statement, pg::lock_streams_sql()});
   for (int events = 2; events <= pg::values_max_events; ++events)
     for (int streams = 2; streams <= events; ++streams)
-      appends.emplace_back(pg::append_values_statement(streams, events), pg::append_values_sql(streams, events));
+      statements.push_back({pg::append_values_statement(streams, events), pg::append_values_sql(streams, events)});
   for (int events = 2; events <= pg::values_one_max_events; ++events)
-    appends.emplace_back(pg::append_values_statement(0, events), pg::append_values_sql(0, events));
-  for (const auto& [name, sql] : appends) {
-    pg::ResultPtr result(PQprepare(conn, name.c_str(), sql.c_str(), 0, nullptr));
-    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK)
-      return Error{pg::connection_lost(conn, result.get()) ? ErrorCode::unavailable : ErrorCode::failed,
-                   "cannot prepare " + name + ": " + server_message(conn, result.get())};
-  }
-  const std::pair<const char*, const std::string*> statements[] = {
-      {load_record_statement, &load_record_sql},
-      {expire_records_statement, &expire_records_sql},
-      {append_batch_statement, &append_batch_sql},
-      {read_stream_statement, &read_stream_sql},
-      {read_all_statement, &read_all_sql},
-      {stream_version_statement, &stream_version_sql},
-      {list_streams_statement, &list_streams_sql},
-      {totals_statement, &totals_sql},
-      {backlog_statement, &backlog_sql},
-      {load_snapshot_statement, &load_snapshot_sql},
-      {save_snapshot_statement, &save_snapshot_sql},
-  };
-  for (const auto& [name, sql] : statements) {
-    pg::ResultPtr result(PQprepare(conn, name, sql->c_str(), 0, nullptr));
-    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK)
-      return Error{pg::connection_lost(conn, result.get()) ? ErrorCode::unavailable : ErrorCode::failed,
-                   std::string("cannot prepare ") + name + ": " + server_message(conn, result.get())};
-  }
-  return {};
+    statements.push_back({pg::append_values_statement(0, events), pg::append_values_sql(0, events)});
+  for (const auto& [name, sql] : {std::pair<const char*, const std::string*>{load_record_statement, &load_record_sql},
+                                  {expire_records_statement, &expire_records_sql},
+                                  {append_batch_statement, &append_batch_sql},
+                                  {read_stream_statement, &read_stream_sql},
+                                  {read_all_statement, &read_all_sql},
+                                  {stream_version_statement, &stream_version_sql},
+                                  {list_streams_statement, &list_streams_sql},
+                                  {totals_statement, &totals_sql},
+                                  {backlog_statement, &backlog_sql},
+                                  {load_snapshot_statement, &load_snapshot_sql},
+                                  {save_snapshot_statement, &save_snapshot_sql}})
+    statements.push_back({name, *sql});
+  return pg::prepare_all(conn, statements, "on the primary");
 }
 
 std::string_view field(const PGresult* result, int row, int column) {

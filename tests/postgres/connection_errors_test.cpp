@@ -1,5 +1,7 @@
 #include <chrono>
+#include <vector>
 
+#include "postgres_connection_pool.hpp"
 #include "postgres_test_support.hpp"
 
 using namespace eventcore;
@@ -64,4 +66,34 @@ TEST_CASE("a wrong database name fails open with a message naming it") {
   INFO(store.error().message);
   CHECK(store.error().code == ErrorCode::unavailable);
   CHECK(store.error().message.find("no_such_database_here") != std::string::npos);
+}
+
+// A new pooled connection prepares the store's statements in one pipeline.
+TEST_CASE("prepare_all prepares every statement in one round trip, and a failed one is named, and the connection "
+          "stays usable") {
+  EVENTCORE_REQUIRE_POSTGRES();
+  RawConnection raw;
+  auto prepared = [&](const std::string& name) {
+    return raw.exec("SELECT count(*) FROM pg_prepared_statements WHERE name = '" + name + "'") == "1";
+  };
+  SECTION("all of them") {
+    REQUIRE(pg::prepare_all(raw.conn, {{"pa_one", "SELECT 1"}, {"pa_two", "SELECT $1::int + 1"}}, "here").ok());
+    CHECK(prepared("pa_one"));
+    CHECK(prepared("pa_two"));
+    pg::ResultPtr two(PQexecPrepared(raw.conn, "pa_two", 1, std::vector<const char*>{"41"}.data(), nullptr,
+                                     nullptr, 0));
+    REQUIRE(PQresultStatus(two.get()) == PGRES_TUPLES_OK);
+    CHECK(std::string(PQgetvalue(two.get(), 0, 0)) == "42");
+  }
+  SECTION("one the server rejects: named with the server's reason, the others after it not prepared") {
+    auto status = pg::prepare_all(
+        raw.conn, {{"pb_one", "SELECT 1"}, {"pb_bad", "SELECT * FROM no_such_table"}, {"pb_three", "SELECT 3"}},
+        "on the primary");
+    REQUIRE_FALSE(status.ok());
+    CHECK(status.error().code == ErrorCode::failed);
+    CHECK(status.error().message.find("cannot prepare pb_bad on the primary") != std::string::npos);
+    CHECK(status.error().message.find("no_such_table") != std::string::npos);
+    CHECK_FALSE(prepared("pb_three"));
+    CHECK(raw.exec("SELECT 7") == "7");  // out of pipeline mode, nothing left to read
+  }
 }
