@@ -13,7 +13,10 @@
 // synchronous_commit = off, a failover to a standby that lagged, a restore
 // from a backup), and each of them breaks every connection: the store
 // forgets everything here whenever its pool opens a connection, and drops
-// what a connection leased before that reports. (A schema dropped and made
+// what a connection leased before that reports. An append that looks here
+// before leasing its connection compares generation() from before the look
+// with the one after the lease, since the lease may be the connection that
+// forgets (PostgresStore's still_known). (A schema dropped and made
 // again under a running process is not noticed: restart the process.)
 //
 // Bounded: when full, it starts over (entries cost only the reads they save).

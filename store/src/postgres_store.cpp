@@ -1123,7 +1123,9 @@ void PostgresStore::Impl::append_group(const std::vector<AppendRequest>& request
 // carrying the same event ids, or two stream ids with one lock key). The
 // statement's result, also when it failed in a way `fall_back` accepts
 // (the caller handles those, with the connection back in the pool); any
-// other failure as the store's error.
+// other failure as the store's error. With `seen_at`, for a statement built
+// from known versions: no result (null) when they were forgotten since
+// (still_known), and nothing was sent.
 Result<pg::ResultPtr> PostgresStore::Impl::run_group(const char* statement, const pg::Params& params,
                                                      bool (*fall_back)(const PGresult*),
                                                      std::optional<std::uint64_t> seen_at) {
