@@ -1,4 +1,6 @@
 #include <chrono>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "postgres_connection_pool.hpp"
@@ -76,8 +78,29 @@ TEST_CASE("prepare_all prepares every statement in one round trip, and a failed 
   auto prepared = [&](const std::string& name) {
     return raw.exec("SELECT count(*) FROM pg_prepared_statements WHERE name = '" + name + "'") == "1";
   };
-  SECTION("all of them") {
-    REQUIRE(pg::prepare_all(raw.conn, {{"pa_one", "SELECT 1"}, {"pa_two", "SELECT $1::int + 1"}}, "here").ok());
+  SECTION("all of them, every Parse sent before the first answer is read") {
+    // libpq's protocol trace, a line per message: "<time>\tF\t<length>\tParse\t..."
+    // sent, "\tB\t" received, in order.
+    std::FILE* trace = std::tmpfile();
+    REQUIRE(trace != nullptr);
+    PQtrace(raw.conn, trace);
+    const auto status = pg::prepare_all(raw.conn, {{"pa_one", "SELECT 1"}, {"pa_two", "SELECT $1::int + 1"}}, "here");
+    PQuntrace(raw.conn);
+    REQUIRE(status.ok());
+    std::rewind(trace);
+    std::vector<std::string> lines;
+    for (char line[4096]; std::fgets(line, sizeof line, trace);) lines.emplace_back(line);
+    std::fclose(trace);
+    std::size_t last_parse = 0, first_answer = lines.size(), parses = 0;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].find("\tF\t") != std::string::npos && lines[i].find("\tParse\t") != std::string::npos) {
+        last_parse = i;
+        ++parses;
+      }
+      if (lines[i].find("\tB\t") != std::string::npos && first_answer == lines.size()) first_answer = i;
+    }
+    CHECK(parses == 2);
+    CHECK(last_parse < first_answer);
     CHECK(prepared("pa_one"));
     CHECK(prepared("pa_two"));
     pg::ResultPtr two(PQexecPrepared(raw.conn, "pa_two", 1, std::vector<const char*>{"41"}.data(), nullptr,
