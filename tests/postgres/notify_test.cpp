@@ -180,6 +180,17 @@ TEST_CASE("with NotifyMode::per_append every append notifies the channel when it
   CHECK(known_result->streams[1].version.value == 3);
   CHECK(notified(listener, config.notify_channel, std::chrono::seconds(5)));
 
+  // One stream at a version the store knows, which takes no lock: one
+  // event, and several (the values form with no stream ids).
+  REQUIRE(store->append(one_event(stream("n-3"), ExpectedVersion::exact(3))).ok());
+  CHECK(notified(listener, config.notify_channel, std::chrono::seconds(5)));
+  AppendRequest known_one;
+  known_one.streams.push_back({stream("n-3"), ExpectedVersion::exact(4), {event(), event()}});
+  auto known_one_result = store->append(known_one);
+  REQUIRE(known_one_result.ok());
+  CHECK(known_one_result->streams[0].version.value == 6);
+  CHECK(notified(listener, config.notify_channel, std::chrono::seconds(5)));
+
   // A failed append writes nothing and wakes no one.
   auto conflict = store->append(one_event(stream("n-1"), ExpectedVersion::no_stream()));
   REQUIRE(conflict.error().code == ErrorCode::conflict);
