@@ -597,7 +597,7 @@ struct PostgresStore::Impl {
       const std::uint64_t seen_at = known.generation();
       if (knows(write)) {
         if (auto out = append_values(request, scratch, write.events.size(), seen_at)) return std::move(*out);
-        lock_first = true;  // the key refused an event: the locked form reads the version
+        lock_first = true;  // refused by the key, or forgotten: the locked form reads the version
       }
     }
     auto& params = scratch.params;
@@ -853,7 +853,7 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   if (all_known && !creates && !request.record && event_count <= pg::values_max_events) {
     // Existing streams at known versions, a few events: the values form.
     if (auto out = append_values(request, scratch, event_count, seen_at)) return std::move(*out);
-    lock_first = true;  // the key refused an event: the locked form reads the versions
+    lock_first = true;  // refused by the key, or forgotten: the locked form reads the versions
   }
 
   auto& params = scratch.params;
