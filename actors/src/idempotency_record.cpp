@@ -26,8 +26,8 @@ Payload encode_record(const IdempotencyRecord& record) {
   Payload payload;
   {
     PayloadWriteBuf buf(payload);
-    std::ostream os(&buf);
-    cereal::PortableBinaryOutputArchive archive(os);
+    StreamOver<std::ostream> os(&buf);
+    cereal::PortableBinaryOutputArchive archive(os.get());
     archive(wire);
     archive(wire.fingerprint);
   }
@@ -40,10 +40,10 @@ Result<IdempotencyRecord> decode_record(const CommandRecord& stored) {
   Wire wire;
   try {
     PayloadReadBuf buf(stored.data);
-    std::istream is(&buf);
-    cereal::PortableBinaryInputArchive archive(is);
+    StreamOver<std::istream> is(&buf);
+    cereal::PortableBinaryInputArchive archive(is.get());
     archive(wire);
-    if (is.peek() != std::char_traits<char>::eof()) archive(wire.fingerprint);
+    if (is.get().peek() != std::char_traits<char>::eof()) archive(wire.fingerprint);
   } catch (const std::exception& e) {
     return Error{ErrorCode::malformed_event, "malformed command record under idempotency key '" + stored.key +
                                                  "': " + e.what()};

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -39,6 +40,23 @@ struct AccountClosed {
 
 using AccountEvent = std::variant<AccountOpened, MoneyDeposited, AccountClosed>;
 using Codec = EventCodec<AccountEvent>;
+
+// An event whose serialize encodes and decodes another event itself, while
+// the codec's own stream is in use on this thread.
+struct Wrapped {
+  static constexpr std::string_view event_type = "Wrapped";
+  AccountEvent inner;
+  template <class Archive> void save(Archive& ar) const {
+    ar(std::string(Codec::type_name(inner)), Codec::encode_payload(inner));
+  }
+  template <class Archive> void load(Archive& ar) {
+    std::string type;
+    Payload payload;
+    ar(type, payload);
+    inner = Codec::decode(type, payload).value();
+  }
+};
+using WrappedCodec = EventCodec<std::variant<Wrapped>>;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -142,4 +160,44 @@ TEST_CASE("a malformed stored event names its stream and position", "[codec]") {
   CHECK(decoded.error().code == ErrorCode::malformed_event);
   CHECK(contains(decoded.error().message, "'account-3'"));
   CHECK(contains(decoded.error().message, "5:6"));
+}
+
+TEST_CASE("a decode after a malformed payload starts clean", "[codec]") {
+  // The thread's stream is reused: the failure state the truncated payload
+  // left must not fail (or leak bytes into) the next decode.
+  const auto payload = Codec::encode_payload(AccountOpened{"after", {"a"}});
+  for (int i = 0; i < 3; ++i) {
+    std::span<const std::uint8_t> truncated(payload.data(), payload.size() - 1);
+    REQUIRE_FALSE(Codec::decode("AccountOpened", truncated).ok());
+    auto decoded = Codec::decode("AccountOpened", payload);
+    REQUIRE(decoded.ok());
+    CHECK(*decoded == AccountEvent{AccountOpened{"after", {"a"}}});
+    CHECK(round_trip(MoneyDeposited{7, "x"}) == AccountEvent{MoneyDeposited{7, "x"}});
+  }
+}
+
+TEST_CASE("an event whose serialize encodes another event round-trips", "[codec]") {
+  const AccountEvent inner = AccountOpened{"inner", {"t"}};
+  auto written = WrappedCodec::encode(Wrapped{inner});
+  auto decoded = WrappedCodec::decode(written.type, written.payload);
+  REQUIRE(decoded.ok());
+  CHECK(std::get<Wrapped>(*decoded).inner == inner);
+  // and the thread's own stream still works afterwards
+  CHECK(round_trip(AccountClosed{}) == AccountEvent{AccountClosed{}});
+}
+
+TEST_CASE("threads encode and decode at once", "[codec]") {
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([t, &failures] {
+      for (int i = 0; i < 2'000; ++i) {
+        const AccountEvent event = MoneyDeposited{t * 100'000 + i, std::string(static_cast<std::size_t>(i % 40), 'n')};
+        auto written = Codec::encode(event);
+        auto decoded = Codec::decode(written.type, written.payload);
+        if (!decoded.ok() || !(*decoded == event)) ++failures[static_cast<std::size_t>(t)];
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  CHECK(failures == std::vector<int>(4, 0));
 }

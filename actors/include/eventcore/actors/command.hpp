@@ -220,8 +220,8 @@ Payload encode_state(const void* state) {
   Payload payload;
   {
     PayloadWriteBuf buf(payload);
-    std::ostream os(&buf);
-    cereal::PortableBinaryOutputArchive archive(os);
+    StreamOver<std::ostream> os(&buf);
+    cereal::PortableBinaryOutputArchive archive(os.get());
     archive(*static_cast<const S*>(state));
   }
   return payload;
@@ -231,8 +231,8 @@ template <class S>
 std::shared_ptr<void> decode_state(std::span<const std::uint8_t> bytes) {
   auto state = std::make_shared<S>();
   PayloadReadBuf buf(bytes);
-  std::istream is(&buf);
-  cereal::PortableBinaryInputArchive archive(is);
+  StreamOver<std::istream> is(&buf);
+  cereal::PortableBinaryInputArchive archive(is.get());
   archive(*state);
   return state;
 }

@@ -3,6 +3,9 @@
 #include <array>
 #include <cstdint>
 #include <exception>
+#include <istream>
+#include <optional>
+#include <ostream>
 #include <span>
 #include <streambuf>
 #include <string>
@@ -60,6 +63,46 @@ class PayloadReadBuf : public std::streambuf {
     setg(begin, begin, begin + in.size());
   }
 };
+
+// A std::ostream or std::istream over `buf` for one archive. Constructing a
+// stream sets up its locale, which costs more than encoding a small event,
+// so each thread keeps one of each and points it at the buffer; a nested
+// use (a serialize that encodes something itself) gets a stream of its own.
+template <class Stream>
+class StreamOver {
+ public:
+  explicit StreamOver(std::streambuf* buf) {
+    Slot& slot = cached();
+    if (slot.busy) {
+      own_.emplace(buf);
+      stream_ = &*own_;
+      return;
+    }
+    slot.busy = true;
+    stream_ = &slot.stream;
+    stream_->rdbuf(buf);  // also clears the state the last use left
+  }
+  ~StreamOver() {
+    if (own_) return;
+    stream_->rdbuf(nullptr);
+    cached().busy = false;
+  }
+  StreamOver(const StreamOver&) = delete;
+  StreamOver& operator=(const StreamOver&) = delete;
+  Stream& get() { return *stream_; }
+
+ private:
+  struct Slot {
+    Stream stream{nullptr};
+    bool busy = false;
+  };
+  static Slot& cached() {
+    thread_local Slot slot;
+    return slot;
+  }
+  Stream* stream_ = nullptr;
+  std::optional<Stream> own_;
+};
 }  // namespace detail
 
 // Maps the alternatives of a std::variant of domain events to and from
@@ -86,9 +129,9 @@ class EventCodec<std::variant<Ts...>> {
   static Payload encode_payload(const Event& event) {
     Payload payload;
     detail::PayloadWriteBuf buf(payload);
-    std::ostream os(&buf);
+    detail::StreamOver<std::ostream> os(&buf);
     {
-      cereal::PortableBinaryOutputArchive archive(os);
+      cereal::PortableBinaryOutputArchive archive(os.get());
       std::visit([&](const auto& e) { archive(e); }, event);
     }
     return payload;
@@ -132,8 +175,8 @@ class EventCodec<std::variant<Ts...>> {
       using T = std::variant_alternative_t<I, Event>;
       try {
         detail::PayloadReadBuf buf(payload);
-        std::istream is(&buf);
-        cereal::PortableBinaryInputArchive archive(is);
+        detail::StreamOver<std::istream> is(&buf);
+        cereal::PortableBinaryInputArchive archive(is.get());
         T value{};
         archive(value);
         result = Result<Event>{Event{std::in_place_index<I>, std::move(value)}};
