@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <latch>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -106,6 +107,28 @@ double thread_cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+double machine_context_switches() {
+  std::ifstream in("/proc/stat");
+  for (std::string key; in >> key;) {
+    if (key == "ctxt") {
+      double n = 0;
+      in >> n;
+      return n;
+    }
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return 0;
+}
+
+Side SwitchCounts::counted(const Side& side, std::vector<double>& out) {
+  return Side{side.name, [run = side.run, &out] {
+                const double before = machine_context_switches();
+                RunStats stats = run();
+                if (stats.ops > 0) out.push_back((machine_context_switches() - before) / static_cast<double>(stats.ops));
+                return stats;
+              }};
 }
 
 double load_average() {

@@ -68,6 +68,23 @@ Comparison alternate(const std::string& bench, int reps, const Side& baseline, c
 
 // CPU time (user + system) consumed so far by the calling thread.
 double thread_cpu_seconds();
+// Context switches of the whole machine so far (/proc/stat's ctxt; 0 where
+// there is none): thread hand-offs, counted across every process, a
+// database server's included.
+double machine_context_switches();
+
+// Each side's context switches per operation, one value per run (they
+// include the warm-up's and whatever else the machine ran meanwhile).
+struct SwitchCounts {
+  std::vector<double> baseline, subject;
+  // `side`, recording into `baseline` or `subject` as it runs.
+  Side baseline_side(const Side& side) { return counted(side, baseline); }
+  Side subject_side(const Side& side) { return counted(side, subject); }
+
+ private:
+  static Side counted(const Side& side, std::vector<double>& out);
+};
+
 // The 1-minute load average of the machine (other work competes with the bench).
 double load_average();
 

@@ -43,13 +43,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <iostream>
-#include <limits>
 #include <string>
 #include <thread>
 
@@ -329,40 +326,17 @@ void open_accounts(const Executor& executor) {
   }
 }
 
-// Context switches of the whole machine so far (/proc/stat's ctxt): the
-// thread hand-offs a round trip costs, counted across both processes.
-double context_switches() {
-  std::ifstream in("/proc/stat");
-  for (std::string key; in >> key;) {
-    if (key == "ctxt") {
-      double n = 0;
-      in >> n;
-      return n;
-    }
-    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
-  }
-  return 0;
-}
-
 // Runs a case of the in-process deposits against `subject` and prints it,
 // with each side's context switches per operation (medians; they include
 // the warm-up's and whatever else the machine ran).
 void compare(const std::string& name, const std::string& metric, const std::string& unit, int callers, int reps,
              const Side& baseline, const Side& subject, const std::string& node) {
-  std::vector<double> switches[2];
-  auto counted = [&](const Side& side, std::vector<double>& out) {
-    return Side{side.name, [&side, &out] {
-                  const double before = context_switches();
-                  RunStats stats = side.run();
-                  if (stats.ops > 0) out.push_back((context_switches() - before) / static_cast<double>(stats.ops));
-                  return stats;
-                }};
-  };
-  auto comparison = alternate(name, reps, counted(baseline, switches[0]), counted(subject, switches[1]), false, unit);
+  SwitchCounts switches;
+  auto comparison =
+      alternate(name, reps, switches.baseline_side(baseline), switches.subject_side(subject), false, unit);
   CaseReport report{name, metric, unit, callers, "in_process", false, 0.5, std::nullopt, {}};
   report.extra["node"] = node;
-  report.extra["baseline_context_switches_per_op"] = std::round(median(switches[0]) * 10) / 10;
-  report.extra["context_switches_per_op"] = std::round(median(switches[1]) * 10) / 10;
+  add_switches(report, switches);
   emit(report, comparison);
 }
 

@@ -29,6 +29,12 @@ nlohmann::json rounded(const std::vector<double>& values) {
 }
 }  // namespace
 
+void add_switches(CaseReport& report, const SwitchCounts& counts) {
+  auto tenths = [](const std::vector<double>& v) { return std::round(median(v) * 10) / 10; };
+  report.extra["baseline_context_switches_per_op"] = tenths(counts.baseline);
+  report.extra["context_switches_per_op"] = tenths(counts.subject);
+}
+
 nlohmann::json emit(const CaseReport& report, const Comparison& c) {
   const auto subject = rates(c.subject, report.per_event);
   const auto baseline = rates(c.baseline, report.per_event);
