@@ -22,6 +22,8 @@
 # gateway from another process, against in-process) and cluster_bench
 # (bench/cluster_bench.sh: 3 nodes behind haproxy against 1) run with their
 # default options: one command runs every benchmark.
+# bench/instructions.sh (not run here) counts the in-memory runtime's
+# instructions per command under callgrind, where timing is too noisy.
 #
 # Environment: EVENTCORE_BENCH_SECONDS (seconds per timed run, default 5),
 # EVENTCORE_BENCH_EVENTS (catch-up log size, default 1,000,000),

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Instructions per command of the in-memory runtime against a direct
+# MemoryStore append, counted by valgrind's callgrind: a figure this
+# machine's noise does not move (its throughput swings by a quarter between
+# runs of one binary, and the VM exposes no hardware counters to perf).
+#
+#   bench/instructions.sh [RUNTIME_BENCH]    (default: build-bench/bench/runtime_bench)
+#
+# Runs runtime_bench's mem_single cases (mem_single and mem_single_churn)
+# for 2 s under callgrind (about 20 s) and prints one JSON line:
+#   baseline_per_op    MemoryAppendClient::op, inclusive: one direct append,
+#                      the request built and its event encoded
+#   command_per_op     the fast path's run_local, inclusive: one command
+#                      decided, appended, folded and answered (the next one
+#                      created by the bench's callback included)
+#   actor_work_per_op  everything CAF's workers ran (scheduled_actor::resume),
+#                      per command: the above plus CAF's message handling
+# Give it two binaries' outputs to compare builds (a bisection, a change).
+set -euo pipefail
+
+# shellcheck source=../scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+binary="${1:-${EVENTCORE_ROOT}/build-bench/bench/runtime_bench}"
+[[ -x "$binary" ]] || { log "instructions.sh: no runtime_bench at $binary (scripts/bench.sh builds it)"; exit 2; }
+EVENTCORE_PACKAGES+=(valgrind)
+install_packages
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+log "counting the instructions of $binary under callgrind (about 20 s)"
+valgrind --tool=callgrind --callgrind-out-file="$work/out" "$binary" --cases mem_single --reps 1 --seconds 2 \
+  >/dev/null 2>"$work/valgrind.log" || { tail -20 "$work/valgrind.log" >&2; exit 1; }
+callgrind_annotate --inclusive=yes --tree=calling "$work/out" >"$work/tree" 2>/dev/null
+
+python3 - "$work/tree" "$binary" <<'PY'
+import json, re, sys
+lines = open(sys.argv[1]).read().split('\n')
+head = re.compile(r'^\s*([0-9,]+) \([^)]*\)\s+\*')
+def inclusive(name):
+    for line in lines:
+        m = head.match(line)
+        if m and name in line:
+            return int(m.group(1).replace(',', ''))
+    raise SystemExit(f"instructions.sh: no '{name}' in the profile")
+def calls(name):
+    pattern = re.compile(r'^\s*[0-9,]+ \([^)]*\)\s+>.*' + re.escape(name) + r'.*\(([0-9,]+)x\)')
+    return sum(int(m.group(1).replace(',', '')) for m in map(pattern.match, lines) if m)
+ops = calls('MemoryAppendClient::op(')
+commands = calls('::on_local_appended(caf')
+if not ops or not commands:
+    raise SystemExit("instructions.sh: the profile counted no appends or commands")
+print(json.dumps({
+    "bench": "instructions_mem_single",
+    "binary": sys.argv[2],
+    "baseline_per_op": round(inclusive('MemoryAppendClient::op(') / ops),
+    "command_per_op": round(inclusive('::run_local(caf') / commands),
+    "actor_work_per_op": round(inclusive('caf::scheduled_actor::resume(caf::execution_unit') / commands),
+    "appends": ops, "commands": commands,
+}))
+PY
