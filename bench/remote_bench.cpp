@@ -33,6 +33,10 @@
 //                           per caller, no framework. Baseline: the
 //                           in-process deposits.
 //
+// Every line also has each side's context switches per operation
+// (context_switches_per_op, baseline_...): the thread hand-offs a round
+// trip costs, counted across both processes.
+//
 // `--reps N`, `--seconds S` (default EVENTCORE_BENCH_SECONDS or 5).
 
 #include <arpa/inet.h>
