@@ -119,16 +119,7 @@ double machine_context_switches() {
     }
     in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
   }
-  return 0;
-}
-
-Side SwitchCounts::counted(const Side& side, std::vector<double>& out) {
-  return Side{side.name, [run = side.run, &out] {
-                const double before = machine_context_switches();
-                RunStats stats = run();
-                if (stats.ops > 0) out.push_back((machine_context_switches() - before) / static_cast<double>(stats.ops));
-                return stats;
-              }};
+  return -1;
 }
 
 double load_average() {
@@ -153,7 +144,9 @@ Comparison alternate(const std::string& bench, int reps, const Side& baseline, c
                      bool per_event, const std::string& unit) {
   Comparison c;
   auto run = [&](const Side& side, std::vector<RunStats>& into, int rep) {
+    const double switches = machine_context_switches();
     RunStats s = side.run();
+    if (switches >= 0) s.context_switches = machine_context_switches() - switches;
     const double rate = per_event ? s.units_per_s() : s.ops_per_s();
     std::cerr << "[bench] " << bench << " rep " << rep + 1 << "/" << reps << " " << side.name << ": "
               << with_commas(rate) << " " << unit;

@@ -24,6 +24,7 @@ struct RunStats {
   double p50_us = -1;        // latency percentiles; negative when not measured
   double p99_us = -1;
   double cpu_seconds = -1;   // CPU time (user + system) of the client threads (or process) in the window; negative when not measured
+  double context_switches = -1;  // of the whole machine during the run (alternate() counts them); negative when not measured
   bool complete = true;      // false when a bounded read stopped at the deadline
   std::string first_error;
 
@@ -63,27 +64,16 @@ struct Comparison {
 
 // Runs baseline and subject `reps` times each, alternating which goes first
 // (B S, S B, B S, ...), with progress on stderr. `rate` picks the number shown.
+// Each run's RunStats::context_switches is counted here (warm-up included).
 Comparison alternate(const std::string& bench, int reps, const Side& baseline, const Side& subject,
                      bool per_event, const std::string& unit);
 
 // CPU time (user + system) consumed so far by the calling thread.
 double thread_cpu_seconds();
-// Context switches of the whole machine so far (/proc/stat's ctxt; 0 where
-// there is none): thread hand-offs, counted across every process, a
+// Context switches of the whole machine so far (/proc/stat's ctxt; negative
+// where there is none): thread hand-offs, counted across every process, a
 // database server's included.
 double machine_context_switches();
-
-// Each side's context switches per operation, one value per run (they
-// include the warm-up's and whatever else the machine ran meanwhile).
-struct SwitchCounts {
-  std::vector<double> baseline, subject;
-  // `side`, recording into `baseline` or `subject` as it runs.
-  Side baseline_side(const Side& side) { return counted(side, baseline); }
-  Side subject_side(const Side& side) { return counted(side, subject); }
-
- private:
-  static Side counted(const Side& side, std::vector<double>& out);
-};
 
 // The 1-minute load average of the machine (other work competes with the bench).
 double load_average();

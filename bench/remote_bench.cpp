@@ -34,8 +34,8 @@
 //                           in-process deposits.
 //
 // Every line also has each side's context switches per operation
-// (context_switches_per_op, baseline_...): the thread hand-offs a round
-// trip costs, counted across both processes.
+// (context_switches_per_op, baseline_..., as every bench reports them): the
+// thread hand-offs a round trip costs, counted across both processes.
 //
 // `--reps N`, `--seconds S` (default EVENTCORE_BENCH_SECONDS or 5).
 
@@ -91,6 +91,15 @@ std::shared_ptr<EventStore> open_store(const std::string& database, const std::s
   return std::shared_ptr<EventStore>(std::move(*store));
 }
 
+// Tells the parent (Node) the port, then returns once the parent closes
+// this child's stdin: how every child here serves until it is stopped.
+void announce_and_serve(unsigned port) {
+  std::cout << "port " << port << std::endl;
+  char c;
+  while (std::cin.get(c)) {
+  }
+}
+
 // Runs a node: an executor (on `database`, else in memory) behind a
 // gateway; prints the port and serves until its stdin closes.
 int run_node(const std::string& database) {
@@ -102,10 +111,7 @@ int run_node(const std::string& database) {
     std::cerr << "node: " << to_string(gateway.error()) << "\n";
     return 1;
   }
-  std::cout << "port " << gateway->port() << std::endl;
-  char c;
-  while (std::cin.get(c)) {
-  }
+  announce_and_serve(gateway->port());
   return 0;
 }
 
@@ -133,10 +139,7 @@ int run_caf_echo() {
     std::cerr << "caf echo: " << system.render(port.error()) << "\n";
     return 1;
   }
-  std::cout << "port " << *port << std::endl;
-  char c;
-  while (std::cin.get(c)) {
-  }
+  announce_and_serve(*port);
   caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
   return 0;
 }
@@ -169,24 +172,22 @@ int run_socket_echo() {
     std::cerr << "socket echo: cannot listen on loopback\n";
     return 1;
   }
-  std::cout << "port " << ntohs(address.sin_port) << std::endl;
-  std::thread([] {
-    char c;
-    while (std::cin.get(c)) {
+  std::thread([listener] {
+    for (;;) {
+      const int fd = ::accept(listener, nullptr, nullptr);
+      if (fd < 0) continue;
+      no_delay(fd);
+      std::thread([fd] {
+        char buffer[kEchoBytes];
+        while (read_exactly(fd, buffer, sizeof buffer) &&
+               ::send(fd, buffer, sizeof buffer, MSG_NOSIGNAL) == sizeof buffer) {
+        }
+        ::close(fd);
+      }).detach();
     }
-    ::_exit(0);
   }).detach();
-  for (;;) {
-    const int fd = ::accept(listener, nullptr, nullptr);
-    if (fd < 0) continue;
-    no_delay(fd);
-    std::thread([fd] {
-      char buffer[kEchoBytes];
-      while (read_exactly(fd, buffer, sizeof buffer) && ::send(fd, buffer, sizeof buffer, MSG_NOSIGNAL) == sizeof buffer) {
-      }
-      ::close(fd);
-    }).detach();
-  }
+  announce_and_serve(ntohs(address.sin_port));
+  ::_exit(0);  // the connection threads still run
 }
 
 // A child process (this binary with `mode`); stopped on destruction.
@@ -330,17 +331,13 @@ void open_accounts(const Executor& executor) {
   }
 }
 
-// Runs a case of the in-process deposits against `subject` and prints it,
-// with each side's context switches per operation (medians; they include
-// the warm-up's and whatever else the machine ran).
+// Runs a case of the in-process deposits (`baseline`) against `subject` and
+// prints it.
 void compare(const std::string& name, const std::string& metric, const std::string& unit, int callers, int reps,
              const Side& baseline, const Side& subject, const std::string& node) {
-  SwitchCounts switches;
-  auto comparison =
-      alternate(name, reps, switches.baseline_side(baseline), switches.subject_side(subject), false, unit);
+  auto comparison = alternate(name, reps, baseline, subject, false, unit);
   CaseReport report{name, metric, unit, callers, "in_process", false, 0.5, std::nullopt, {}};
   report.extra["node"] = node;
-  add_switches(report, switches);
   emit(report, comparison);
 }
 

@@ -29,12 +29,6 @@ nlohmann::json rounded(const std::vector<double>& values) {
 }
 }  // namespace
 
-void add_switches(CaseReport& report, const SwitchCounts& counts) {
-  auto tenths = [](const std::vector<double>& v) { return std::round(median(v) * 10) / 10; };
-  report.extra["baseline_context_switches_per_op"] = tenths(counts.baseline);
-  report.extra["context_switches_per_op"] = tenths(counts.subject);
-}
-
 nlohmann::json emit(const CaseReport& report, const Comparison& c) {
   const auto subject = rates(c.subject, report.per_event);
   const auto baseline = rates(c.baseline, report.per_event);
@@ -85,6 +79,18 @@ nlohmann::json emit(const CaseReport& report, const Comparison& c) {
       line["baseline_value_per_cpu_s"] = round_to(baseline_per_cpu, 1);
       if (subject_per_cpu > 0) line["cpu_ratio"] = round_to(baseline_per_cpu / subject_per_cpu, 0.001);
     }
+  }
+  // The machine's context switches per operation (thread hand-offs, in
+  // every process: a database server's too), when alternate() counted them.
+  auto switches_per_op = [&](const std::vector<RunStats>& runs) {
+    return round_to(median(each(runs, [](const RunStats& r) {
+                      return r.ops > 0 ? r.context_switches / static_cast<double>(r.ops) : 0.0;
+                    })),
+                    0.1);
+  };
+  if (!c.subject.empty() && c.subject.front().context_switches >= 0) {
+    line["context_switches_per_op"] = switches_per_op(c.subject);
+    line["baseline_context_switches_per_op"] = switches_per_op(c.baseline);
   }
   line["loadavg_1m"] = load_average();
   std::uint64_t errors = 0, baseline_errors = 0;

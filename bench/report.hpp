@@ -25,10 +25,6 @@ struct CaseReport {
   nlohmann::json extra = nlohmann::json::object();
 };
 
-// Adds each side's median context switches per operation to the report
-// (context_switches_per_op, baseline_context_switches_per_op).
-void add_switches(CaseReport& report, const SwitchCounts& counts);
-
 // Prints the line for `c` to stdout (flushed) and returns it.
 nlohmann::json emit(const CaseReport& report, const Comparison& c);
 

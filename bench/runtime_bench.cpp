@@ -217,12 +217,9 @@ void memory_case(const std::string& name, int width, int clients, std::uint64_t 
                  executor.shutdown();
                  return stats;
                }};
-  SwitchCounts switches;
-  auto c = alternate(name, cfg.reps, switches.baseline_side(baseline), switches.subject_side(subject), false,
-                     "commands/s");
+  auto c = alternate(name, cfg.reps, baseline, subject, false, "commands/s");
   CaseReport report{name, width == 1 ? "single_stream_commands" : "two_stream_transfers", "commands/s", clients,
                     "MemoryStore::append on one thread, no actors (ratio = 1 / actor overhead)"};
-  add_switches(report, switches);
   if (target > 0) report.target_value = target;
   report.extra["stream_length"] = length;
   report.extra["io_mode"] = cfg.memory_io == IoMode::detached ? "detached" : "cooperative";  // automatic: cooperative
@@ -307,12 +304,9 @@ void postgres_case(const std::string& name, int width, int clients, const Config
                  executor.shutdown();
                  return stats;
                }};
-  SwitchCounts switches;
-  auto c = alternate(name, cfg.reps, switches.baseline_side(baseline), switches.subject_side(subject), false,
-                     "commands/s");
+  auto c = alternate(name, cfg.reps, baseline, subject, false, "commands/s");
   CaseReport report{name, width == 1 ? "single_stream_commands" : "two_stream_transfers", "commands/s", clients,
                     "raw libpq autocommit INSERT of the command's rows, one per command, same concurrency"};
-  add_switches(report, switches);
   if (width == 1 && clients == 64) report.target_ratio = 1.0;
   if (width == 2 && clients == 64) report.target_value = 8000;
   if (clients == 1) {
