@@ -672,7 +672,6 @@ struct PostgresStore::Impl {
     auto lease = pool->acquire();  // (a new connection forgets the known versions)
     if (!lease) return std::move(lease).error();
     if (!still_known(seen_at)) return std::nullopt;
-    const std::uint64_t generation = seen_at;
     PGconn* conn = lease->get();
     const auto& params = scratch.params;
     pg::ResultPtr result(PQexecPrepared(conn, statement.c_str(), params.count(), params.values(), params.lengths(),
@@ -683,7 +682,7 @@ struct PostgresStore::Impl {
     AppendResult out;
     if (!read_event_rows(result.get(), streams, out))
       return Error{ErrorCode::failed, "append: unexpected result from " + statement};
-    learn(out, generation);
+    learn(out, seen_at);
     return out;
   }
 
@@ -912,7 +911,6 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   auto lease = pool->acquire();  // (a new connection forgets the known versions)
   if (!lease) return std::move(lease).error();
   PGconn* conn = lease->get();
-  const std::uint64_t generation = seen_at;
   const bool recorded = request.record.has_value();
   const char* locked = pg::append_streams_statement(read_only, creates, recorded, false);
   const char* statement = pg::append_streams_statement(read_only, creates, recorded, all_known && still_known(seen_at));
@@ -926,7 +924,7 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   if (!read_only) {
     if (!read_event_rows(r, streams, out))
       return Error{ErrorCode::failed, std::string("append: unexpected result from ") + statement};
-    learn(out, generation);
+    learn(out, seen_at);
     return out;
   }
   auto& versions = scratch.versions;
@@ -945,7 +943,7 @@ Result<AppendResult> PostgresStore::Impl::append(const AppendRequest& request) {
   }
   for (std::size_t k = 0; k < event_count; ++k)
     out.positions[k] = GlobalPosition{transaction, static_cast<std::uint64_t>(positions[k])};
-  learn(out, generation);
+  learn(out, seen_at);
   return out;
 }
 
@@ -1235,7 +1233,6 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
     known_group_params(params, locks, head, rows, channel, json);
   }
 
-  const std::uint64_t generation = seen_at;
   auto ran = run_group(statement.c_str(), params, group_falls_back, seen_at);
   if (!ran) {
     for (std::size_t i : valid) answers[i].emplace(ran.error());
@@ -1265,7 +1262,7 @@ bool PostgresStore::Impl::append_group_known(const std::vector<AppendRequest>& r
       out.streams.push_back({write.stream, StreamVersion{static_cast<std::uint64_t>(base[w]) + write.events.size()}});
       ++w;
     }
-    learn(out, generation);
+    learn(out, seen_at);
     answers[i].emplace(std::move(out));
   }
   return true;
