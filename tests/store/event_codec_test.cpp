@@ -163,8 +163,24 @@ TEST_CASE("a malformed stored event names its stream and position", "[codec]") {
 }
 
 TEST_CASE("a decode after a malformed payload starts clean", "[codec]") {
-  // The thread's stream is reused: the failure state the truncated payload
-  // left must not fail (or leak bytes into) the next decode.
+  // The thread's stream is reused: the failure state a short read leaves
+  // must not reach the next use, which reads through the stream's state
+  // (decode_record peeks for an optional last field).
+  {
+    const Payload none;
+    detail::PayloadReadBuf empty{std::span<const std::uint8_t>(none)};
+    detail::StreamOver<std::istream> is(&empty);
+    char c = 0;
+    is.get().read(&c, 1);
+    REQUIRE(is.get().fail());
+  }
+  {
+    const Payload two{7, 8};
+    detail::PayloadReadBuf buf{std::span<const std::uint8_t>(two)};
+    detail::StreamOver<std::istream> is(&buf);
+    CHECK(is.get().good());
+    CHECK(is.get().peek() == 7);
+  }
   const auto payload = Codec::encode_payload(AccountOpened{"after", {"a"}});
   for (int i = 0; i < 3; ++i) {
     std::span<const std::uint8_t> truncated(payload.data(), payload.size() - 1);
