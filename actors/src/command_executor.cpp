@@ -61,10 +61,20 @@ std::optional<CommandError> invalid_streams(const CommandJob& job) {
                         std::nullopt, 0};
   };
   if (job.streams.empty()) return invalid("the command declares no stream: streams() must name at least one", {});
-  auto sorted = job.streams;
+  auto twice = [&](const StreamId& stream) {
+    return invalid("the command declares stream '" + stream.str() + "' more than once in streams()", {stream});
+  };
+  // Pairwise for the few streams most commands declare: no copy to sort.
+  const auto& streams = job.streams;
+  if (streams.size() <= 8) {
+    for (std::size_t i = 1; i < streams.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        if (streams[i] == streams[j]) return twice(streams[i]);
+    return std::nullopt;
+  }
+  auto sorted = streams;
   std::sort(sorted.begin(), sorted.end());
-  if (auto dup = std::adjacent_find(sorted.begin(), sorted.end()); dup != sorted.end())
-    return invalid("the command declares stream '" + dup->str() + "' more than once in streams()", {*dup});
+  if (auto dup = std::adjacent_find(sorted.begin(), sorted.end()); dup != sorted.end()) return twice(*dup);
   return std::nullopt;
 }
 
@@ -80,10 +90,10 @@ void start_command(const detail::ContextPtr& context, CommandJobPtr job, Command
   if (job->streams.size() == 1 && !job->idempotency_key) {
     // Once the runtime is stopped the directory sends nothing; the command,
     // dropped unanswered, then answers itself (~LocalCommand).
-    const StreamId stream = job->streams.front();
     auto command = std::make_shared<detail::LocalCommand>(std::move(job), std::move(done), context->clock(), context);
+    const StreamId& stream = command->job->streams.front();  // alive while `command` is
     context->directory->with_actor(stream, [&](const caf::actor& actor) {
-      caf::anon_send(actor, execute_atom::value, std::move(command));
+      caf::anon_send(actor, execute_atom::value, command);
     });
     return;
   }

@@ -418,6 +418,14 @@ TEST_CASE("a command that declares no stream, or a stream twice, fails before an
   REQUIRE_FALSE(twice.ok());
   CHECK(twice.error().code == CommandErrorCode::invalid_command);
   CHECK_THAT(twice.error().message, Catch::Contains("'t' more than once"));
+  // Many streams (checked another way) are held to the same rule.
+  std::vector<StreamId> many;
+  for (int i = 0; i < 12; ++i) many.push_back(sid("m" + std::to_string(i)));
+  many.push_back(sid("m7"));
+  auto many_twice = sim.run(AddTo{many, 1});
+  REQUIRE_FALSE(many_twice.ok());
+  CHECK(many_twice.error().code == CommandErrorCode::invalid_command);
+  CHECK_THAT(many_twice.error().message, Catch::Contains("'m7' more than once"));
   CHECK(sim.store->reads == 0);
   CHECK(sim.store->appends.empty());
 }
