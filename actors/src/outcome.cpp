@@ -40,18 +40,4 @@ void observe_outcome(RuntimeContext& context, const CommandJob& job, const Execu
                       outcome.ok() ? std::string_view() : outcome.error().message});
 }
 
-std::vector<StoredEvent> stored_events(const StreamWrite& write, std::uint64_t version_before,
-                                       const std::vector<GlobalPosition>& positions, std::size_t& next_position,
-                                       Timestamp recorded_at) {
-  std::vector<StoredEvent> out;
-  out.reserve(write.events.size());
-  for (const auto& e : write.events) {
-    const GlobalPosition pos = next_position < positions.size() ? positions[next_position] : GlobalPosition{};
-    ++next_position;
-    out.push_back(StoredEvent{e.id, write.stream, StreamVersion{++version_before}, pos, e.type, e.payload, e.metadata,
-                              recorded_at});
-  }
-  return out;
-}
-
 }  // namespace eventcore::detail

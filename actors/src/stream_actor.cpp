@@ -270,17 +270,21 @@ void release_holder(StreamActor* self, bool invalidate) {
   passivate_if_asked(self);
 }
 
-// Advances every cached fold by events just committed to the stream. A fold
-// that cannot take them (an event that does not decode, an apply that
+// Advances every cached fold by events just committed to the stream: as
+// the command emitted them where the fold takes them so, else decoded. A
+// fold that cannot take them (an event that does not decode, an apply that
 // throws) is dropped and refolded from the store when next needed.
-void apply_commit(StreamActor* self, const std::vector<StoredEvent>& committed) {
+void apply_commit(StreamActor* self, const CommittedEvents& committed) {
   auto& st = self->state;
-  if (!st.version || committed.empty()) return;
-  for (std::size_t i = 0; i < committed.size(); ++i)
-    if (committed[i].version.value != st.version->value + 1 + i) {  // not contiguous: trust the store instead
-      drop_cache(self);
-      return;
-    }
+  const std::size_t count = committed.events().size();
+  if (!st.version || count == 0) return;
+  if (committed.version_before != st.version->value) {  // not contiguous: trust the store instead
+    drop_cache(self);
+    return;
+  }
+  const TypedEvents& typed = committed.typed;
+  const bool emitted = typed.type && typed.events.size() == count;
+  std::optional<std::vector<StoredEvent>> stored;  // built for the first fold that decodes
   std::erase_if(st.folds, [&](FoldState& fold) {
     // Copy on write: a snapshot handed out earlier may still be read.
     std::shared_ptr<void> state = fold.state.use_count() > 1
@@ -288,15 +292,20 @@ void apply_commit(StreamActor* self, const std::vector<StoredEvent>& committed) 
                                       : std::const_pointer_cast<void>(std::move(fold.state));
     fold.state.reset();
     try {
-      for (const auto& event : committed)
-        if (fold.ops->apply(state.get(), event)) return true;
+      if (emitted && fold.ops->apply_emitted && fold.ops->event_type == typed.type) {
+        for (const void* event : typed.events) fold.ops->apply_emitted(state.get(), event);
+      } else {
+        if (!stored) stored = committed.stored();
+        for (const auto& event : *stored)
+          if (fold.ops->apply(state.get(), event)) return true;
+      }
     } catch (...) {
       return true;
     }
     fold.state = std::move(state);
     return false;
   });
-  st.version = committed.back().version;
+  st.version = StreamVersion{committed.version_before + count};
 }
 
 // Saves a snapshot of each fold that opts in and has folded snapshot_every
@@ -355,8 +364,8 @@ CommandError timed_out(const RuntimeContext& context, const LocalCommand& comman
 
 // `rejection`: the command was rejected, and the append (no events) checked
 // the version it was decided on.
-void on_local_appended(StreamActor* self, const AppendRequestPtr& request, Result<AppendResult> appended,
-                       PhaseTimings timings, Clock::time_point write_started,
+void on_local_appended(StreamActor* self, const AppendRequestPtr& request, TypedEvents typed,
+                       Result<AppendResult> appended, PhaseTimings timings, Clock::time_point write_started,
                        std::optional<CommandError> rejection = std::nullopt) {
   auto& st = self->state;
   auto& command = *st.holder->local;
@@ -377,17 +386,17 @@ void on_local_appended(StreamActor* self, const AppendRequestPtr& request, Resul
     finish_local(self, false, std::move(*rejection), timings);
     return;
   }
-  const auto& write = request->streams.front();
-  std::size_t next_position = 0;
-  auto committed = stored_events(write, appended->streams.front().version.value - write.events.size(),
-                                 appended->positions, next_position, st.context->wall_clock());
+  const std::size_t count = request->streams.front().events.size();
+  CommittedEvents committed{request, 0, appended->streams.front().version.value - count,
+                            std::move(appended->positions), st.context->wall_clock(), std::move(typed)};
+  committed.positions.resize(count);
   CommandResult result;
   result.command = command.job->name;
   result.attempts = 1;
-  result.events_written = committed.size();
-  result.stream_versions.push_back(appended->streams.front());
-  for (const auto& e : committed) result.positions.push_back(e.position);
-  apply_commit(self, std::move(committed));
+  result.events_written = count;
+  result.stream_versions.push_back(std::move(appended->streams.front()));
+  result.positions = committed.positions;
+  apply_commit(self, committed);
   result.timings = timings;
   result.timings.total = st.context->clock() - command.started_at;
   finish_local(self, false, std::move(result), timings);
@@ -444,9 +453,13 @@ void run_local(StreamActor* self) {
   write.events.reserve(decision.events.size());
   for (auto& e : decision.events) write.events.push_back(std::move(e.event));
   request->streams.push_back(std::move(write));
+  TypedEvents typed{decision.event_type, std::move(decision.typed), {}};
+  typed.events.reserve(decision.events.size());
+  for (const auto& e : decision.events) typed.events.push_back(e.typed);
   const auto write_started = context.clock();
   if (auto appended = context.append_in_place(*request)) {
-    on_local_appended(self, request, std::move(*appended), timings, write_started, std::move(rejection));
+    on_local_appended(self, request, std::move(typed), std::move(*appended), timings, write_started,
+                      std::move(rejection));
     return;
   }
   // A store that may block: its I/O actor appends (batched with other
@@ -462,16 +475,16 @@ void run_local(StreamActor* self) {
             auto& st = self->state;
             if (!st.holder || st.holder->local.get() != running) return;  // it timed out meanwhile
             if (reply.error)
-              on_local_appended(self, request, std::move(*reply.error), timings, write_started, rejection);
+              on_local_appended(self, request, typed, std::move(*reply.error), timings, write_started, rejection);
             else
-              on_local_appended(self, request, std::move(*reply.result), timings, write_started, rejection);
+              on_local_appended(self, request, typed, std::move(*reply.result), timings, write_started, rejection);
             grant_next(self);
             passivate_if_asked(self);
           },
           [=](caf::error& err) {
             auto& st = self->state;
             if (!st.holder || st.holder->local.get() != running) return;
-            on_local_appended(self, request,
+            on_local_appended(self, request, typed,
                               Error{ErrorCode::unavailable, "the store writer failed: " + self->system().render(err)},
                               timings, write_started, rejection);
             grant_next(self);
@@ -565,7 +578,7 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
       [=](commit_atom, TxnId txn, const CommittedEventsPtr& committed) {
         auto& st = self->state;
         if (!st.holder || st.holder->txn != txn) return;  // stale: that holder was released
-        apply_commit(self, committed->events);
+        apply_commit(self, *committed);
         release_holder(self, false);
         maybe_snapshot(self);
       },
@@ -582,6 +595,20 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
 }
 
 }  // namespace
+
+std::vector<StoredEvent> CommittedEvents::stored() const {
+  const StreamWrite& write = request->streams[this->write];
+  std::vector<StoredEvent> out;
+  out.reserve(write.events.size());
+  std::uint64_t version = version_before;
+  for (std::size_t i = 0; i < write.events.size(); ++i) {
+    const auto& e = write.events[i];
+    out.push_back(StoredEvent{e.id, write.stream, StreamVersion{++version},
+                              i < positions.size() ? positions[i] : GlobalPosition{}, e.type, e.payload, e.metadata,
+                              recorded_at});
+  }
+  return out;
+}
 
 LocalCommand::~LocalCommand() {
   if (!done || !context) return;

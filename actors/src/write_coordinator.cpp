@@ -65,6 +65,7 @@ struct Run {
   std::optional<Error> last_cause;
   std::vector<AppendRequestPtr> ambiguous;   // appends that may have committed (unavailable)
   std::optional<CommandError> rejection;     // decided; the answer once the store confirms the versions
+  TypedEvents typed;                         // the append's events as emitted, in the append's order
 #ifdef EVENTCORE_PLANTED_BUG_ambiguous_retry_unchecked  // simulation test build only
   bool record_unchecked = false;
 #endif
@@ -450,11 +451,16 @@ void commit(Coordinator* self, const RunPtr& run, JobDecision decision) {
     record = {st.job->name, {}, {}, key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint)};
     for (const auto& e : decision.events) record.event_ids.push_back(e.event.id);
   }
+  st.typed = TypedEvents{decision.event_type, std::move(decision.typed), {}};
+  st.typed.events.reserve(decision.events.size());
   for (std::size_t i = 0; i < st.held.size(); ++i) {
     const auto snap = st.held[i].snapshot(st.order[i]);
     StreamWrite write{snap.stream, ExpectedVersion::exact(snap.version), {}};
     for (auto& e : decision.events)
-      if (e.stream == snap.stream) write.events.push_back(std::move(e.event));
+      if (e.stream == snap.stream) {
+        write.events.push_back(std::move(e.event));
+        st.typed.events.push_back(e.typed);
+      }
     if (recorded) record.stream_versions.emplace_back(snap.stream.str(), snap.version.value + write.events.size());
 #ifdef EVENTCORE_PLANTED_BUG_readonly_unchecked  // simulation test build only
     if (write.events.empty()) write.expected = ExpectedVersion::any();
@@ -535,12 +541,23 @@ void on_appended(Coordinator* self, const RunPtr& run, const AppendRequestPtr& r
   const auto stamp = ctx(self).wall_clock();
   std::size_t position = 0;
   for (std::size_t i = 0; i < request.streams.size(); ++i) {
-    const auto& write = request.streams[i];
+    const std::size_t count = request.streams[i].events.size();
     auto committed = std::make_shared<CommittedEvents>();
-    committed->events = stored_events(write, appended.streams[i].version.value - write.events.size(),
-                                      appended.positions, position, stamp);
-    for (const auto& e : committed->events) result.positions.push_back(e.position);
-    result.events_written += committed->events.size();
+    committed->request = request_ptr;
+    committed->write = i;
+    committed->version_before = appended.streams[i].version.value - count;
+    committed->recorded_at = stamp;
+    committed->positions.reserve(count);
+    for (std::size_t k = position; k < position + count; ++k)
+      committed->positions.push_back(k < appended.positions.size() ? appended.positions[k] : GlobalPosition{});
+    if (st.typed.type && st.typed.events.size() >= position + count) {
+      committed->typed.type = st.typed.type;
+      committed->typed.owner = st.typed.owner;
+      committed->typed.events.assign(st.typed.events.begin() + position, st.typed.events.begin() + position + count);
+    }
+    position += count;
+    result.positions.insert(result.positions.end(), committed->positions.begin(), committed->positions.end());
+    result.events_written += count;
     result.stream_versions.push_back(appended.streams[i]);
     self->send(st.held[i].stream_actor, commit_atom::value, st.txn, CommittedEventsPtr(std::move(committed)));
   }

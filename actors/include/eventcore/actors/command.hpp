@@ -111,6 +111,7 @@ class Decision {
   Decision(ReadMore more) : data_(std::move(more)) {}
 
   const std::vector<Emit<Event>>* events() const { return std::get_if<0>(&data_); }
+  std::vector<Emit<Event>>* events() { return std::get_if<0>(&data_); }
   const Rejected* rejected() const { return std::get_if<1>(&data_); }
   const ReadMore* read_more() const { return std::get_if<2>(&data_); }
 
@@ -237,15 +238,10 @@ std::shared_ptr<void> decode_state(std::span<const std::uint8_t> bytes) {
   return state;
 }
 
-template <class S>
-constexpr FoldOps fold_ops(std::shared_ptr<void> (*fresh)(const StreamId&),
-                           std::optional<Error> (*apply)(void*, const StoredEvent&),
-                           std::shared_ptr<void> (*clone)(const void*)) {
-  if constexpr (SnapshotState<S>)
-    return FoldOps{fresh, apply, clone, S::snapshot_type, S::snapshot_schema, &encode_state<S>, &decode_state<S>};
-  else
-    return FoldOps{fresh, apply, clone, {}, 0, nullptr, nullptr};
-}
+// One object per domain event type: its address names the type
+// (FoldOps::event_type, JobDecision::event_type).
+template <class Event>
+inline constexpr char event_type_tag = 0;
 
 // The fold of S over one stream. `cross` folds a plain (cross-stream) State:
 // apply(stream, event) and stream_read.
@@ -269,9 +265,32 @@ struct Fold {
       s.apply(*event);
     return std::nullopt;
   }
+  // Only for apply(const Event&): the other forms read the stored event.
+  static constexpr bool by_event = !cross && !requires(S& s, const StoredEvent& stored, const Event& event) {
+    s.apply(stored, event);
+  };
+  static void apply_emitted(void* state, const void* event) {
+    static_cast<S*>(state)->apply(*static_cast<const Event*>(event));
+  }
   static std::shared_ptr<void> clone(const void* state) { return std::make_shared<S>(*static_cast<const S*>(state)); }
-  static inline const FoldOps ops = fold_ops<S>(&fresh, &apply, &clone);
+  static constexpr FoldOps make_ops() {
+    FoldOps ops{&fresh, &apply, &clone};
+    if constexpr (SnapshotState<S>) {
+      ops.snapshot_type = S::snapshot_type;
+      ops.snapshot_schema = S::snapshot_schema;
+      ops.encode = &encode_state<S>;
+      ops.decode = &decode_state<S>;
+    }
+    if constexpr (by_event) {
+      ops.apply_emitted = &apply_emitted;
+      ops.event_type = &event_type_tag<Event>;
+    }
+    return ops;
+  }
+  static const FoldOps ops;
 };
+template <class S, class Event, bool cross>
+constinit const FoldOps Fold<S, Event, cross>::ops = Fold<S, Event, cross>::make_ops();
 
 // Events of several streams (each a std::vector<StoredEvent>) in global order.
 std::vector<const StoredEvent*> in_global_order(std::span<const std::vector<StoredEvent>* const> streams);
@@ -372,8 +391,14 @@ CommandJobPtr make_job(C command, ExecuteOptions options = {}) {
       out.more_streams = more->streams;
     } else {
       out.kind = JobDecision::Kind::write;
-      for (const auto& emit : *decision->events())
-        out.events.push_back(EmittedEvent{emit.stream, Codec::encode(emit.event, metadata)});
+      // The domain events stay with the decision: the stream actors advance
+      // their folds by them on commit, without decoding what was encoded.
+      auto emitted = std::make_shared<const std::vector<Emit<Event>>>(std::move(*decision->events()));
+      out.events.reserve(emitted->size());
+      for (const auto& emit : *emitted)
+        out.events.push_back(EmittedEvent{emit.stream, Codec::encode(emit.event, metadata), &emit.event});
+      out.event_type = &detail::event_type_tag<Event>;
+      out.typed = std::move(emitted);
     }
     return out;
   };

@@ -34,6 +34,12 @@ struct FoldOps {
   std::uint32_t snapshot_schema = 0;
   Payload (*encode)(const void* state) = nullptr;
   std::shared_ptr<void> (*decode)(std::span<const std::uint8_t> bytes) = nullptr;
+  // Applies one event as a command emitted it (a domain event of the type
+  // event_type names), not decoded: how a stream actor advances the fold by
+  // its commands' commits. Null for a state whose apply needs the stored
+  // event (its stream, version or metadata): that one decodes.
+  void (*apply_emitted)(void* state, const void* event) = nullptr;
+  const void* event_type = nullptr;
 };
 
 // The state kinds a job needs on each of its streams.
@@ -62,10 +68,12 @@ struct StreamSnapshot {
   }
 };
 
-// An encoded event and the stream it targets.
+// An encoded event, the stream it targets, and the domain event it encodes
+// (owned by JobDecision::typed).
 struct EmittedEvent {
   StreamId stream;
   EventToWrite event;
+  const void* typed = nullptr;
 };
 
 // A command's answer to one set of snapshots, with its domain types erased.
@@ -74,6 +82,8 @@ struct JobDecision {
   enum class Kind { write, reject, need_streams, failed, threw };
   Kind kind = Kind::write;
   std::vector<EmittedEvent> events;      // write: in emit order
+  std::shared_ptr<const void> typed;     // write: owns the domain events that events[i].typed point to
+  const void* event_type = nullptr;      // write: their type (FoldOps::event_type)
   std::string message;                   // reject: the domain's message; threw: what it threw
   std::string reason;                    // reject: the domain's code for it (may be empty)
   std::vector<StreamId> more_streams;    // need_streams: streams to add to the command

@@ -21,11 +21,4 @@ CommandError threw_error(const CommandJob& job, const JobDecision& decision, std
 void observe_outcome(RuntimeContext& context, const CommandJob& job, const ExecuteResult& outcome,
                      const PhaseTimings& timings);
 
-// The events an append wrote to one stream, as the store now holds them:
-// `write`'s events at the versions after `version_before`, at `positions`
-// (consumed from `next_position`), stamped `recorded_at`.
-std::vector<StoredEvent> stored_events(const StreamWrite& write, std::uint64_t version_before,
-                                       const std::vector<GlobalPosition>& positions, std::size_t& next_position,
-                                       Timestamp recorded_at);
-
 }  // namespace eventcore::detail

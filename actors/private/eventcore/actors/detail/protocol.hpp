@@ -87,9 +87,31 @@ struct StreamGrant {
   std::optional<Error> error;
 };
 
-// The events an append wrote to one stream, as the store now holds them.
+using AppendRequestPtr = std::shared_ptr<const AppendRequest>;
+
+// Events as a command emitted them (domain events of the type FoldOps::
+// event_type names), so that folds advance by them without decoding what
+// was just encoded (FoldOps::apply_emitted).
+struct TypedEvents {
+  const void* type = nullptr;         // null: none (every fold decodes)
+  std::shared_ptr<const void> owner;  // keeps `events` alive (JobDecision::typed)
+  std::vector<const void*> events;    // one per written event, in order
+};
+
+// What an append wrote to one stream: the request's write, at the versions
+// after `version_before` and at `positions`, stamped `recorded_at`, and the
+// same events as the command emitted them.
 struct CommittedEvents {
-  std::vector<StoredEvent> events;
+  AppendRequestPtr request;
+  std::size_t write = 0;  // request->streams[write]
+  std::uint64_t version_before = 0;
+  std::vector<GlobalPosition> positions;  // one per event
+  Timestamp recorded_at{};
+  TypedEvents typed;
+
+  const std::vector<EventToWrite>& events() const { return request->streams[write].events; }
+  // The events as the store now holds them (built only for a fold that needs them).
+  std::vector<StoredEvent> stored() const;
 };
 using CommittedEventsPtr = std::shared_ptr<const CommittedEvents>;
 
@@ -119,7 +141,6 @@ using LocalCommandPtr = std::shared_ptr<LocalCommand>;
 
 // A first attempt made on the fast path that failed in a way the retry
 // policy may retry; the coordinator that takes over starts from it.
-using AppendRequestPtr = std::shared_ptr<const AppendRequest>;
 
 struct FailedAttempt {
   RetryReason reason;
