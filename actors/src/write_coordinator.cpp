@@ -400,6 +400,7 @@ void replay(Coordinator* self, const RunPtr& run, IdempotencyRecord record) {
 void decide(Coordinator* self, const RunPtr& run) {
   auto& st = *run;
   std::vector<StreamSnapshot> snapshots;
+  snapshots.reserve(st.held.size());
   for (std::size_t i = 0; i < st.held.size(); ++i) snapshots.push_back(st.held[i].snapshot(st.order[i]));
   JobDecision decision = detail::decide(*st.job, snapshots, ctx(self).clock);
   snapshots.clear();

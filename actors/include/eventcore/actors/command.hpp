@@ -393,12 +393,13 @@ CommandJobPtr make_job(C command, ExecuteOptions options = {}) {
       out.kind = JobDecision::Kind::write;
       // The domain events stay with the decision: the stream actors advance
       // their folds by them on commit, without decoding what was encoded.
-      auto emitted = std::make_shared<const std::vector<Emit<Event>>>(std::move(*decision->events()));
-      out.events.reserve(emitted->size());
-      for (const auto& emit : *emitted)
-        out.events.push_back(EmittedEvent{emit.stream, Codec::encode(emit.event, metadata), &emit.event});
+      // (Moving the vector keeps its elements where they are.)
+      std::vector<Emit<Event>> emitted = std::move(*decision->events());
+      out.events.reserve(emitted.size());
+      for (auto& emit : emitted)
+        out.events.push_back(EmittedEvent{std::move(emit.stream), Codec::encode(emit.event, metadata), &emit.event});
       out.event_type = &detail::event_type_tag<Event>;
-      out.typed = std::move(emitted);
+      out.typed = std::make_shared<const std::vector<Emit<Event>>>(std::move(emitted));
     }
     return out;
   };

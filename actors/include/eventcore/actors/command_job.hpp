@@ -57,7 +57,7 @@ struct FoldState {
 // version. A view: the folds belong to the stream actor (fast path) or to the
 // grant (coordinator), and stay unchanged while the command holds the stream.
 struct StreamSnapshot {
-  StreamId stream;
+  const StreamId& stream;  // the holder's (stream actor or coordinator run), alive while the view is
   StreamVersion version;
   std::span<const FoldState> folds;
 
