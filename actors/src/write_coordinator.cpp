@@ -54,10 +54,9 @@ struct Run {
   bool append_sent = false;                  // an append went to the store: it may have written
   std::optional<caf::actor_clock::time_point> deadline;
 
-  std::vector<StreamId> streams;             // declared + discovered, sorted, unique
-  std::vector<StreamId> order;               // the streams held or being acquired, in acquisition order
-  FoldNeeds needs;                           // what the grants carry of each command stream
-  std::vector<StreamGrant> held;             // grants for order[0 .. held.size())
+  std::vector<StreamId> streams;             // declared + discovered, sorted, unique: the acquisition order
+  const FoldNeeds* needs = nullptr;          // what the grants carry of each command stream (the job's)
+  std::vector<StreamGrant> held;             // grants for streams[0 .. held.size())
   std::size_t attempt = 0;
   std::size_t rounds = 0;
   PhaseTimings timings;
@@ -223,6 +222,7 @@ void start_attempt(Coordinator* self, const RunPtr& run) {
   auto& st = *run;
   ++st.attempt;
   st.rounds = 0;
+  release_all(self, run, false);  // (nothing is held between attempts)
   st.streams = st.job->streams;
   sort_unique(st.streams);
 #ifdef EVENTCORE_PLANTED_BUG_ambiguous_retry_unchecked  // simulation test build only
@@ -241,14 +241,14 @@ void start_attempt(Coordinator* self, const RunPtr& run) {
 
 void acquire_next(Coordinator* self, const RunPtr& run) {
   auto& st = *run;
-  if (st.held.size() == st.order.size()) {
+  if (st.held.size() == st.streams.size()) {
     st.timings.prepare = now(self) - st.phase_started_at;
     decide(self, run);
     return;
   }
-  const StreamId& stream = st.order[st.held.size()];
+  const StreamId& stream = st.streams[st.held.size()];
   const bool routed = ctx(self).directory->with_actor(stream, [&](const caf::actor& actor) {
-    self->request(actor, caf::infinite, acquire_atom::value, stream, st.txn, st.needs)
+    self->request(actor, caf::infinite, acquire_atom::value, stream, st.txn, *st.needs)
         .then(
             [=](StreamGrant& grant) {
               if (run->finished) {  // it timed out while queued: let the stream go at once
@@ -280,21 +280,14 @@ void acquire_next(Coordinator* self, const RunPtr& run) {
   }
 }
 
-// Acquires every stream not yet held. Streams are taken in sorted order; if
-// newly discovered ones would sort before a held one, everything is released
-// and taken again in order (holding and then waiting out of order could
-// deadlock with another command).
+// Acquires every stream not yet held, in sorted order (held[i] is the grant
+// of streams[i]). Grants that carry other folds than the streams now need
+// are given back first.
 void prepare(Coordinator* self, const RunPtr& run) {
   auto& st = *run;
-  const std::vector<StreamId>& order = st.streams;
-  FoldNeeds needs = st.job->needs(st.streams.size());
-  // held[i] is the grant of st.order[i].
-  const bool prefix_kept = needs == st.needs && st.held.size() <= order.size() &&
-                           std::equal(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(st.held.size()),
-                                      st.order.begin());
-  if (!prefix_kept) release_all(self, run, false);
-  st.needs = std::move(needs);
-  st.order = order;
+  const FoldNeeds* needs = &st.job->needs(st.streams.size());
+  if (needs != st.needs) release_all(self, run, false);
+  st.needs = needs;
   st.phase_started_at = now(self);
   acquire_next(self, run);
 }
@@ -401,7 +394,7 @@ void decide(Coordinator* self, const RunPtr& run) {
   auto& st = *run;
   std::vector<StreamSnapshot> snapshots;
   snapshots.reserve(st.held.size());
-  for (std::size_t i = 0; i < st.held.size(); ++i) snapshots.push_back(st.held[i].snapshot(st.order[i]));
+  for (std::size_t i = 0; i < st.held.size(); ++i) snapshots.push_back(st.held[i].snapshot(st.streams[i]));
   JobDecision decision = detail::decide(*st.job, snapshots, ctx(self).clock);
   snapshots.clear();
   st.timings.reconstruct = decision.reconstruct;
@@ -426,8 +419,17 @@ void decide(Coordinator* self, const RunPtr& run) {
                  " rounds of discovery");
         return;
       }
-      for (auto& s : decision.more_streams) st.streams.push_back(std::move(s));
-      sort_unique(st.streams);
+      std::vector<StreamId> streams = st.streams;
+      for (auto& s : decision.more_streams) streams.push_back(std::move(s));
+      sort_unique(streams);
+      // Streams are held in sorted order: if a discovered one sorts before a
+      // held one, everything is given back and taken again in order
+      // (holding and then waiting out of order could deadlock with another
+      // command).
+      if (!std::equal(st.streams.begin(), st.streams.begin() + static_cast<std::ptrdiff_t>(st.held.size()),
+                      streams.begin()))
+        release_all(self, run, false);
+      st.streams = std::move(streams);
       prepare(self, run);
       return;
     }
@@ -455,7 +457,7 @@ void commit(Coordinator* self, const RunPtr& run, JobDecision decision) {
   st.typed = TypedEvents{decision.event_type, std::move(decision.typed), {}};
   st.typed.events.reserve(decision.events.size());
   for (std::size_t i = 0; i < st.held.size(); ++i) {
-    const auto snap = st.held[i].snapshot(st.order[i]);
+    const auto snap = st.held[i].snapshot(st.streams[i]);
     StreamWrite write{snap.stream, ExpectedVersion::exact(snap.version), {}};
     for (auto& e : decision.events)
       if (e.stream == snap.stream) {
