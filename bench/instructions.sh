@@ -6,13 +6,18 @@
 #
 #   bench/instructions.sh [RUNTIME_BENCH]    (default: build-bench/bench/runtime_bench)
 #
-# Runs runtime_bench's mem_single cases (mem_single and mem_single_churn)
-# for 2 s under callgrind (about 20 s) and prints one JSON line:
+# Runs two of runtime_bench's cases for 2 s each under callgrind (about 40 s
+# in all) and prints one JSON line per case:
+#   instructions_mem_single    mem_single (the fast path, warm streams)
+#   instructions_mem_transfer  mem_transfer on long-lived streams
+#                              (RUNTIME_BENCH_STREAM_LENGTH=1000; a write
+#                              coordinator and two stream actors)
+# with
 #   baseline_per_op    MemoryAppendClient::op, inclusive: one direct append,
-#                      the request built and its event encoded
-#   command_per_op     the fast path's run_local, inclusive: one command
-#                      decided, appended, folded and answered (the next one
-#                      created by the bench's callback included)
+#                      the request built and its events encoded
+#   command_per_op     (mem_single) the fast path's run_local, inclusive: one
+#                      command decided, appended, folded and answered (the
+#                      next one created by the bench's callback included)
 #   actor_work_per_op  everything CAF's workers ran (scheduled_actor::resume),
 #                      per command: the above plus CAF's message handling
 # Give it two binaries' outputs to compare builds (a bisection, a change).
@@ -27,14 +32,19 @@ install_packages
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-log "counting the instructions of $binary under callgrind (about 20 s)"
-valgrind --tool=callgrind --callgrind-out-file="$work/out" "$binary" --cases mem_single --reps 1 --seconds 2 \
-  >/dev/null 2>"$work/valgrind.log" || { tail -20 "$work/valgrind.log" >&2; exit 1; }
-callgrind_annotate --inclusive=yes --tree=calling "$work/out" >"$work/tree" 2>/dev/null
 
-python3 - "$work/tree" "$binary" <<'PY'
+# count CASE COMMAND_SYMBOL [ENV=VALUE...]: one JSON line for one case.
+count() {
+  local case="$1" command_symbol="$2"
+  shift 2
+  log "counting the instructions of $binary --cases $case under callgrind (about 20 s)"
+  env "$@" valgrind --tool=callgrind --callgrind-out-file="$work/$case.out" "$binary" --cases "$case" --reps 1 \
+    --seconds 2 >/dev/null 2>"$work/valgrind.log" || { tail -20 "$work/valgrind.log" >&2; exit 1; }
+  callgrind_annotate --inclusive=yes --tree=calling "$work/$case.out" >"$work/$case.tree" 2>/dev/null
+  python3 - "$work/$case.tree" "$binary" "$case" "$command_symbol" <<'PY'
 import json, re, sys
-lines = open(sys.argv[1]).read().split('\n')
+tree, binary, case, command_symbol = sys.argv[1:]
+lines = open(tree).read().split('\n')
 head = re.compile(r'^\s*([0-9,]+) \([^)]*\)\s+\*')
 def inclusive(name):
     for line in lines:
@@ -46,15 +56,18 @@ def calls(name):
     pattern = re.compile(r'^\s*[0-9,]+ \([^)]*\)\s+>.*' + re.escape(name) + r'.*\(([0-9,]+)x\)')
     return sum(int(m.group(1).replace(',', '')) for m in map(pattern.match, lines) if m)
 ops = calls('MemoryAppendClient::op(')
-commands = calls('::on_local_appended(caf')
+commands = calls(command_symbol)
 if not ops or not commands:
     raise SystemExit("instructions.sh: the profile counted no appends or commands")
-print(json.dumps({
-    "bench": "instructions_mem_single",
-    "binary": sys.argv[2],
-    "baseline_per_op": round(inclusive('MemoryAppendClient::op(') / ops),
-    "command_per_op": round(inclusive('::run_local(caf') / commands),
-    "actor_work_per_op": round(inclusive('caf::scheduled_actor::resume(caf::execution_unit') / commands),
-    "appends": ops, "commands": commands,
-}))
+line = {"bench": "instructions_" + case, "binary": binary,
+        "baseline_per_op": round(inclusive('MemoryAppendClient::op(') / ops)}
+if case == "mem_single":
+    line["command_per_op"] = round(inclusive('::run_local(caf') / commands)
+line["actor_work_per_op"] = round(inclusive('caf::scheduled_actor::resume(caf::execution_unit') / commands)
+line.update({"appends": ops, "commands": commands})
+print(json.dumps(line))
 PY
+}
+
+count mem_single '::on_local_appended(caf'
+count mem_transfer '::on_appended(caf' RUNTIME_BENCH_STREAM_LENGTH=1000
