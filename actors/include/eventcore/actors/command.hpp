@@ -29,7 +29,10 @@
 //     Each stream actor keeps S folded from its own stream and advances it as
 //     events are committed, so a command costs the same on a stream of ten
 //     events as on one of a million: handle receives the cached S of every
-//     declared stream (state[stream]) with no refold.
+//     declared stream (state[stream]) with no refold. With apply(const
+//     Event&), a commit applies the events as handle emitted them (not
+//     decoded back from the store; a reload applies the stored ones): an
+//     event's serialize must keep every field apply reads.
 //     S may opt in to snapshots, so that loading a long stream reads its
 //     newest snapshot and the events after it, not the whole stream:
 //       static constexpr std::string_view snapshot_type = "bank.Account";

@@ -141,7 +141,6 @@ using LocalCommandPtr = std::shared_ptr<LocalCommand>;
 
 // A first attempt made on the fast path that failed in a way the retry
 // policy may retry; the coordinator that takes over starts from it.
-
 struct FailedAttempt {
   RetryReason reason;
   Error cause;
