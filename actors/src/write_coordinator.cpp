@@ -222,8 +222,7 @@ void start_attempt(Coordinator* self, const RunPtr& run) {
   auto& st = *run;
   ++st.attempt;
   st.rounds = 0;
-  release_all(self, run, false);  // (nothing is held between attempts)
-  st.streams = st.job->streams;
+  st.streams = st.job->streams;  // nothing is held between attempts (released before every retry)
   sort_unique(st.streams);
 #ifdef EVENTCORE_PLANTED_BUG_ambiguous_retry_unchecked  // simulation test build only
   if (st.record_unchecked) {
@@ -553,11 +552,10 @@ void on_appended(Coordinator* self, const RunPtr& run, const AppendRequestPtr& r
     committed->positions.reserve(count);
     for (std::size_t k = position; k < position + count; ++k)
       committed->positions.push_back(k < appended.positions.size() ? appended.positions[k] : GlobalPosition{});
-    if (st.typed.type && st.typed.events.size() >= position + count) {
-      committed->typed.type = st.typed.type;
-      committed->typed.owner = st.typed.owner;
-      committed->typed.events.assign(st.typed.events.begin() + position, st.typed.events.begin() + position + count);
-    }
+    // st.typed has one entry per written event, in the append's order (commit()).
+    const auto typed = st.typed.events.begin() + static_cast<std::ptrdiff_t>(position);
+    committed->typed = TypedEvents{st.typed.type, st.typed.owner,
+                                   std::vector<const void*>(typed, typed + static_cast<std::ptrdiff_t>(count))};
     position += count;
     result.positions.insert(result.positions.end(), committed->positions.begin(), committed->positions.end());
     result.events_written += count;
