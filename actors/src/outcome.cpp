@@ -4,20 +4,24 @@
 
 namespace eventcore::detail {
 
-JobDecision decide(const CommandJob& job, std::span<const StreamSnapshot> snapshots, const MonotonicClock& clock) {
+JobDecision decide(const CommandJob& job, std::span<const StreamSnapshot> snapshots, const MonotonicClock& clock,
+                   std::chrono::steady_clock::time_point started) {
   auto threw = [](std::string what) {
     JobDecision out;
     out.kind = JobDecision::Kind::threw;
     out.message = std::move(what);
     return out;
   };
+  JobDecision out;
   try {
-    return job.decide(snapshots, clock);
+    out = job.decide(snapshots, clock, started);
   } catch (const std::exception& e) {
-    return threw(e.what());
+    out = threw(e.what());
   } catch (...) {
-    return threw("an exception that is not a std::exception");
+    out = threw("an exception that is not a std::exception");
   }
+  if (out.decided_at == std::chrono::steady_clock::time_point{}) out.decided_at = clock();  // handle never ran
+  return out;
 }
 
 CommandError threw_error(const CommandJob& job, const JobDecision& decision, std::size_t attempts) {

@@ -40,8 +40,9 @@ struct Waiter {
 };
 
 // Answers a fast-path command: counts it, logs it, calls back.
+// `timings.total`, if set, was measured by the caller with its last clock read.
 void answer(RuntimeContext& context, LocalCommand& command, const ExecuteResult& outcome, PhaseTimings timings) {
-  timings.total = context.clock() - command.started_at;
+  if (timings.total == std::chrono::nanoseconds::zero()) timings.total = context.clock() - command.started_at;
   observe_outcome(context, *command.job, outcome, timings);
   auto done = std::move(command.done);
   command.done = nullptr;
@@ -295,7 +296,7 @@ void apply_commit(StreamActor* self, const CommittedEvents& committed) {
       if (emitted && fold.ops->apply_emitted && fold.ops->event_type == typed.type) {
         for (const void* event : typed.events) fold.ops->apply_emitted(state.get(), event);
       } else {
-        if (!stored) stored = committed.stored();
+        if (!stored) stored = committed.stored(committed.recorded_at.value_or(st.context->wall_clock()));
         for (const auto& event : *stored)
           if (fold.ops->apply(state.get(), event)) return true;
       }
@@ -369,7 +370,9 @@ void on_local_appended(StreamActor* self, const AppendRequestPtr& request, Typed
                        std::optional<CommandError> rejection = std::nullopt) {
   auto& st = self->state;
   auto& command = *st.holder->local;
-  timings.write = st.context->clock() - write_started;
+  const auto finished = st.context->clock();
+  timings.write = finished - write_started;
+  timings.total = finished - command.started_at;
   if (!appended) {
     Error error = std::move(appended).error();
     const auto reason = retry_reason(error);
@@ -388,7 +391,7 @@ void on_local_appended(StreamActor* self, const AppendRequestPtr& request, Typed
   }
   const std::size_t count = request->streams.front().events.size();
   CommittedEvents committed{request, 0, appended->streams.front().version.value - count,
-                            std::move(appended->positions), st.context->wall_clock(), std::move(typed)};
+                            std::move(appended->positions), std::nullopt, std::move(typed)};
   committed.positions.resize(count);
   CommandResult result;
   result.command = command.job->name;
@@ -398,7 +401,6 @@ void on_local_appended(StreamActor* self, const AppendRequestPtr& request, Typed
   result.positions = committed.positions;
   apply_commit(self, committed);
   result.timings = timings;
-  result.timings.total = st.context->clock() - command.started_at;
   finish_local(self, false, std::move(result), timings);
   maybe_snapshot(self);
 }
@@ -427,7 +429,7 @@ void run_local(StreamActor* self) {
   }
   // A view of the actor's own folds: nothing changes them until the command is done.
   const StreamSnapshot snapshot{*st.stream, *st.version, st.folds};
-  JobDecision decision = decide(*command.job, std::span<const StreamSnapshot>(&snapshot, 1), context.clock);
+  JobDecision decision = decide(*command.job, std::span<const StreamSnapshot>(&snapshot, 1), context.clock, started);
   timings.reconstruct = decision.reconstruct;
   timings.handle = decision.handle;
   auto next = after_decide(*command.job, decision, std::span<const StreamId>(&*st.stream, 1), 1);
@@ -456,7 +458,7 @@ void run_local(StreamActor* self) {
   TypedEvents typed{decision.event_type, std::move(decision.typed), {}};
   typed.events.reserve(decision.events.size());
   for (const auto& e : decision.events) typed.events.push_back(e.typed);
-  const auto write_started = context.clock();
+  const auto write_started = decision.decided_at;
   if (auto appended = context.append_in_place(*request)) {
     on_local_appended(self, request, std::move(typed), std::move(*appended), timings, write_started,
                       std::move(rejection));
@@ -596,7 +598,7 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
 
 }  // namespace
 
-std::vector<StoredEvent> CommittedEvents::stored() const {
+std::vector<StoredEvent> CommittedEvents::stored(Timestamp recorded_at) const {
   const StreamWrite& write = request->streams[this->write];
   std::vector<StoredEvent> out;
   out.reserve(write.events.size());

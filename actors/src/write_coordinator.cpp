@@ -93,7 +93,7 @@ using Coordinator = caf::stateful_actor<CoordinatorState>;
 RuntimeContext& ctx(Coordinator* self) { return *self->state.context; }
 
 void prepare(Coordinator* self, const RunPtr& run);
-void decide(Coordinator* self, const RunPtr& run);
+void decide(Coordinator* self, const RunPtr& run, Clock::time_point started);
 void commit(Coordinator* self, const RunPtr& run, JobDecision decision);
 
 void sort_unique(std::vector<StreamId>& ids) {
@@ -241,8 +241,9 @@ void start_attempt(Coordinator* self, const RunPtr& run) {
 void acquire_next(Coordinator* self, const RunPtr& run) {
   auto& st = *run;
   if (st.held.size() == st.streams.size()) {
-    st.timings.prepare = now(self) - st.phase_started_at;
-    decide(self, run);
+    const auto prepared = now(self);
+    st.timings.prepare = prepared - st.phase_started_at;
+    decide(self, run, prepared);
     return;
   }
   const StreamId& stream = st.streams[st.held.size()];
@@ -389,12 +390,13 @@ void replay(Coordinator* self, const RunPtr& run, IdempotencyRecord record) {
 }
 
 // Between the phases: the command's own logic, on the prepared snapshots.
-void decide(Coordinator* self, const RunPtr& run) {
+// `started`: when preparing ended (reconstructing begins).
+void decide(Coordinator* self, const RunPtr& run, Clock::time_point started) {
   auto& st = *run;
   std::vector<StreamSnapshot> snapshots;
   snapshots.reserve(st.held.size());
   for (std::size_t i = 0; i < st.held.size(); ++i) snapshots.push_back(st.held[i].snapshot(st.streams[i]));
-  JobDecision decision = detail::decide(*st.job, snapshots, ctx(self).clock);
+  JobDecision decision = detail::decide(*st.job, snapshots, ctx(self).clock, started);
   snapshots.clear();
   st.timings.reconstruct = decision.reconstruct;
   st.timings.handle = decision.handle;
@@ -476,7 +478,7 @@ void commit(Coordinator* self, const RunPtr& run, JobDecision decision) {
   // Drop our references to the stream actors' folds so that they can
   // advance in place on commit.
   for (auto& grant : st.held) grant.folds.clear();
-  st.phase_started_at = now(self);
+  st.phase_started_at = decision.decided_at;
   st.append_sent = true;
   if (auto appended = ctx(self).append_in_place(*request)) {
     AppendReply reply = *appended ? AppendReply{std::move(**appended), std::nullopt}
@@ -505,7 +507,8 @@ void commit(Coordinator* self, const RunPtr& run, JobDecision decision) {
 void on_appended(Coordinator* self, const RunPtr& run, const AppendRequestPtr& request_ptr, AppendReply& reply) {
   auto& st = *run;
   const AppendRequest& request = *request_ptr;
-  st.timings.write = now(self) - st.phase_started_at;
+  const auto written = now(self);
+  st.timings.write = written - st.phase_started_at;
   if (reply.error) {
     // We do not know what the store holds now (a foreign write, or for an
     // unavailable store perhaps our own): every stream reloads.
@@ -565,7 +568,7 @@ void on_appended(Coordinator* self, const RunPtr& run, const AppendRequestPtr& r
   st.held.clear();
   // Positions in emit order (the request groups events by stream).
   result.timings = st.timings;
-  result.timings.total = now(self) - st.started_at;
+  result.timings.total = written - st.started_at;
   finish(self, run, std::move(result));
 }
 
@@ -611,7 +614,8 @@ void start(Coordinator* self, const RunPtr& run, std::optional<FailedAttempt> re
   auto& st = *run;
   st.started_at = resumed ? resumed->started_at : now(self);
   if (auto timeout = ctx(self).config.command_timeout; timeout.count() > 0) {
-    const auto left = std::max<Clock::duration>(timeout - (now(self) - st.started_at), Clock::duration::zero());
+    const auto spent = resumed ? now(self) - st.started_at : Clock::duration::zero();
+    const auto left = std::max<Clock::duration>(timeout - spent, Clock::duration::zero());
     st.deadline = self->clock().now() + std::chrono::duration_cast<caf::timespan>(left);
     arm_timer(self, *st.deadline);
   }

@@ -59,6 +59,7 @@ struct Simulation {
                    .with_retry_policy(retry)
                    .with_config(config)
                    .with_random_source(seeded_random(42))
+                   .with_clock(clock)
                    .build()
                    .value();
   }
@@ -123,6 +124,7 @@ struct Simulation {
 
   RuntimeConfig config;
   RetryPolicy retry;
+  MonotonicClock clock;  // the runtime's phase clock (empty: the steady clock); set, then restart()
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> system;
   caf::scheduler::test_coordinator* sched = nullptr;

@@ -341,20 +341,20 @@ CommandJobPtr make_job(C command, ExecuteOptions options = {}) {
     };
   }
   job->decide = [command = std::move(command), metadata = job->metadata](
-                    std::span<const StreamSnapshot> snapshots, const MonotonicClock& now) {
+                    std::span<const StreamSnapshot> snapshots, const MonotonicClock& now,
+                    std::chrono::steady_clock::time_point started) {
     JobDecision out;
     auto failed = [&](Error error) {
       out.kind = JobDecision::Kind::failed;
       out.error = std::move(error);
       return out;
     };
-    const auto t0 = now();
+    // Two clock reads: handle's start, and the end (after encoding).
+    std::chrono::steady_clock::time_point handle_started;
     auto decide = [&](const State& state) {
-      const auto t1 = now();
-      Decision<Event> decision = command.handle(state);
-      out.reconstruct = t1 - t0;
-      out.handle = now() - t1;
-      return decision;
+      handle_started = now();
+      out.reconstruct = handle_started - started;
+      return command.handle(state);
     };
     std::optional<Decision<Event>> decision;
     if constexpr (per_stream) {
@@ -404,6 +404,8 @@ CommandJobPtr make_job(C command, ExecuteOptions options = {}) {
       out.event_type = &detail::event_type_tag<Event>;
       out.typed = std::make_shared<const std::vector<Emit<Event>>>(std::move(emitted));
     }
+    out.decided_at = now();
+    out.handle = out.decided_at - handle_started;
     return out;
   };
   return job;

@@ -88,8 +88,9 @@ struct JobDecision {
   std::string reason;                    // reject: the domain's code for it (may be empty)
   std::vector<StreamId> more_streams;    // need_streams: streams to add to the command
   std::optional<Error> error;            // failed: e.g. a stored event that does not decode
-  std::chrono::nanoseconds reconstruct{};
-  std::chrono::nanoseconds handle{};
+  std::chrono::nanoseconds reconstruct{};  // from `started` to handle's call
+  std::chrono::nanoseconds handle{};       // handle, and encoding what it emitted
+  std::chrono::steady_clock::time_point decided_at{};  // when it returned (unset if handle never ran)
 };
 
 using MonotonicClock = std::function<std::chrono::steady_clock::time_point()>;
@@ -105,7 +106,10 @@ struct CommandJob {
   // The folds the job needs of every stream when it runs over `stream_count`
   // streams (a State folded across streams in global order needs their events).
   std::function<const FoldNeeds&(std::size_t stream_count)> needs;
-  std::function<JobDecision(std::span<const StreamSnapshot>, const MonotonicClock&)> decide;
+  // `started`: when reconstructing began (the caller has just read the clock).
+  std::function<JobDecision(std::span<const StreamSnapshot>, const MonotonicClock&,
+                            std::chrono::steady_clock::time_point started)>
+      decide;
 };
 
 using CommandJobPtr = std::shared_ptr<const CommandJob>;

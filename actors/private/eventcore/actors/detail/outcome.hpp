@@ -11,7 +11,10 @@ namespace eventcore::detail {
 
 // Runs the command's decide; an exception from the user's handle or apply
 // becomes a JobDecision of kind threw instead of taking the actor down.
-JobDecision decide(const CommandJob& job, std::span<const StreamSnapshot> snapshots, const MonotonicClock& clock);
+// `started`: when the caller began (reconstruct counts from it). The
+// decision's decided_at is always set: where the write phase starts.
+JobDecision decide(const CommandJob& job, std::span<const StreamSnapshot> snapshots, const MonotonicClock& clock,
+                   std::chrono::steady_clock::time_point started);
 
 // The error for a decision of kind threw.
 CommandError threw_error(const CommandJob& job, const JobDecision& decision, std::size_t attempts);

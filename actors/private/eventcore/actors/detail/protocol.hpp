@@ -99,19 +99,20 @@ struct TypedEvents {
 };
 
 // What an append wrote to one stream: the request's write, at the versions
-// after `version_before` and at `positions`, stamped `recorded_at`, and the
-// same events as the command emitted them.
+// after `version_before` and at `positions`, stamped `recorded_at` (unset: the
+// stream actor reads the wall clock if a fold needs the stored events), and
+// the same events as the command emitted them.
 struct CommittedEvents {
   AppendRequestPtr request;
   std::size_t write = 0;  // request->streams[write]
   std::uint64_t version_before = 0;
   std::vector<GlobalPosition> positions;  // one per event
-  Timestamp recorded_at{};
+  std::optional<Timestamp> recorded_at;
   TypedEvents typed;
 
   const std::vector<EventToWrite>& events() const { return request->streams[write].events; }
   // The events as the store now holds them (built only for a fold that needs them).
-  std::vector<StoredEvent> stored() const;
+  std::vector<StoredEvent> stored(Timestamp recorded_at) const;
 };
 using CommittedEventsPtr = std::shared_ptr<const CommittedEvents>;
 
