@@ -74,10 +74,12 @@ struct StreamActorState {
   std::optional<Waiter> holder;
   std::deque<Waiter> queue;
   caf::actor_id id = 0;
-  // How many of holder and waiters each acquirer has: monitored while any.
-  // (CAF 0.17 does not count monitors: one demonitor removes them all, and a
-  // coordinator's runs hold and wait here side by side.)
-  std::vector<std::pair<caf::actor_addr, std::size_t>> watched;
+  caf::local_actor* self = nullptr;  // set at spawn: to demonitor on exit
+  // The acquirers monitored: each from its first acquire until this actor
+  // exits (or it dies). A monitor per acquire would cost a monitor and a
+  // demonitor per stream of every multi-stream command; the acquirers are
+  // the executor's few pooled coordinators.
+  std::vector<caf::actor_addr> watched;
   bool passivate_asked = false;  // the directory asked it to leave; it has not been used since
   bool deadline_armed = false;  // a timeout_atom is on its way (queued fast-path commands)
 
@@ -96,6 +98,8 @@ struct StreamActorState {
   // unknown. A passivated actor is idle: nothing is pending then.
   ~StreamActorState() {
     if (!stream) return;
+    // A monitor left on a coordinator would stay there as long as it lives.
+    for (const auto& who : watched) self->demonitor(who);
     context->directory->forget(*stream, id);
     const Error error{ErrorCode::unavailable, "the actor of stream '" + stream->str() + "' stopped"};
     auto answer_waiter = [&](Waiter& waiter) {
@@ -117,21 +121,9 @@ using StreamActor = caf::stateful_actor<StreamActorState>;
 
 void watch(StreamActor* self, const caf::actor_addr& who) {
   auto& watched = self->state.watched;
-  auto it = std::find_if(watched.begin(), watched.end(), [&](const auto& w) { return w.first == who; });
-  if (it != watched.end()) {
-    ++it->second;
-    return;
-  }
-  watched.emplace_back(who, 1);
+  if (std::find(watched.begin(), watched.end(), who) != watched.end()) return;
+  watched.push_back(who);
   self->monitor(caf::actor_cast<caf::actor>(who));
-}
-
-void unwatch(StreamActor* self, const caf::actor_addr& who) {
-  auto& watched = self->state.watched;
-  auto it = std::find_if(watched.begin(), watched.end(), [&](const auto& w) { return w.first == who; });
-  if (it == watched.end() || --it->second > 0) return;
-  watched.erase(it);
-  self->demonitor(who);
 }
 
 void grant_next(StreamActor* self);
@@ -160,7 +152,6 @@ void fail_waiters(StreamActor* self, const Error& error) {
                command_error(command, CommandErrorCode::store_failed, "reading a stream failed", error), {});
       continue;
     }
-    unwatch(self, waiter.who);
     waiter.promise.deliver(StreamGrant{std::nullopt, {}, caf::actor_cast<caf::actor>(self), error});
   }
 }
@@ -262,7 +253,6 @@ void grant_next(StreamActor* self) {
 
 void release_holder(StreamActor* self, bool invalidate) {
   auto& st = self->state;
-  unwatch(self, st.holder->who);
   st.holder.reset();
   // The store may hold more than we do (a foreign writer, or an append
   // whose outcome we never learnt): reload on next use.
@@ -537,10 +527,11 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
   self->state.context = std::move(context);
   self->state.stream = std::move(stream);
   self->state.id = self->id();
+  self->state.self = self;
   // A holder or waiter that dies never leaves the stream stuck.
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
-    std::erase_if(st.watched, [&](const auto& w) { return w.first == msg.source; });
+    std::erase(st.watched, msg.source);
     std::erase_if(st.queue, [&](const Waiter& w) { return w.who == msg.source; });
 #ifdef EVENTCORE_PLANTED_BUG_no_release_on_crash  // simulation test build only
     if (false)
@@ -560,8 +551,6 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
         auto sender = self->current_sender();
         auto rp = self->make_response_promise();
         Waiter waiter{rp, caf::actor_cast<caf::actor_addr>(sender), txn, std::move(needs)};
-        // Removed once it holds and waits here no more: a coordinator
-        // outlives this actor, and a monitor left behind would stay on it.
         if (sender) watch(self, waiter.who);
         st.queue.push_back(std::move(waiter));
         grant_next(self);
