@@ -453,11 +453,9 @@ struct AddTaking {
   std::chrono::nanoseconds handle_takes;
 
   std::vector<StreamId> streams() const { return targets; }
-  Decision<Event> handle(const State&) const {
+  Decision<Event> handle(const State& state) const {
     *clock += handle_takes;
-    std::vector<Emit<Event>> out;
-    for (const auto& t : targets) out.push_back({t, Added{1}});
-    return out;
+    return AddTo{targets}.handle(state);
   }
 };
 }  // namespace
