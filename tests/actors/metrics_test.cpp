@@ -4,6 +4,10 @@
 
 #include "eventcore/actors/metrics.hpp"
 
+#include <string>
+#include <thread>
+#include <vector>
+
 using namespace eventcore;
 using namespace eventcore::testing;
 
@@ -47,4 +51,30 @@ TEST_CASE("the metrics render as Prometheus text: counters with labels, cumulati
   CHECK(text.find("eventcore_command_duration_seconds_count 3\n") != std::string::npos);
   CHECK(text.find("eventcore_command_phase_seconds_bucket{phase=\"write\",le=\"0.00025\"} 3\n") != std::string::npos);
   CHECK(metrics.commands("TransferMoney", "ok") == 1);
+}
+
+TEST_CASE("counts recorded from many threads at once all add up") {
+  RuntimeMetrics metrics;
+  PhaseTimings t;
+  t.total = std::chrono::microseconds(300);
+  t.write = std::chrono::microseconds(200);
+  constexpr int threads = 24, per_thread = 500;  // more threads than shards: some share one
+  std::vector<std::thread> workers;
+  for (int i = 0; i < threads; ++i)
+    workers.emplace_back([&, i] {
+      for (int n = 0; n < per_thread; ++n) {
+        metrics.record_command(i % 2 ? "A" : "B", "ok", t, 2);
+        metrics.record_retry(RetryReason::transient);
+      }
+    });
+  for (auto& w : workers) w.join();
+  CHECK(metrics.commands_total() == threads * per_thread);
+  CHECK(metrics.commands("A", "ok") == threads / 2 * per_thread);
+  CHECK(metrics.events_written() == 2u * threads * per_thread);
+  CHECK(metrics.retries(RetryReason::transient) == threads * per_thread);
+  const std::string text = metrics.render_prometheus();
+  CHECK(text.find("eventcore_command_duration_seconds_count " + std::to_string(threads * per_thread) + "\n") !=
+        std::string::npos);
+  CHECK(text.find("eventcore_command_phase_seconds_bucket{phase=\"write\",le=\"0.00025\"} " +
+                  std::to_string(threads * per_thread) + "\n") != std::string::npos);
 }

@@ -5,18 +5,16 @@
 // hand them to an Exposer through a Collectable); render_prometheus() is the
 // same in the text format, for an app that serves /metrics without
 // prometheus-cpp of its own. One RuntimeMetrics
-// per executor (CommandExecutor::metrics()); every method is thread-safe and
-// cheap enough for the command path (atomics and a shared lock).
+// per executor (CommandExecutor::metrics()); every method is thread-safe.
+// Recording is cheap enough for the command path: each thread counts into a
+// shard of its own (an uncontended lock, no cache line shared with another
+// worker); reading sums the shards.
 
-#include <array>
 #include <chrono>
-#include <atomic>
 #include <cstdint>
-#include <map>
-#include <shared_mutex>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "eventcore/actors/command_result.hpp"
@@ -28,35 +26,28 @@ struct MetricFamily;
 
 namespace eventcore {
 
-// A latency histogram with fixed buckets (seconds, 50 us to 10 s).
-class LatencyHistogram {
- public:
-  static constexpr std::array<double, 12> bounds{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                 0.005,   0.01,   0.025,   0.1,    1.0,   10.0};
-  void observe(std::chrono::nanoseconds d) noexcept;
-  // Cumulative counts per bound (Prometheus "le"), then +Inf; the sum in seconds.
-  std::array<std::uint64_t, bounds.size() + 1> cumulative() const noexcept;
-  double sum_seconds() const noexcept;
-  std::uint64_t count() const noexcept;
-
- private:
-  std::array<std::atomic<std::uint64_t>, bounds.size() + 1> buckets_{};
-  std::atomic<std::uint64_t> sum_ns_{0};
-};
-
 class RuntimeMetrics {
  public:
+  // Latency buckets (seconds, 50 us to 10 s), as Prometheus "le" bounds.
+  static constexpr double latency_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                              0.005,   0.01,   0.025,   0.1,    1.0,   10.0};
+
+  RuntimeMetrics();
+  ~RuntimeMetrics();
+  RuntimeMetrics(const RuntimeMetrics&) = delete;
+  RuntimeMetrics& operator=(const RuntimeMetrics&) = delete;
+
   // One finished command. `outcome` is "ok", "replayed" or a CommandErrorCode
   // name; `timings` are the last attempt's phases.
   void record_command(std::string_view type, std::string_view outcome, const PhaseTimings& timings,
                       std::size_t events_written);
   // A failed attempt that will be tried again.
-  void record_retry(RetryReason reason) noexcept;
+  void record_retry(RetryReason reason);
 
   std::uint64_t commands(std::string_view type, std::string_view outcome) const;
   std::uint64_t commands_total() const;
-  std::uint64_t events_written() const noexcept { return events_written_.load(std::memory_order_relaxed); }
-  std::uint64_t retries(RetryReason reason) const noexcept;
+  std::uint64_t events_written() const;
+  std::uint64_t retries(RetryReason reason) const;
 
   // Every metric in the Prometheus text exposition format (version 0.0.4):
   //   eventcore_commands_total{type="TransferMoney",outcome="ok"} 42
@@ -69,23 +60,10 @@ class RuntimeMetrics {
   std::vector<prometheus::MetricFamily> collect() const;
 
  private:
-  // (type, outcome) ordered, looked up without building strings.
-  struct KeyLess {
-    using is_transparent = void;
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const noexcept {
-      return std::pair<std::string_view, std::string_view>(a.first, a.second) <
-             std::pair<std::string_view, std::string_view>(b.first, b.second);
-    }
-  };
-  // Written (a new key) under the unique lock, counted under the shared one:
-  // map nodes do not move.
-  mutable std::shared_mutex mutex_;
-  std::map<std::pair<std::string, std::string>, std::atomic<std::uint64_t>, KeyLess> commands_;
-  std::atomic<std::uint64_t> events_written_{0};
-  std::array<std::atomic<std::uint64_t>, 2> retries_{};
-  LatencyHistogram total_;
-  std::array<LatencyHistogram, 4> phases_;  // prepare, reconstruct, handle, write
+  struct Counts;
+  struct Shard;
+  Counts sum() const;
+  std::unique_ptr<Shard[]> shards_;
 };
 
 }  // namespace eventcore
