@@ -20,6 +20,8 @@
 #                      next one created by the bench's callback included)
 #   actor_work_per_op  everything CAF's workers ran (scheduled_actor::resume),
 #                      per command: the above plus CAF's message handling
+#   worker_per_op      all that CAF's worker threads ran, per command: the
+#                      above plus the scheduler's own loop around each resume
 # Give it two binaries' outputs to compare builds (a bisection, a change).
 set -euo pipefail
 
@@ -52,6 +54,13 @@ def inclusive(name):
         if m and name in line:
             return int(m.group(1).replace(',', ''))
     raise SystemExit(f"instructions.sh: no '{name}' in the profile")
+def inclusive_re(pattern):
+    pattern = re.compile(pattern)
+    for line in lines:
+        m = head.match(line)
+        if m and pattern.search(line):
+            return int(m.group(1).replace(',', ''))
+    raise SystemExit(f"instructions.sh: no '{pattern.pattern}' in the profile")
 def calls(name):
     pattern = re.compile(r'^\s*[0-9,]+ \([^)]*\)\s+>.*' + re.escape(name) + r'.*\(([0-9,]+)x\)')
     return sum(int(m.group(1).replace(',', '')) for m in map(pattern.match, lines) if m)
@@ -64,6 +73,7 @@ line = {"bench": "instructions_" + case, "binary": binary,
 if case == "mem_single":
     line["command_per_op"] = round(inclusive('::run_local(caf') / commands)
 line["actor_work_per_op"] = round(inclusive('caf::scheduled_actor::resume(caf::execution_unit') / commands)
+line["worker_per_op"] = round(inclusive_re(r'_State_impl<.*caf::scheduler::worker<.*>::start\(\)') / commands)
 line.update({"appends": ops, "commands": commands})
 print(json.dumps(line))
 PY
