@@ -21,6 +21,11 @@ namespace eventcore {
 // Here an idle worker polls only briefly, then blocks until work is queued
 // for it, and there is one worker per core.
 //
+// It also installs CAF's own scheduler for the config's "scheduler.policy"
+// built without the worker loop's logging tag: CAF 0.17 runs a dynamic_cast
+// and two logger calls on every resume even when it logs nothing, about
+// 1,700 instructions, a sixth of an in-memory transfer's work.
+//
 // `threads` 0: one worker per hardware thread (at least 2).
 void configure_scheduler(caf::actor_system_config& config, std::size_t threads = 0);
 
