@@ -39,10 +39,11 @@ struct Waiter {
   caf::actor_clock::time_point deadline;  // which times out then (if it has a timeout)
 };
 
-// Answers a fast-path command: counts it, logs it, calls back.
-// `timings.total`, if set, was measured by the caller with its last clock read.
+// Answers a fast-path command: counts it, logs it, calls back. A result
+// carries its own timings (the total ends where the write did); a failure's
+// total ends now.
 void answer(RuntimeContext& context, LocalCommand& command, const ExecuteResult& outcome, PhaseTimings timings) {
-  if (timings.total == std::chrono::nanoseconds::zero()) timings.total = context.clock() - command.started_at;
+  if (!outcome.ok()) timings.total = context.clock() - command.started_at;
   observe_outcome(context, *command.job, outcome, timings);
   auto done = std::move(command.done);
   command.done = nullptr;

@@ -110,8 +110,10 @@ void finish(Coordinator* self, const RunPtr& run_ref, ExecuteResult outcome) {
   if (run->finished) return;
   run->finished = true;
   self->state.runs.erase(run->txn);
+  // A result carries its own timings (observe_outcome uses them); a
+  // failure's total ends now.
   PhaseTimings timings = run->timings;
-  timings.total = now(self) - run->started_at;
+  if (!outcome.ok()) timings.total = now(self) - run->started_at;
   observe_outcome(ctx(self), *run->job, outcome, timings);
   if (auto done = std::exchange(run->done, nullptr)) done(outcome);
 }

@@ -451,11 +451,12 @@ struct AddTaking {
   std::vector<StreamId> targets;
   std::shared_ptr<std::chrono::steady_clock::time_point> clock;
   std::chrono::nanoseconds handle_takes;
+  std::int64_t amount = 1;  // below a total's negation: rejected
 
   std::vector<StreamId> streams() const { return targets; }
   Decision<Event> handle(const State& state) const {
     *clock += handle_takes;
-    return AddTo{targets}.handle(state);
+    return AddTo{targets, amount}.handle(state);
   }
 };
 }  // namespace
@@ -479,4 +480,22 @@ TEST_CASE("phase timings count each phase where it happens and add up to the tot
       CHECK(t.total == 8ms);
     }
   }
+}
+
+TEST_CASE("a failed command's total time is counted too, on either path") {
+  Simulation sim;
+  auto clock = std::make_shared<std::chrono::steady_clock::time_point>();
+  sim.clock = [clock] { return *clock; };
+  sim.restart();
+  sim.store->before_append = [&](const AppendRequest&) { *clock += 3ms; };
+  for (const auto& streams : {std::vector<StreamId>{sid("r1")}, std::vector<StreamId>{sid("r2"), sid("r3")}}) {
+    INFO(streams.size() << " stream(s)");
+    auto result = sim.run(AddTaking{streams, clock, 6ms, -1});  // rejected: a total would drop below 0
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code == CommandErrorCode::validation_failed);
+  }
+  // Both took 6 to 9 ms (handle, and perhaps the version-checking append): none counted as 0.
+  const std::string text = sim.executor->metrics()->render_prometheus();
+  CHECK(text.find("eventcore_command_duration_seconds_bucket{le=\"0.005\"} 0\n") != std::string::npos);
+  CHECK(text.find("eventcore_command_duration_seconds_bucket{le=\"0.01\"} 2\n") != std::string::npos);
 }
