@@ -115,14 +115,9 @@ RuntimeMetrics::Counts RuntimeMetrics::sum() const {
 }
 
 std::uint64_t RuntimeMetrics::commands(std::string_view type, std::string_view outcome) const {
-  const std::pair<std::string_view, std::string_view> key(type, outcome);
-  std::uint64_t n = 0;
-  for (std::size_t i = 0; i < shard_count; ++i) {
-    std::lock_guard lock(shards_[i].mutex);
-    const auto& commands = shards_[i].counts.commands;
-    if (auto it = commands.find(key); it != commands.end()) n += it->second;
-  }
-  return n;
+  const auto commands = sum().commands;
+  const auto it = commands.find(std::pair<std::string_view, std::string_view>(type, outcome));
+  return it == commands.end() ? 0 : it->second;
 }
 
 std::uint64_t RuntimeMetrics::commands_total() const {
