@@ -78,20 +78,20 @@ std::optional<CommandError> invalid_streams(const CommandJob& job) {
   return std::nullopt;
 }
 
-// Starts a command: single-stream commands without an idempotency key go
-// straight to their stream actor (the fast path, detail/protocol.hpp);
-// everything else gets a write coordinator.
+// Starts a command: commands without an idempotency key go straight to the
+// actor of their first stream in id order (the fast path,
+// detail/protocol.hpp); keyed ones get a write coordinator.
 void start_command(const detail::ContextPtr& context, CommandJobPtr job, CommandExecutor::Callback done) {
   if (auto invalid = invalid_streams(*job)) {
     detail::observe_outcome(*context, *job, *invalid, {});
     done(std::move(*invalid));
     return;
   }
-  if (job->streams.size() == 1 && !job->idempotency_key) {
+  if (!job->idempotency_key) {
     // Once the runtime is stopped the directory sends nothing; the command,
     // dropped unanswered, then answers itself (~LocalCommand).
     auto command = std::make_shared<detail::LocalCommand>(std::move(job), std::move(done), context->clock(), context);
-    const StreamId& stream = command->job->streams.front();  // alive while `command` is
+    const StreamId& stream = command->streams().front();  // alive while `command` is
     context->directory->with_actor(stream, [&](const caf::actor& actor) {
       caf::anon_send(actor, execute_atom::value, command);
     });

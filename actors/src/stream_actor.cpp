@@ -4,21 +4,26 @@
 // transaction at a time hold the stream; the others wait in FIFO order.
 // Holding is what makes in-process conflicts impossible.
 //
-// A transaction is either a coordinator's (acquire ... commit/release) or a
-// single-stream command the actor runs itself (the fast path, protocol.hpp):
-// decide on the cached folds, append, advance the folds, answer. With a
-// store that never blocks (in memory) the append is a plain call, made on
-// the stream actor's own turn; otherwise it goes to a
-// store I/O actor (group commit) and the stream stays held until it lands.
+// A transaction is either an acquirer's (acquire ... commit/release: a
+// coordinator's run, or another stream actor's fast-path command) or a
+// keyless command the actor runs itself because its stream comes first among
+// the command's (the fast path, protocol.hpp): acquire the command's other
+// streams in id order, decide on the cached folds, append, advance the folds
+// (commit the others), answer. With a store that never blocks (in memory)
+// the append is a plain call, made on the stream actor's own turn;
+// otherwise it goes to a store I/O actor (group commit) and the streams
+// stay held until it lands.
 
 #include <algorithm>
 #include <deque>
 #include <optional>
+#include <unordered_set>
 
 #include <caf/all.hpp>
 
 #include "eventcore/actors/detail/actors.hpp"
 #include "eventcore/actors/detail/command_rules.hpp"
+#include "eventcore/actors/detail/decided_append.hpp"
 #include "eventcore/actors/detail/outcome.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
 
@@ -79,8 +84,9 @@ struct StreamActorState {
   // The acquirers monitored: each from its first acquire until this actor
   // exits (or it dies). A monitor per acquire would cost a monitor and a
   // demonitor per stream of every multi-stream command; the acquirers are
-  // the executor's few pooled coordinators.
-  std::vector<caf::actor_addr> watched;
+  // the executor's few pooled coordinators and the actors of the streams
+  // that lead this one's multi-stream commands (as many as are live).
+  std::unordered_set<caf::actor_addr> watched;
   bool passivate_asked = false;  // the directory asked it to leave; it has not been used since
   bool deadline_armed = false;  // a timeout_atom is on its way (queued fast-path commands)
 
@@ -94,9 +100,11 @@ struct StreamActorState {
   // on a crashed stream actor would wait for their timeout. The promise
   // carries its own strong reference to this actor and the requester, so
   // delivering from the destructor (stateful_actor::on_exit) is fine. The
-  // fast-path commands still queued answer for themselves (~LocalCommand);
-  // one that was running may have its append in flight: its outcome is
-  // unknown. A passivated actor is idle: nothing is pending then.
+  // fast-path commands still queued answer for themselves (~LocalCommand),
+  // and so does one still acquiring its other streams (they release it when
+  // this actor's down message reaches them); one that was running may have
+  // its append in flight: its outcome is unknown. A passivated actor is
+  // idle: nothing is pending then.
   ~StreamActorState() {
     if (!stream) return;
     // A monitor left on a coordinator would stay there as long as it lives.
@@ -107,11 +115,13 @@ struct StreamActorState {
       if (waiter.local || !waiter.promise.pending()) return;
       waiter.promise.deliver(StreamGrant{std::nullopt, {}, caf::actor{}, error});
     };
-    if (holder && holder->local)
+    if (holder && holder->local && holder->local->append_sent)
       answer(*context, *holder->local,
              command_error(*holder->local, CommandErrorCode::store_unavailable,
                            "the stream's actor stopped while the command's append was in flight", error),
              {});
+    else if (holder && holder->local)
+      holder.reset();  // still acquiring: nothing written; it hands itself on (~LocalCommand)
     else if (holder)
       answer_waiter(*holder);
     for (auto& waiter : queue) answer_waiter(waiter);
@@ -121,9 +131,7 @@ struct StreamActorState {
 using StreamActor = caf::stateful_actor<StreamActorState>;
 
 void watch(StreamActor* self, const caf::actor_addr& who) {
-  auto& watched = self->state.watched;
-  if (std::find(watched.begin(), watched.end(), who) != watched.end()) return;
-  watched.push_back(who);
+  if (!self->state.watched.insert(who).second) return;
   self->monitor(caf::actor_cast<caf::actor>(who));
 }
 
@@ -325,12 +333,20 @@ void maybe_snapshot(StreamActor* self) {
 
 // ---- the fast path ---------------------------------------------------------
 
+// Lets go of the other streams a fast-path command holds.
+void release_others(StreamActor* self, LocalCommand& command, bool invalidate) {
+  for (auto& grant : command.held) self->send(grant.stream_actor, release_atom::value, command.txn, invalidate);
+  command.held.clear();
+}
+
 // Ends the fast-path command holding the stream with a final answer.
+// `invalidate`: the store may hold more than the caches (its streams reload).
 void finish_local(StreamActor* self, bool invalidate, const ExecuteResult& outcome, const PhaseTimings& timings) {
   auto& st = self->state;
   auto command = std::move(st.holder->local);
   st.holder.reset();
   if (invalidate) drop_cache(self);
+  release_others(self, *command, invalidate);
   answer(*st.context, *command, outcome, timings);
 }
 
@@ -340,6 +356,7 @@ void hand_over(StreamActor* self, std::optional<FailedAttempt> failed) {
   auto command = std::move(st.holder->local);
   st.holder.reset();
   if (failed) drop_cache(self);  // the store may hold more than we do
+  release_others(self, *command, failed.has_value());
   give_to_coordinator(*st.context, *command, std::move(failed));
 }
 
@@ -355,7 +372,7 @@ CommandError timed_out(const RuntimeContext& context, const LocalCommand& comman
 }
 
 // `rejection`: the command was rejected, and the append (no events) checked
-// the version it was decided on.
+// the versions it was decided on.
 void on_local_appended(StreamActor* self, const AppendRequestPtr& request, TypedEvents typed,
                        Result<AppendResult> appended, PhaseTimings timings, Clock::time_point write_started,
                        std::optional<CommandError> rejection = std::nullopt) {
@@ -380,17 +397,17 @@ void on_local_appended(StreamActor* self, const AppendRequestPtr& request, Typed
     finish_local(self, false, std::move(*rejection), timings);
     return;
   }
-  const std::size_t count = request->streams.front().events.size();
-  CommittedEvents committed{request, 0, appended->streams.front().version.value - count,
-                            std::move(appended->positions), std::nullopt, std::move(typed)};
-  committed.positions.resize(count);
-  CommandResult result;
-  result.command = command.job->name;
-  result.attempts = 1;
-  result.events_written = count;
-  result.stream_versions.push_back(std::move(appended->streams.front()));
-  result.positions = committed.positions;
-  apply_commit(self, committed);
+  // The first write is this actor's stream; the others go to their actors.
+  CommandResult result = committed_result(
+      *command.job, 1, request, *appended, std::move(typed), std::nullopt,
+      [&](std::size_t i, CommittedEvents committed) {
+        if (i == 0)
+          apply_commit(self, committed);
+        else
+          self->send(command.held[i - 1].stream_actor, commit_atom::value, command.txn,
+                     CommittedEventsPtr(std::make_shared<CommittedEvents>(std::move(committed))));
+      });
+  command.held.clear();
   result.timings = timings;
   finish_local(self, false, std::move(result), timings);
   maybe_snapshot(self);
@@ -405,25 +422,91 @@ void arm_deadline(StreamActor* self, caf::actor_clock::time_point due) {
                      timeout_atom::value);
 }
 
-// Runs the fast-path command that now holds the (loaded) stream: when it
-// returns, the stream is free again, or the command's append is in flight.
+void run_local(StreamActor* self);
+
+// A grant of the next of a fast-path command's other streams.
+void on_grant(StreamActor* self, const LocalCommandPtr& running, StreamGrant grant) {
+  auto& st = self->state;
+  if (!st.holder || st.holder->local != running) {  // it finished meanwhile (timed out): let the stream go
+    if (!grant.error) self->send(grant.stream_actor, release_atom::value, running->txn, false);
+    return;
+  }
+  auto& command = *running;
+  if (!grant.error) {
+    command.held.push_back(std::move(grant));
+    run_local(self);
+  } else if (grant.error->transient()) {
+    hand_over(self, FailedAttempt{RetryReason::transient, std::move(*grant.error), command.started_at, {}, nullptr});
+  } else {
+    finish_local(self, false,
+                 command_error(command, CommandErrorCode::store_failed, "reading a stream failed", *grant.error), {});
+  }
+  grant_next(self);
+  passivate_if_asked(self);
+}
+
+// Asks for the next stream of the fast-path command holding this one; the
+// stream stays held meanwhile.
+void acquire_next(StreamActor* self) {
+  auto& st = self->state;
+  auto& context = *st.context;
+  const LocalCommandPtr running = st.holder->local;
+  auto& command = *running;
+  if (command.txn == 0) command.txn = context.next_txn.fetch_add(1, std::memory_order_relaxed);
+  const StreamId& stream = command.streams()[command.held.size() + 1];
+  const bool routed = context.directory->with_actor(stream, [&](const caf::actor& actor) {
+    self->request(actor, caf::infinite, acquire_atom::value, stream, command.txn, command.needs)
+        .then([=](StreamGrant& grant) { on_grant(self, running, std::move(grant)); },
+              [=](caf::error& err) {
+                on_grant(self, running,
+                         StreamGrant{std::nullopt, {}, caf::actor{},
+                                     Error{ErrorCode::unavailable,
+                                           "acquiring a stream failed: " + self->system().render(err)}});
+              });
+  });
+  if (!routed) {
+    finish_local(self, false,
+                 command_error(command, CommandErrorCode::store_unavailable, "the executor was shut down"), {});
+    return;
+  }
+  arm_deadline(self, st.holder->deadline);
+}
+
+// Runs the fast-path command that now holds the (loaded) stream: acquires
+// its other streams first, one at a time (each grant comes back here). When
+// it returns, the stream is free again, or the command waits for a grant or
+// for its append.
 void run_local(StreamActor* self) {
   auto& st = self->state;
   auto& context = *st.context;
   auto& command = *st.holder->local;
+  if (expired(self, *st.holder)) {
+    finish_local(self, false, timed_out(context, command), {});
+    return;
+  }
+  const auto streams = command.streams();
+  if (command.held.size() + 1 < streams.size()) {
+    acquire_next(self);
+    return;
+  }
   const auto started = context.clock();
   PhaseTimings timings;
   timings.prepare = started - command.started_at;
-  if (expired(self, *st.holder)) {
-    finish_local(self, false, timed_out(context, command), timings);
-    return;
+  // A view of the actor's own folds (nothing changes them until the command
+  // is done), then the grants' in stream order.
+  const StreamSnapshot own{*st.stream, *st.version, st.folds};
+  std::vector<StreamSnapshot> all;
+  std::span<const StreamSnapshot> snapshots(&own, 1);
+  if (!command.held.empty()) {
+    all.reserve(streams.size());
+    all.push_back(own);
+    for (std::size_t i = 0; i < command.held.size(); ++i) all.push_back(command.held[i].snapshot(streams[i + 1]));
+    snapshots = all;
   }
-  // A view of the actor's own folds: nothing changes them until the command is done.
-  const StreamSnapshot snapshot{*st.stream, *st.version, st.folds};
-  JobDecision decision = decide(*command.job, std::span<const StreamSnapshot>(&snapshot, 1), context.clock, started);
+  JobDecision decision = decide(*command.job, snapshots, context.clock, started);
   timings.reconstruct = decision.reconstruct;
   timings.handle = decision.handle;
-  auto next = after_decide(*command.job, decision, std::span<const StreamId>(&*st.stream, 1), 1);
+  auto next = after_decide(*command.job, decision, streams, 1);
   std::optional<CommandError> rejection;
   switch (next.kind) {
     case AfterDecide::Kind::answer:
@@ -431,7 +514,7 @@ void run_local(StreamActor* self) {
         finish_local(self, next.drop_cache, std::move(*next.error), timings);
         return;
       }
-      rejection = std::move(next.error);  // answered once the store confirms the version
+      rejection = std::move(next.error);  // answered once the store confirms the versions
       break;
     case AfterDecide::Kind::discover:
       hand_over(self, std::nullopt);
@@ -439,34 +522,32 @@ void run_local(StreamActor* self) {
     case AfterDecide::Kind::append:
       break;
   }
-  // Events or not, the decision goes to the store: its version check
-  // confirms the state it was decided on.
-  auto request = std::make_shared<AppendRequest>();
-  StreamWrite write{*st.stream, ExpectedVersion::exact(snapshot.version), {}};
-  write.events.reserve(decision.events.size());
-  for (auto& e : decision.events) write.events.push_back(std::move(e.event));
-  request->streams.push_back(std::move(write));
-  TypedEvents typed{decision.event_type, std::move(decision.typed), {}};
-  typed.events.reserve(decision.events.size());
-  for (const auto& e : decision.events) typed.events.push_back(e.typed);
+  auto decided = decided_append(snapshots, decision);
+  const AppendRequestPtr request = std::move(decided.request);
+  // Drop our references to the other streams' folds so that they can
+  // advance in place on commit.
+  all.clear();
+  for (auto& grant : command.held) grant.folds.clear();
+  command.append_sent = true;
   const auto write_started = decision.decided_at;
   if (auto appended = context.append_in_place(*request)) {
-    on_local_appended(self, request, std::move(typed), std::move(*appended), timings, write_started,
+    on_local_appended(self, request, std::move(decided.typed), std::move(*appended), timings, write_started,
                       std::move(rejection));
     return;
   }
   // A store that may block: its I/O actor appends (batched with other
-  // streams' appends); the stream stays held until the answer. No request
+  // streams' appends); the streams stay held until the answer. No request
   // timeout (a timer set and cancelled per command costs more than the
   // command here): the stream actor's deadline tick covers the append too.
-  const LocalCommand* running = st.holder->local.get();
+  const LocalCommandPtr running = st.holder->local;
   auto in_flight = context.count_io_append();
+  auto typed = std::move(decided.typed);
   self->request(context.pick_io(), caf::infinite, append_atom::value, *request)
       .then(
           [=](AppendReply& reply) {
             (void)in_flight;  // dropped with this handler
             auto& st = self->state;
-            if (!st.holder || st.holder->local.get() != running) return;  // it timed out meanwhile
+            if (!st.holder || st.holder->local != running) return;  // it timed out meanwhile
             if (reply.error)
               on_local_appended(self, request, typed, std::move(*reply.error), timings, write_started, rejection);
             else
@@ -476,13 +557,16 @@ void run_local(StreamActor* self) {
           },
           [=](caf::error& err) {
             auto& st = self->state;
-            if (!st.holder || st.holder->local.get() != running) return;
+            if (!st.holder || st.holder->local != running) return;
             on_local_appended(self, request, typed,
                               Error{ErrorCode::unavailable, "the store writer failed: " + self->system().render(err)},
                               timings, write_started, rejection);
             grant_next(self);
             passivate_if_asked(self);
           });
+#ifdef EVENTCORE_PLANTED_BUG_early_release  // simulation test build only
+  for (auto& grant : command.held) self->send(grant.stream_actor, release_atom::value, command.txn, false);
+#endif
   arm_deadline(self, st.holder->deadline);
 }
 
@@ -499,8 +583,9 @@ void expire_local(StreamActor* self) {
   };
   if (st.holder && st.holder->local) {
     if (expired(self, *st.holder)) {
-      // Its append may still land: the cache drops, the late answer is ignored.
-      finish_local(self, true, timed_out(*st.context, *st.holder->local), {});
+      // Its append (if sent) may still land: the caches drop, the late
+      // answer is ignored. Still acquiring: nothing was written.
+      finish_local(self, st.holder->local->append_sent, timed_out(*st.context, *st.holder->local), {});
     } else {
       consider(st.holder->deadline);
     }
@@ -532,7 +617,7 @@ caf::behavior stream_actor(StreamActor* self, ContextPtr context, StreamId strea
   // A holder or waiter that dies never leaves the stream stuck.
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
-    std::erase(st.watched, msg.source);
+    st.watched.erase(msg.source);
     std::erase_if(st.queue, [&](const Waiter& w) { return w.who == msg.source; });
 #ifdef EVENTCORE_PLANTED_BUG_no_release_on_crash  // simulation test build only
     if (false)

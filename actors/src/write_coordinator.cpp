@@ -36,6 +36,7 @@
 #include "eventcore/actors/detail/actors.hpp"
 #include "eventcore/actors/detail/ambiguous_outcome.hpp"
 #include "eventcore/actors/detail/command_rules.hpp"
+#include "eventcore/actors/detail/decided_append.hpp"
 #include "eventcore/actors/detail/idempotency_record.hpp"
 #include "eventcore/actors/detail/outcome.hpp"
 #include "eventcore/actors/detail/protocol.hpp"
@@ -448,7 +449,6 @@ void on_appended(Coordinator* self, const RunPtr& run, const AppendRequestPtr& r
 
 void commit(Coordinator* self, const RunPtr& run, JobDecision decision) {
   auto& st = *run;
-  auto request = std::make_shared<AppendRequest>();
   // A keyed command records what it did even when that is nothing (a
   // rejection writes nothing, and records nothing).
   const bool recorded = st.job->idempotency_key && !st.rejection;
@@ -457,26 +457,18 @@ void commit(Coordinator* self, const RunPtr& run, JobDecision decision) {
     record = {st.job->name, {}, {}, key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint)};
     for (const auto& e : decision.events) record.event_ids.push_back(e.event.id);
   }
-  st.typed = TypedEvents{decision.event_type, std::move(decision.typed), {}};
-  st.typed.events.reserve(decision.events.size());
-  for (std::size_t i = 0; i < st.held.size(); ++i) {
-    const auto snap = st.held[i].snapshot(st.streams[i]);
-    StreamWrite write{snap.stream, ExpectedVersion::exact(snap.version), {}};
-    for (auto& e : decision.events)
-      if (e.stream == snap.stream) {
-        write.events.push_back(std::move(e.event));
-        st.typed.events.push_back(e.typed);
-      }
-    if (recorded) record.stream_versions.emplace_back(snap.stream.str(), snap.version.value + write.events.size());
-#ifdef EVENTCORE_PLANTED_BUG_readonly_unchecked  // simulation test build only
-    if (write.events.empty()) write.expected = ExpectedVersion::any();
-#endif
-    request->streams.push_back(std::move(write));
-  }
-  // Every decision goes to the store, events or not: its version check
-  // confirms the state it was decided on.
-  if (recorded)
+  std::vector<StreamSnapshot> snapshots;
+  snapshots.reserve(st.held.size());
+  for (std::size_t i = 0; i < st.held.size(); ++i) snapshots.push_back(st.held[i].snapshot(st.streams[i]));
+  auto decided = decided_append(snapshots, decision);
+  const std::shared_ptr<AppendRequest> request = std::move(decided.request);
+  st.typed = std::move(decided.typed);
+  if (recorded) {
+    for (std::size_t i = 0; i < snapshots.size(); ++i)
+      record.stream_versions.emplace_back(snapshots[i].stream.str(),
+                                          snapshots[i].version.value + request->streams[i].events.size());
     request->record = CommandRecord{*st.job->idempotency_key, encode_record(record), {}};
+  }
   // Drop our references to the stream actors' folds so that they can
   // advance in place on commit.
   for (auto& grant : st.held) grant.folds.clear();
@@ -508,7 +500,6 @@ void commit(Coordinator* self, const RunPtr& run, JobDecision decision) {
 
 void on_appended(Coordinator* self, const RunPtr& run, const AppendRequestPtr& request_ptr, AppendReply& reply) {
   auto& st = *run;
-  const AppendRequest& request = *request_ptr;
   const auto written = now(self);
   st.timings.write = written - st.phase_started_at;
   if (reply.error) {
@@ -541,34 +532,13 @@ void on_appended(Coordinator* self, const RunPtr& run, const AppendRequestPtr& r
     finish(self, run, std::move(rejection));
     return;
   }
-  const AppendResult& appended = *reply.result;
-  CommandResult result;
-  result.command = st.job->name;
-  result.attempts = st.attempt;
-  const auto stamp = ctx(self).wall_clock();
-  std::size_t position = 0;
-  for (std::size_t i = 0; i < request.streams.size(); ++i) {
-    const std::size_t count = request.streams[i].events.size();
-    auto committed = std::make_shared<CommittedEvents>();
-    committed->request = request_ptr;
-    committed->write = i;
-    committed->version_before = appended.streams[i].version.value - count;
-    committed->recorded_at = stamp;
-    committed->positions.reserve(count);
-    for (std::size_t k = position; k < position + count; ++k)
-      committed->positions.push_back(k < appended.positions.size() ? appended.positions[k] : GlobalPosition{});
-    // st.typed has one entry per written event, in the append's order (commit()).
-    const auto typed = st.typed.events.begin() + static_cast<std::ptrdiff_t>(position);
-    committed->typed = TypedEvents{st.typed.type, st.typed.owner,
-                                   std::vector<const void*>(typed, typed + static_cast<std::ptrdiff_t>(count))};
-    position += count;
-    result.positions.insert(result.positions.end(), committed->positions.begin(), committed->positions.end());
-    result.events_written += count;
-    result.stream_versions.push_back(appended.streams[i]);
-    self->send(st.held[i].stream_actor, commit_atom::value, st.txn, CommittedEventsPtr(std::move(committed)));
-  }
+  CommandResult result = committed_result(
+      *st.job, st.attempt, request_ptr, *reply.result, std::move(st.typed), std::nullopt,
+      [&](std::size_t i, CommittedEvents committed) {
+        self->send(st.held[i].stream_actor, commit_atom::value, st.txn,
+                   CommittedEventsPtr(std::make_shared<CommittedEvents>(std::move(committed))));
+      });
   st.held.clear();
-  // Positions in emit order (the request groups events by stream).
   result.timings = st.timings;
   result.timings.total = written - st.started_at;
   finish(self, run, std::move(result));

@@ -83,21 +83,23 @@ TEST_CASE("validation errors are not retried, carry the domain message and write
   CHECK_THAT(to_string(error), Catch::Contains("validation_failed: AddTo on [x, y]"));
 }
 
-TEST_CASE("a rejection decided on a stale cache is decided again on the store's state, on either path") {
+TEST_CASE("a rejection decided on a stale cache is decided again on the store's state, on every path") {
   // Another process deposits after this one cached the streams: a withdrawal
-  // the cache would refuse goes through, single-stream (fast path) and
-  // multi-stream (coordinator) alike.
-  for (const std::vector<StreamId>& targets : {std::vector<StreamId>{sid("one")}, {sid("a"), sid("b")}}) {
+  // the cache would refuse goes through, on one stream or two (a stream
+  // actor's fast path) and with an idempotency key (a coordinator) alike.
+  for (const auto& [targets, keyed] : every_path()) {
     Simulation sim;
-    REQUIRE(sim.run(AddTo{targets, 1}).ok());  // cached at total 1
+    std::size_t keys = 0;
+    auto options = [&] { return path_options(keyed, keys); };
+    REQUIRE(sim.run(AddTo{targets, 1}, options()).ok());  // cached at total 1
     for (const auto& t : targets) sim.store->foreign_append(t, added(9));
-    auto result = sim.run(AddTo{targets, -5});
-    INFO("streams: " << targets.size());
+    auto result = sim.run(AddTo{targets, -5}, options());
+    INFO("streams: " << targets.size() << (keyed ? ", keyed" : ""));
     REQUIRE(result.ok());
     CHECK(result->attempts == 2);  // the rejection's check conflicted; the retry saw 10
     for (const auto& t : targets) CHECK(sim.total(t) == 5);
     // And a rejection on a current cache stands, confirmed.
-    auto refused = sim.run(AddTo{targets, -6});
+    auto refused = sim.run(AddTo{targets, -6}, options());
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().code == CommandErrorCode::validation_failed);
     CHECK(refused.error().attempts == 1);
@@ -461,16 +463,20 @@ struct AddTaking {
 };
 }  // namespace
 
-TEST_CASE("phase timings count each phase where it happens and add up to the total, on either path") {
+TEST_CASE("phase timings count each phase where it happens and add up to the total, on every path") {
   Simulation sim;
   auto clock = std::make_shared<std::chrono::steady_clock::time_point>();
   sim.clock = [clock] { return *clock; };
   sim.restart();
   sim.store->before_append = [&](const AppendRequest&) { *clock += 3ms; };  // the store takes 3 ms
-  for (const auto& streams : {std::vector<StreamId>{sid("t1")}, std::vector<StreamId>{sid("t2"), sid("t3")}}) {
-    INFO(streams.size() << " stream(s)");
+  std::size_t keys = 0;
+  int path = 0;
+  for (auto [streams, keyed] : every_path()) {
+    for (auto& s : streams) s = sid("t" + std::to_string(path) + s.str());  // streams of its own
+    ++path;
+    INFO(streams.size() << " stream(s)" << (keyed ? ", keyed" : ""));
     for (int round = 0; round < 2; ++round) {  // a cold stream, then a cached one
-      auto result = sim.run(AddTaking{streams, clock, 5ms});
+      auto result = sim.run(AddTaking{streams, clock, 5ms}, path_options(keyed, keys));
       REQUIRE(result.ok());
       const auto& t = result->timings;
       CHECK(t.prepare == 0ms);
@@ -482,20 +488,24 @@ TEST_CASE("phase timings count each phase where it happens and add up to the tot
   }
 }
 
-TEST_CASE("a failed command's total time is counted too, on either path") {
+TEST_CASE("a failed command's total time is counted too, on every path") {
   Simulation sim;
   auto clock = std::make_shared<std::chrono::steady_clock::time_point>();
   sim.clock = [clock] { return *clock; };
   sim.restart();
   sim.store->before_append = [&](const AppendRequest&) { *clock += 3ms; };
-  for (const auto& streams : {std::vector<StreamId>{sid("r1")}, std::vector<StreamId>{sid("r2"), sid("r3")}}) {
-    INFO(streams.size() << " stream(s)");
-    auto result = sim.run(AddTaking{streams, clock, 6ms, -1});  // rejected: a total would drop below 0
+  std::size_t keys = 0;
+  int path = 0;
+  for (auto [streams, keyed] : every_path()) {
+    for (auto& s : streams) s = sid("r" + std::to_string(path) + s.str());
+    ++path;
+    INFO(streams.size() << " stream(s)" << (keyed ? ", keyed" : ""));
+    auto result = sim.run(AddTaking{streams, clock, 6ms, -1}, path_options(keyed, keys));  // rejected: below 0
     REQUIRE_FALSE(result.ok());
     CHECK(result.error().code == CommandErrorCode::validation_failed);
   }
-  // Both took 6 to 9 ms (handle, and perhaps the version-checking append): none counted as 0.
+  // All took 6 to 9 ms (handle, and perhaps the version-checking append): none counted as 0.
   const std::string text = sim.executor->metrics()->render_prometheus();
   CHECK(text.find("eventcore_command_duration_seconds_bucket{le=\"0.005\"} 0\n") != std::string::npos);
-  CHECK(text.find("eventcore_command_duration_seconds_bucket{le=\"0.01\"} 2\n") != std::string::npos);
+  CHECK(text.find("eventcore_command_duration_seconds_bucket{le=\"0.01\"} 3\n") != std::string::npos);
 }

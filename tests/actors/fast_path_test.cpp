@@ -1,8 +1,9 @@
-// The single-stream fast path: a command that declares one stream and has no
-// idempotency key runs on its stream actor, without a write coordinator. It
-// must keep every guarantee of the coordinator path: FIFO with the
-// coordinators' transactions, timeouts, no command lost when its actor dies,
-// a clear answer after shutdown.
+// The fast path: a command without an idempotency key runs on the actor of
+// its first stream (in id order), which acquires the command's other streams
+// from their actors, without a write coordinator. It must keep every
+// guarantee of the coordinator path: FIFO with the coordinators'
+// transactions, timeouts, nothing held after a failure, no command lost when
+// its actor dies, a clear answer after shutdown.
 
 #include <algorithm>
 #include <cstring>
@@ -39,7 +40,7 @@ std::size_t coordinators_scheduled(Simulation& sim) {
 
 }  // namespace
 
-TEST_CASE("a single-stream command without an idempotency key needs no write coordinator") {
+TEST_CASE("a command without an idempotency key needs no write coordinator, on one stream or several") {
   Simulation sim;
   REQUIRE(sim.run(AddTo{{sid("warm")}, 1}).ok());  // the stream's actor exists now
 
@@ -53,19 +54,148 @@ TEST_CASE("a single-stream command without an idempotency key needs no write coo
   CHECK((**single)->stream_versions.at(0).version.value == 2);
   CHECK((**single)->positions.size() == 1);
 
-  // Two streams, or an idempotency key: a coordinator runs it.
+  // Declared out of order: the first in id order ("other") runs it.
   auto two = sim.start(AddTo{{sid("warm"), sid("other")}, 1});
-  CHECK(coordinators_scheduled(sim) == 1);
+  CHECK(coordinators_scheduled(sim) == 0);
   sim.sched->run();
+  REQUIRE(two->has_value());
+  REQUIRE((*two)->ok());
+  CHECK((**two)->attempts == 1);
+  CHECK((**two)->events_written == 2);
+  REQUIRE((**two)->stream_versions.size() == 2);
+  CHECK((**two)->stream_versions[0].stream == sid("other"));
+  CHECK((**two)->stream_versions[0].version.value == 1);
+  CHECK((**two)->stream_versions[1].stream == sid("warm"));
+  CHECK((**two)->stream_versions[1].version.value == 3);
+  CHECK((**two)->positions.size() == 2);
+  // Each stream actor's folds followed the commit: the next one reads nothing.
+  const auto reads = sim.store->reads;
+  REQUIRE(sim.run(AddTo{{sid("other"), sid("warm")}, 1}).ok());
+  CHECK(sim.store->reads == reads);
+
+  // An idempotency key: a coordinator runs it.
   ExecuteOptions keyed;
   keyed.idempotency_key = "k-1";
   auto with_key = sim.start(AddTo{{sid("warm")}, 1}, keyed);
   CHECK(coordinators_scheduled(sim) == 1);
   sim.sched->run();
-  REQUIRE((two->has_value() && with_key->has_value()));
-  CHECK(((*two)->ok() && (*with_key)->ok()));
-  CHECK(sim.total(sid("warm")) == 4);
-  CHECK(sim.executor->metrics()->commands("AddTo", "ok") == 4);
+  REQUIRE(with_key->has_value());
+  CHECK((*with_key)->ok());
+  CHECK(sim.total(sid("warm")) == 5);
+  CHECK(sim.executor->metrics()->commands("AddTo", "ok") == 5);
+}
+
+TEST_CASE("a fast-path command over several streams waits its turn on each, and so do the commands behind it") {
+  Simulation sim;
+  auto granted = std::make_shared<caf::actor>();
+  auto h = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
+  caf::anon_send(h, hold_atom::value, sid("y"));
+  sim.sched->run();
+  REQUIRE(*granted);
+
+  auto transfer = sim.start(AddTo{{sid("y"), sid("x")}, 5});  // holds "x", waits for "y"
+  auto behind = sim.start(AddTo{{sid("x")}, -5});             // valid only after the transfer
+  auto elsewhere = sim.start(AddTo{{sid("z")}, 1});
+  sim.sched->run();
+  CHECK_FALSE(transfer->has_value());
+  CHECK_FALSE(behind->has_value());
+  REQUIRE(elsewhere->has_value());  // other streams go on meanwhile
+  CHECK((*elsewhere)->ok());
+
+  caf::anon_send(h, let_go_atom::value);
+  sim.sched->run();
+  REQUIRE((transfer->has_value() && behind->has_value()));
+  REQUIRE((*transfer)->ok());
+  REQUIRE((*behind)->ok());
+  CHECK(sim.total(sid("x")) == 0);
+  CHECK(sim.total(sid("y")) == 5);
+  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a fast-path command that cannot get its second stream in time fails with timeout and lets the first go") {
+  RuntimeConfig config = simulation_config();
+  config.command_timeout = 500ms;
+  Simulation sim(config);
+  auto granted = std::make_shared<caf::actor>();
+  auto h = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
+  caf::anon_send(h, hold_atom::value, sid("t2"));
+  sim.sched->run();
+
+  auto waiting = sim.start(AddTo{{sid("t1"), sid("t2")}, 1});  // holds "t1", waits for "t2"
+  sim.sched->run();
+  CHECK_FALSE(waiting->has_value());
+  sim.sched->advance_time(500ms);
+  sim.sched->run();
+  REQUIRE(waiting->has_value());
+  REQUIRE_FALSE((*waiting)->ok());
+  CHECK((*waiting)->error().code == CommandErrorCode::timeout);
+  CHECK(sim.run(AddTo{{sid("t1")}, 1}).ok());  // "t1" is free, "t2" still held
+
+  // The late grant of "t2" is given back at once: "t2" is free once the stand-in lets go.
+  caf::anon_send(h, let_go_atom::value);
+  sim.sched->run();
+  CHECK(sim.run(AddTo{{sid("t2")}, 2}).ok());
+  CHECK(sim.run(AddTo{{sid("t1"), sid("t2")}, 1}).ok());
+  CHECK(sim.total(sid("t1")) == 2);
+  CHECK(sim.total(sid("t2")) == 3);
+  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a fast-path command whose first stream's actor dies while it waits for its second is retried, not lost") {
+  const bool retry_transient = GENERATE(false, true);
+  Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 5).retry_transient(retry_transient));
+  auto granted = std::make_shared<caf::actor>();
+  auto h = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
+  caf::anon_send(h, hold_atom::value, sid("d2"));
+  sim.sched->run();
+  auto first = actor_of(sim, sid("d1"));
+  auto waiting = sim.start(AddTo{{sid("d1"), sid("d2")}, 1});  // holds "d1", waits for "d2"
+  sim.sched->run();
+  CHECK_FALSE(waiting->has_value());
+
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  sim.sched->run();
+  if (!retry_transient) {
+    // Nothing was written, and the policy does not retry: answered now.
+    REQUIRE(waiting->has_value());
+    REQUIRE_FALSE((*waiting)->ok());
+    CHECK((*waiting)->error().code == CommandErrorCode::store_unavailable);
+  }
+  // "d2"'s actor dropped the dead actor's place in its queue: once the
+  // stand-in lets go, the retry (a coordinator) gets it.
+  caf::anon_send(h, let_go_atom::value);
+  sim.sched->run();
+  REQUIRE(waiting->has_value());
+  if (retry_transient) {
+    REQUIRE((*waiting)->ok());
+    CHECK((**waiting)->attempts == 2);
+    CHECK(sim.total(sid("d1")) == 1);
+    CHECK(sim.total(sid("d2")) == 1);
+  } else {
+    CHECK(sim.total(sid("d1")) == 0);
+  }
+  CHECK(sim.run(AddTo{{sid("d1"), sid("d2")}, 1}).ok());
+  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a conflict on another stream of a fast-path command reloads both and retries through a coordinator") {
+  Simulation sim;
+  REQUIRE(sim.run(AddTo{{sid("p"), sid("q")}, 10}).ok());
+  sim.store->foreign_append(sid("q"), added(-10));  // another process empties "q"
+  auto result = sim.run(AddTo{{sid("p"), sid("q")}, -5});
+  REQUIRE_FALSE(result.ok());  // the retry saw the foreign event
+  CHECK(result.error().code == CommandErrorCode::validation_failed);
+  CHECK(result.error().attempts == 2);
+  CHECK(sim.executor->metrics()->retries(RetryReason::conflict) == 1);
+  // Both caches follow the store again: a deposit and a transfer go through first time.
+  auto deposit = sim.run(AddTo{{sid("q")}, 5});
+  REQUIRE(deposit.ok());
+  CHECK(deposit->attempts == 1);
+  auto transfer = sim.run(AddTo{{sid("p"), sid("q")}, -5});
+  REQUIRE(transfer.ok());
+  CHECK(transfer->attempts == 1);
+  CHECK(sim.total(sid("p")) == 5);
+  CHECK(sim.total(sid("q")) == 0);
 }
 
 TEST_CASE("fast-path commands wait their turn behind a coordinator's transaction, in FIFO order") {

@@ -89,12 +89,15 @@ TEST_CASE("a write coordinator that dies answers its commands as unfinished, and
   auto log = std::make_shared<std::vector<std::string>>();
   auto stuck = holding(sim, "stuck", "b", log);
 
-  // Each coordinator gets one transfer; each holds "a" or waits for it, and
-  // one waits for "b" behind the stand-in.
+  // Each coordinator gets one transfer (keyed: keyless ones run on a stream
+  // actor); each holds "a" or waits for it, and one waits for "b" behind
+  // the stand-in.
   const auto coordinators = write_coordinators(*sim.executor);
   REQUIRE(coordinators.size() >= 2);
   std::vector<Simulation::Slot> stranded;
-  for (std::size_t i = 0; i < coordinators.size(); ++i) stranded.push_back(sim.start(AddTo{{sid("a"), sid("b")}, 1}));
+  std::size_t keys = 0;
+  for (std::size_t i = 0; i < coordinators.size(); ++i)
+    stranded.push_back(sim.start(AddTo{{sid("a"), sid("b")}, 1}, path_options(true, keys)));
   sim.sched->run();
   for (const auto& slot : stranded) CHECK_FALSE(slot->has_value());
 
@@ -126,7 +129,9 @@ TEST_CASE("a command still in the mailbox of a write coordinator that dies goes 
   // before taking the command, which is dropped with its mailbox.
   for (const auto& coordinator : write_coordinators(*sim.executor))
     caf::anon_send_exit(coordinator, caf::exit_reason::kill);
-  auto queued = sim.start(AddTo{{sid("a"), sid("b")}, 1});
+  ExecuteOptions keyed;  // keyless commands run on a stream actor
+  keyed.idempotency_key = "queued";
+  auto queued = sim.start(AddTo{{sid("a"), sid("b")}, 1}, keyed);
   sim.sched->run();
   REQUIRE(queued->has_value());
   INFO(((*queued)->ok() ? std::string("ok") : to_string((*queued)->error())));
@@ -141,14 +146,13 @@ TEST_CASE("a stream keeps watching a coordinator while another of its commands s
   auto stuck_x = holding(sim, "stuck_x", "x", log);
   const auto coordinators = write_coordinators(*sim.executor);
 
-  // Round robin: the first and the last of these run on the same coordinator.
-  auto first = sim.start(AddTo{{sid("a"), sid("b")}, 1});  // holds "a", waits for "b"
-  for (std::size_t i = 1; i < coordinators.size(); ++i) {
-    ExecuteOptions keyed;
-    keyed.idempotency_key = "filler-" + std::to_string(i);
-    sim.start(AddTo{{sid("f" + std::to_string(i))}, 1}, keyed);
-  }
-  auto second = sim.start(AddTo{{sid("a"), sid("x")}, 1});  // waits for "a"
+  // Round robin: the first and the last of these run on the same coordinator
+  // (all keyed: keyless commands run on a stream actor).
+  std::size_t keys = 0;
+  auto first = sim.start(AddTo{{sid("a"), sid("b")}, 1}, path_options(true, keys));  // holds "a", waits for "b"
+  for (std::size_t i = 1; i < coordinators.size(); ++i)
+    sim.start(AddTo{{sid("f" + std::to_string(i))}, 1}, path_options(true, keys));
+  auto second = sim.start(AddTo{{sid("a"), sid("x")}, 1}, path_options(true, keys));  // waits for "a"
   sim.sched->run();
   // The first commits and lets "a" go; the second takes it and waits for "x".
   caf::anon_send(stuck_b, let_go_atom::value);

@@ -35,6 +35,22 @@ inline caf::behavior grabber(caf::event_based_actor* self, caf::actor registry, 
   };
 }
 
+// The ways a command runs: on one stream or two, on the actor of its first
+// stream (the fast path), and with an idempotency key on a write coordinator.
+struct CommandPath {
+  std::vector<StreamId> streams;
+  bool keyed = false;
+};
+inline std::vector<CommandPath> every_path() {
+  return {{{sid("a")}, false}, {{sid("a"), sid("b")}, false}, {{sid("a"), sid("b")}, true}};
+}
+// Options for a command on `keyed`'s path: a key of its own, counted in `keys`.
+inline ExecuteOptions path_options(bool keyed, std::size_t& keys) {
+  ExecuteOptions options;
+  if (keyed) options.idempotency_key = "path-key-" + std::to_string(keys++);
+  return options;
+}
+
 inline RuntimeConfig simulation_config() {
   RuntimeConfig config;
   config.io_mode = IoMode::cooperative;  // detached actors get real threads even under test_coordinator

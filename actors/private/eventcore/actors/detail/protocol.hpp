@@ -5,12 +5,14 @@
 // Messages to stream actors are sent through the StreamDirectory
 // (stream_directory.hpp), which spawns and passivates them.
 //
-//   executor    -> stream actor  (execute_atom, LocalCommandPtr)     : a single-stream command (fast path)
+//   executor    -> stream actor  (execute_atom, LocalCommandPtr)     : a keyless command, to its first stream's actor (fast path)
 //   anyone      -> coordinator   (run_atom, CoordinatedCommandPtr)   : run a command (coordinate())
 //   coordinator -> coordinator   (retry_atom, txn) / (timeout_atom)  : a run's next attempt / expire runs
 //   coordinator -> stream actor  (acquire_atom, StreamId, txn, FoldNeeds) -> StreamGrant, FIFO per stream
 //   coordinator -> stream actor  (commit_atom, txn, CommittedEvents) : advance cache, release
 //   coordinator -> stream actor  (release_atom, txn, bool invalidate): release (drop cache if set)
+//   (a stream actor running a fast-path command over several streams sends
+//   the same three to the actors of its other streams)
 //   directory   -> stream actor  (passivate_atom)                    : leave once idle, unless used again
 //   anyone      -> registry      (acquire_atom, StreamId)            -> StreamGrant (delegated to the stream actor)
 //   stream actor-> io actor      (read_atom, StreamId, FoldNeeds)    -> LoadReply (the folds, from the store)
@@ -31,18 +33,23 @@
 // folds the acquire named, loading the missing ones first; commit advances
 // every fold by the committed events.
 //
-// The fast path: a command that declares one stream and has no idempotency
-// key needs no coordinator. Its stream actor takes it in the same FIFO queue
-// as acquires, holds the stream for it, decides and appends itself, and calls
-// its callback. Anything but success or a final answer (a conflict, a
-// transient failure, discovered streams) hands the command to a write
-// coordinator, which carries on with the retry policy.
+// The fast path: a command without an idempotency key needs no coordinator.
+// The actor of its first stream in id order takes it in the same FIFO queue
+// as acquires and holds its stream for it; a command over several streams
+// then acquires the others in id order, as a coordinator would. It decides,
+// appends, advances its own folds, commits the others, and calls the
+// callback. Anything but success or a final answer (a conflict, a transient
+// failure, discovered streams) releases what it holds and hands the command
+// to a write coordinator, which carries on with the retry policy. Keyed
+// commands always run on a coordinator (the record lookup comes first).
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -118,25 +125,43 @@ using CommittedEventsPtr = std::shared_ptr<const CommittedEvents>;
 
 struct RuntimeContext;
 
-// A command on the fast path. Whoever answers it or hands it to a
-// coordinator takes `done`. One that is dropped unanswered (its stream actor
-// died with it still in the mailbox or queue, before it ran) hands itself to
-// a write coordinator from its destructor: nothing of it was written, and the
-// retry policy decides (while the runtime is stopping it fails instead).
+// A command on the fast path: one without an idempotency key. The actor of
+// its first stream (in id order) runs it; a command over several streams
+// holds that stream first and acquires the others from their actors in id
+// order (the same order as a coordinator: no deadlock), as transaction
+// `txn`. Whoever answers it or hands it to a coordinator takes `done`. One
+// that is dropped unanswered before it wrote anything (its stream actor died
+// with it in the mailbox or queue, or while it acquired the other streams)
+// hands itself to a write coordinator from its destructor: the retry policy
+// decides (while the runtime is stopping it fails instead).
 struct LocalCommand {
   CommandJobPtr job;
-  const FoldNeeds& needs;  // job->needs(1)
+  const FoldNeeds& needs;  // job->needs(stream count), the same of every stream
   std::function<void(const ExecuteResult&)> done;
   std::chrono::steady_clock::time_point started_at;
   std::shared_ptr<RuntimeContext> context;
+  std::vector<StreamId> sorted;     // the declared streams in id order, when more than one
+  std::vector<StreamGrant> held;    // grants of streams()[1 .. held.size()]
+  TxnId txn = 0;                    // what it holds those as (set on the first acquire)
+  bool append_sent = false;         // the append was made or sent: it may have written
 
   LocalCommand(CommandJobPtr job, std::function<void(const ExecuteResult&)> done,
                std::chrono::steady_clock::time_point started_at, std::shared_ptr<RuntimeContext> context)
-      : job(std::move(job)), needs(this->job->needs(1)), done(std::move(done)), started_at(started_at),
-        context(std::move(context)) {}
+      : job(std::move(job)), needs(this->job->needs(this->job->streams.size())), done(std::move(done)),
+        started_at(started_at), context(std::move(context)) {
+    if (this->job->streams.size() > 1) {
+      sorted = this->job->streams;
+      std::sort(sorted.begin(), sorted.end());
+    }
+  }
   LocalCommand(const LocalCommand&) = delete;
   LocalCommand& operator=(const LocalCommand&) = delete;
   ~LocalCommand();
+
+  // The declared streams in id order; the first is the one whose actor runs it.
+  std::span<const StreamId> streams() const {
+    return sorted.empty() ? std::span<const StreamId>(job->streams) : std::span<const StreamId>(sorted);
+  }
 };
 using LocalCommandPtr = std::shared_ptr<LocalCommand>;
 
