@@ -39,17 +39,19 @@ CommandResult committed_result(const CommandJob& job, std::size_t attempt, const
   CommandResult result;
   result.command = job.name;
   result.attempts = attempt;
-  result.positions.reserve(appended.positions.size());
+  if (!one_write) result.positions.reserve(appended.positions.size());
   std::size_t position = 0;
   for (std::size_t i = 0; i < request->streams.size(); ++i) {
     const std::size_t count = request->streams[i].events.size();
     CommittedEvents committed{request, i, appended.streams[i].version.value - count, {}, recorded_at, {}};
-    committed.positions.reserve(count);
-    for (std::size_t k = position; k < position + count; ++k)
-      committed.positions.push_back(k < appended.positions.size() ? appended.positions[k] : GlobalPosition{});
-    if (one_write) {
+    if (one_write) {  // no copies: the append's positions and events are this write's
+      committed.positions = std::move(appended.positions);
+      committed.positions.resize(count);
       committed.typed = std::move(typed);
     } else {
+      committed.positions.reserve(count);
+      for (std::size_t k = position; k < position + count; ++k)
+        committed.positions.push_back(k < appended.positions.size() ? appended.positions[k] : GlobalPosition{});
       const auto first = typed.events.begin() + static_cast<std::ptrdiff_t>(position);
       committed.typed = TypedEvents{typed.type, typed.owner,
                                     std::vector<const void*>(first, first + static_cast<std::ptrdiff_t>(count))};
