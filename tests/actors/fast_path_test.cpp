@@ -30,6 +30,27 @@ caf::actor actor_of(Simulation& sim, const StreamId& stream) {
   return *granted;
 }
 
+// A stand-in coordinator that holds `stream` until sent let_go_atom.
+caf::actor stand_in_holding(Simulation& sim, const StreamId& stream) {
+  auto granted = std::make_shared<caf::actor>();
+  auto h = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
+  caf::anon_send(h, hold_atom::value, stream);
+  sim.sched->run();
+  REQUIRE(*granted);
+  return h;
+}
+
+// Waits out a command_timeout of 500 ms: the command, still waiting, fails with timeout.
+void expect_timeout(Simulation& sim, const Simulation::Slot& waiting) {
+  sim.sched->run();
+  CHECK_FALSE(waiting->has_value());
+  sim.sched->advance_time(500ms);
+  sim.sched->run();
+  REQUIRE(waiting->has_value());
+  REQUIRE_FALSE((*waiting)->ok());
+  CHECK((*waiting)->error().code == CommandErrorCode::timeout);
+}
+
 std::size_t coordinators_scheduled(Simulation& sim) {
   std::size_t n = 0;
   for (auto* job : sim.sched->jobs)
@@ -87,11 +108,7 @@ TEST_CASE("a command without an idempotency key needs no write coordinator, on o
 
 TEST_CASE("a fast-path command over several streams waits its turn on each, and so do the commands behind it") {
   Simulation sim;
-  auto granted = std::make_shared<caf::actor>();
-  auto h = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
-  caf::anon_send(h, hold_atom::value, sid("y"));
-  sim.sched->run();
-  REQUIRE(*granted);
+  auto h = stand_in_holding(sim, sid("y"));
 
   auto transfer = sim.start(AddTo{{sid("y"), sid("x")}, 5});  // holds "x", waits for "y"
   auto behind = sim.start(AddTo{{sid("x")}, -5});             // valid only after the transfer
@@ -116,19 +133,10 @@ TEST_CASE("a fast-path command that cannot get its second stream in time fails w
   RuntimeConfig config = simulation_config();
   config.command_timeout = 500ms;
   Simulation sim(config);
-  auto granted = std::make_shared<caf::actor>();
-  auto h = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
-  caf::anon_send(h, hold_atom::value, sid("t2"));
-  sim.sched->run();
+  auto h = stand_in_holding(sim, sid("t2"));
 
   auto waiting = sim.start(AddTo{{sid("t1"), sid("t2")}, 1});  // holds "t1", waits for "t2"
-  sim.sched->run();
-  CHECK_FALSE(waiting->has_value());
-  sim.sched->advance_time(500ms);
-  sim.sched->run();
-  REQUIRE(waiting->has_value());
-  REQUIRE_FALSE((*waiting)->ok());
-  CHECK((*waiting)->error().code == CommandErrorCode::timeout);
+  expect_timeout(sim, waiting);
   CHECK(sim.run(AddTo{{sid("t1")}, 1}).ok());  // "t1" is free, "t2" still held
 
   // The late grant of "t2" is given back at once: "t2" is free once the stand-in lets go.
@@ -144,10 +152,7 @@ TEST_CASE("a fast-path command that cannot get its second stream in time fails w
 TEST_CASE("a fast-path command whose first stream's actor dies while it waits for its second is retried, not lost") {
   const bool retry_transient = GENERATE(false, true);
   Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 5).retry_transient(retry_transient));
-  auto granted = std::make_shared<caf::actor>();
-  auto h = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
-  caf::anon_send(h, hold_atom::value, sid("d2"));
-  sim.sched->run();
+  auto h = stand_in_holding(sim, sid("d2"));
   auto first = actor_of(sim, sid("d1"));
   auto waiting = sim.start(AddTo{{sid("d1"), sid("d2")}, 1});  // holds "d1", waits for "d2"
   sim.sched->run();
@@ -200,11 +205,7 @@ TEST_CASE("a conflict on another stream of a fast-path command reloads both and 
 
 TEST_CASE("fast-path commands wait their turn behind a coordinator's transaction, in FIFO order") {
   Simulation sim;
-  auto granted = std::make_shared<caf::actor>();
-  auto h = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
-  caf::anon_send(h, hold_atom::value, sid("q"));
-  sim.sched->run();
-  REQUIRE(*granted);
+  auto h = stand_in_holding(sim, sid("q"));
 
   auto first = sim.start(AddTo{{sid("q")}, 5});
   auto second = sim.start(AddTo{{sid("q")}, -5});  // valid only after the first
@@ -227,19 +228,10 @@ TEST_CASE("a fast-path command that cannot get its stream in time fails with tim
   RuntimeConfig config = simulation_config();
   config.command_timeout = 500ms;
   Simulation sim(config);
-  auto granted = std::make_shared<caf::actor>();
-  auto h = sim.system->spawn(grabber, stream_registry(*sim.executor), granted);
-  caf::anon_send(h, hold_atom::value, sid("t"));
-  sim.sched->run();
+  auto h = stand_in_holding(sim, sid("t"));
 
   auto waiting = sim.start(AddTo{{sid("t")}, 1});
-  sim.sched->run();
-  CHECK_FALSE(waiting->has_value());
-  sim.sched->advance_time(500ms);
-  sim.sched->run();
-  REQUIRE(waiting->has_value());
-  REQUIRE_FALSE((*waiting)->ok());
-  CHECK((*waiting)->error().code == CommandErrorCode::timeout);
+  expect_timeout(sim, waiting);
   CHECK((*waiting)->error().command == "AddTo");
 
   caf::anon_send(h, let_go_atom::value);
