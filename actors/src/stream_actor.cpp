@@ -295,7 +295,7 @@ void apply_commit(StreamActor* self, const CommittedEvents& committed) {
       if (emitted && fold.ops->apply_emitted && fold.ops->event_type == typed.type) {
         for (const void* event : typed.events) fold.ops->apply_emitted(state.get(), event);
       } else {
-        if (!stored) stored = committed.stored(committed.recorded_at.value_or(st.context->wall_clock()));
+        if (!stored) stored = committed.stored(st.context->wall_clock());
         for (const auto& event : *stored)
           if (fold.ops->apply(state.get(), event)) return true;
       }
@@ -399,7 +399,7 @@ void on_local_appended(StreamActor* self, const AppendRequestPtr& request, Typed
   }
   // The first write is this actor's stream; the others go to their actors.
   CommandResult result = committed_result(
-      *command.job, 1, request, *appended, std::move(typed), std::nullopt,
+      *command.job, 1, request, *appended, std::move(typed),
       [&](std::size_t i, CommittedEvents committed) {
         if (i == 0)
           apply_commit(self, committed);

@@ -1,4 +1,5 @@
-// Runs multi-stream commands (and retries) as two-phase, version-checked writes:
+// Runs keyed commands, and fast-path commands to retry or with discovered
+// streams, as two-phase, version-checked writes:
 //
 //   prepare: acquire every stream in sorted id order (one at a time: a global
 //            order means no deadlock), gathering versions and the folded
@@ -21,8 +22,9 @@
 // running many commands at once, one Run per command: a command costs no
 // actor spawn and no actor exit (in CAF 0.17 an exiting actor wakes the
 // clock thread to cancel its timeouts, which cost more than the command).
-// Single-stream commands without an idempotency key never come here unless
-// to be retried: their stream actor runs them (protocol.hpp). Stream actors
+// Commands without an idempotency key come here only to be retried or for
+// discovered streams: the actor of their first stream runs them
+// (protocol.hpp). Stream actors
 // monitor the coordinators: if one dies, they release what its runs held,
 // and it answers each of its unfinished runs (coordinator_stopped); a new
 // coordinator takes its place.
@@ -95,7 +97,8 @@ RuntimeContext& ctx(Coordinator* self) { return *self->state.context; }
 
 void prepare(Coordinator* self, const RunPtr& run);
 void decide(Coordinator* self, const RunPtr& run, Clock::time_point started);
-void commit(Coordinator* self, const RunPtr& run, JobDecision decision);
+// `snapshots`: what the decision was made on (views of the held grants).
+void commit(Coordinator* self, const RunPtr& run, std::span<const StreamSnapshot> snapshots, JobDecision decision);
 
 void sort_unique(std::vector<StreamId>& ids) {
   std::sort(ids.begin(), ids.end());
@@ -400,7 +403,6 @@ void decide(Coordinator* self, const RunPtr& run, Clock::time_point started) {
   snapshots.reserve(st.held.size());
   for (std::size_t i = 0; i < st.held.size(); ++i) snapshots.push_back(st.held[i].snapshot(st.streams[i]));
   JobDecision decision = detail::decide(*st.job, snapshots, ctx(self).clock, started);
-  snapshots.clear();
   st.timings.reconstruct = decision.reconstruct;
   st.timings.handle = decision.handle;
 
@@ -409,7 +411,7 @@ void decide(Coordinator* self, const RunPtr& run, Clock::time_point started) {
     case AfterDecide::Kind::answer:
       if (next.confirm) {
         st.rejection = std::move(next.error);
-        commit(self, run, std::move(decision));
+        commit(self, run, snapshots, std::move(decision));
         return;
       }
       release_all(self, run, next.drop_cache);
@@ -438,7 +440,7 @@ void decide(Coordinator* self, const RunPtr& run, Clock::time_point started) {
       return;
     }
     case AfterDecide::Kind::append:
-      commit(self, run, std::move(decision));
+      commit(self, run, snapshots, std::move(decision));
       return;
   }
 }
@@ -447,7 +449,7 @@ void decide(Coordinator* self, const RunPtr& run, Clock::time_point started) {
 
 void on_appended(Coordinator* self, const RunPtr& run, const AppendRequestPtr& request, AppendReply& reply);
 
-void commit(Coordinator* self, const RunPtr& run, JobDecision decision) {
+void commit(Coordinator* self, const RunPtr& run, std::span<const StreamSnapshot> snapshots, JobDecision decision) {
   auto& st = *run;
   // A keyed command records what it did even when that is nothing (a
   // rejection writes nothing, and records nothing).
@@ -457,9 +459,6 @@ void commit(Coordinator* self, const RunPtr& run, JobDecision decision) {
     record = {st.job->name, {}, {}, key_fingerprint(st.job->name, st.job->streams, st.job->fingerprint)};
     for (const auto& e : decision.events) record.event_ids.push_back(e.event.id);
   }
-  std::vector<StreamSnapshot> snapshots;
-  snapshots.reserve(st.held.size());
-  for (std::size_t i = 0; i < st.held.size(); ++i) snapshots.push_back(st.held[i].snapshot(st.streams[i]));
   auto decided = decided_append(snapshots, decision);
   const std::shared_ptr<AppendRequest> request = std::move(decided.request);
   st.typed = std::move(decided.typed);
@@ -533,7 +532,7 @@ void on_appended(Coordinator* self, const RunPtr& run, const AppendRequestPtr& r
     return;
   }
   CommandResult result = committed_result(
-      *st.job, st.attempt, request_ptr, *reply.result, std::move(st.typed), std::nullopt,
+      *st.job, st.attempt, request_ptr, *reply.result, std::move(st.typed),
       [&](std::size_t i, CommittedEvents committed) {
         self->send(st.held[i].stream_actor, commit_atom::value, st.txn,
                    CommittedEventsPtr(std::make_shared<CommittedEvents>(std::move(committed))));

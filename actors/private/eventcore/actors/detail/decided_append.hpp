@@ -29,12 +29,10 @@ DecidedAppend decided_append(std::span<const StreamSnapshot> snapshots, JobDecis
 // What `appended` wrote: calls `to_stream(i, CommittedEvents)` for each
 // write of `request` (i: its index, which is the stream's place in the
 // command's sorted streams) and returns the command's result (its timings
-// left to the caller). `recorded_at` unset: a fold that needs the stored
-// events reads the wall clock itself.
+// left to the caller).
 template <typename ToStream>
 CommandResult committed_result(const CommandJob& job, std::size_t attempt, const AppendRequestPtr& request,
-                               AppendResult& appended, TypedEvents typed, std::optional<Timestamp> recorded_at,
-                               ToStream&& to_stream) {
+                               AppendResult& appended, TypedEvents typed, ToStream&& to_stream) {
   const bool one_write = request->streams.size() == 1;
   CommandResult result;
   result.command = job.name;
@@ -43,7 +41,7 @@ CommandResult committed_result(const CommandJob& job, std::size_t attempt, const
   std::size_t position = 0;
   for (std::size_t i = 0; i < request->streams.size(); ++i) {
     const std::size_t count = request->streams[i].events.size();
-    CommittedEvents committed{request, i, appended.streams[i].version.value - count, {}, recorded_at, {}};
+    CommittedEvents committed{request, i, appended.streams[i].version.value - count, {}, {}};
     if (one_write) {  // no copies: the append's positions and events are this write's
       committed.positions = std::move(appended.positions);
       committed.positions.resize(count);

@@ -1,7 +1,7 @@
 #pragma once
 
 // What every path that finishes a command does with its outcome (the write
-// coordinator and a stream actor's single-stream fast path).
+// coordinator and a stream actor's fast path).
 
 #include "eventcore/actors/command_job.hpp"
 #include "eventcore/actors/command_result.hpp"

@@ -106,15 +106,14 @@ struct TypedEvents {
 };
 
 // What an append wrote to one stream: the request's write, at the versions
-// after `version_before` and at `positions`, stamped `recorded_at` (unset: the
-// stream actor reads the wall clock if a fold needs the stored events), and
-// the same events as the command emitted them.
+// after `version_before` and at `positions`, and the same events as the
+// command emitted them. (A fold that needs the stored events gets them
+// stamped with the stream actor's wall clock.)
 struct CommittedEvents {
   AppendRequestPtr request;
   std::size_t write = 0;  // request->streams[write]
   std::uint64_t version_before = 0;
   std::vector<GlobalPosition> positions;  // one per event
-  std::optional<Timestamp> recorded_at;
   TypedEvents typed;
 
   const std::vector<EventToWrite>& events() const { return request->streams[write].events; }
