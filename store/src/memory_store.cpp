@@ -62,7 +62,21 @@ MemoryStore::~MemoryStore() = default;
 
 Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
   if (auto status = validate_append(request, limits_); !status) return status.error();
+  // Everything that needs no lock happens before it: the id set's cache
+  // misses start, and the stored copies of the events (their allocations)
+  // are made. The lock then covers checks, numbering and moves only.
+  for (const auto& write : request.streams)
+    for (const auto& event : write.events) state_->ids.prefetch(event.id);
   const Timestamp now = clock_();
+  thread_local std::vector<StoredEvent> staged;  // its capacity is reused
+  struct Unstage {
+    ~Unstage() { staged.clear(); }  // on every return: the copies are moved out or not wanted
+  } unstage;
+  staged.clear();  // in case a wake-up of an append on this thread appended again
+  for (const auto& write : request.streams)
+    for (const auto& event : write.events)
+      staged.push_back(StoredEvent{event.id, write.stream, StreamVersion{}, GlobalPosition{}, event.type,
+                                   event.payload, event.metadata, now});
 
   std::unique_lock lock(state_->mutex, std::defer_lock);
   lock_spinning(lock);
@@ -86,20 +100,19 @@ Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
   const std::uint64_t transaction = ++state_->appends;
   AppendResult result;
   result.streams.reserve(request.streams.size());
-  std::size_t total = 0;
-  for (const auto& write : request.streams) total += write.events.size();
-  result.positions.reserve(total);
+  result.positions.reserve(staged.size());
+  auto next = staged.begin();
   for (const auto& write : request.streams) {
     auto& indexes = state_->streams[write.stream];
     auto& category = state_->categories[std::string(category_of(write.stream.str()))];
-    for (const auto& event : write.events) {
+    for (std::size_t e = 0; e < write.events.size(); ++e, ++next) {
       category.push_back(state_->log.size());
       const std::uint64_t sequence = state_->log.size() + 1;
       indexes.push_back(state_->log.size());
-      state_->ids.insert(event.id);
-      state_->log.emplace_back(event.id, write.stream, StreamVersion{indexes.size()},
-                               GlobalPosition{transaction, sequence}, event.type, event.payload,
-                               event.metadata, now);
+      state_->ids.insert(next->id);
+      next->version = StreamVersion{indexes.size()};
+      next->position = GlobalPosition{transaction, sequence};
+      state_->log.push_back(std::move(*next));
       result.positions.push_back(GlobalPosition{transaction, sequence});
     }
     result.streams.push_back({write.stream, StreamVersion{indexes.size()}});
