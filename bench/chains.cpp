@@ -1,19 +1,11 @@
 #include "chains.hpp"
 
-#include <time.h>
-
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace eventcore::bench {
-
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 RunStats run_chains(const CommandExecutor& executor, int clients, const JobFactory& job, const ChainOptions& cfg) {
   struct Chain {

@@ -27,9 +27,4 @@ using JobFactory = std::function<CommandJobPtr(int client, std::uint64_t n)>;
 // process's CPU time in the window.
 RunStats run_chains(const CommandExecutor& executor, int clients, const JobFactory& job, const ChainOptions& options);
 
-// CPU time (user + system) of the whole process so far: the runtime's work
-// spreads over many threads, so commands per process-CPU-second is the
-// figure that other load on the machine does not distort.
-double process_cpu_seconds();
-
 }  // namespace eventcore::bench

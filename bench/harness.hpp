@@ -70,6 +70,10 @@ Comparison alternate(const std::string& bench, int reps, const Side& baseline, c
 
 // CPU time (user + system) consumed so far by the calling thread.
 double thread_cpu_seconds();
+// CPU time (user + system) of the whole process so far: work spread over
+// many threads (the runtime's, several writers') counted whole, which other
+// load on the machine does not distort the way wall time is.
+double process_cpu_seconds();
 // Context switches of the whole machine so far (/proc/stat's ctxt; negative
 // where there is none): thread hand-offs, counted across every process, a
 // database server's included.

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "cases.hpp"
 #include "eventcore/store/memory_store.hpp"
@@ -42,37 +43,52 @@ struct VectorSink {
   }
 };
 
+// `writers` threads append at once, each to a stream of its own; the
+// requests are built before the timed section. Chunks bound the RAM held by
+// requests not yet written.
 template <class Sink>
-RunStats run_memory(const Options& o, std::size_t batch) {
+RunStats run_memory(const Options& o, std::size_t batch, std::size_t writers = 1) {
   const Payload payload = make_payload(o.payload_bytes);
-  const StreamId stream = stream_id("mem-0");
   const auto window = std::chrono::duration<double>(o.seconds);
   auto sink = std::make_unique<Sink>();
   RunStats stats;
   Clock::duration elapsed{};
   double cpu = 0;
-  std::uint64_t version = 0;
-  std::vector<AppendRequest> requests;
+  std::vector<std::uint64_t> versions(writers, 0);
+  std::vector<std::vector<AppendRequest>> requests(writers);
   while (elapsed < window && stats.units < o.memory_max_events) {
-    const std::size_t count = std::max<std::size_t>(1, std::min(chunk_events, o.memory_max_events - stats.units) / batch);
-    requests.clear();
-    requests.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) {
-      StreamWrite write{stream, ExpectedVersion::exact(version), {}};
-      write.events.reserve(batch);
-      for (std::size_t e = 0; e < batch; ++e) write.events.push_back(make_event(payload));
-      version += batch;
-      AppendRequest request;
-      request.streams.push_back(std::move(write));
-      requests.push_back(std::move(request));
+    const std::size_t count =
+        std::max<std::size_t>(1, std::min(chunk_events, o.memory_max_events - stats.units) / batch / writers);
+    for (std::size_t w = 0; w < writers; ++w) {
+      const StreamId stream = stream_id("mem-" + std::to_string(w));
+      requests[w].clear();
+      requests[w].reserve(count);
+      for (std::size_t i = 0; i < count; ++i) {
+        StreamWrite write{stream, ExpectedVersion::exact(versions[w]), {}};
+        write.events.reserve(batch);
+        for (std::size_t e = 0; e < batch; ++e) write.events.push_back(make_event(payload));
+        versions[w] += batch;
+        AppendRequest request;
+        request.streams.push_back(std::move(write));
+        requests[w].push_back(std::move(request));
+      }
     }
-    const double cpu0 = thread_cpu_seconds();
+    const double cpu0 = process_cpu_seconds();
     const auto t0 = Clock::now();
-    for (const auto& request : requests) sink->append(request);
+    if (writers == 1) {
+      for (const auto& request : requests[0]) sink->append(request);
+    } else {
+      std::vector<std::thread> threads;
+      for (std::size_t w = 0; w < writers; ++w)
+        threads.emplace_back([&, w] {
+          for (const auto& request : requests[w]) sink->append(request);
+        });
+      for (auto& t : threads) t.join();
+    }
     elapsed += Clock::now() - t0;
-    cpu += thread_cpu_seconds() - cpu0;
-    stats.ops += count;
-    stats.units += count * batch;
+    cpu += process_cpu_seconds() - cpu0;
+    stats.ops += count * writers;
+    stats.units += count * batch * writers;
   }
   stats.seconds = std::chrono::duration<double>(elapsed).count();
   stats.cpu_seconds = cpu;
@@ -104,6 +120,27 @@ void run_memory_case(const Options& o, const std::string& name, std::size_t batc
   emit(r, c);
 }
 
+// Two threads appending to one MemoryStore against one thread: what the
+// command runtime's scheduler threads meet when each appends in place. The
+// store is one ordered log under one lock, so the ratio is at most 1; how
+// far below says what sharing its data between cores costs.
+void run_two_writers_case(const Options& o) {
+  const std::string name = "mem_append_2writers";
+  Side baseline{"1 writer", [&] { return run_memory<StoreSink>(o, 1, 1); }};
+  Side subject{"2 writers", [&] { return run_memory<StoreSink>(o, 1, 2); }};
+  auto c = alternate(name, o.reps, baseline, subject, false, "tx/s");
+  CaseReport r;
+  r.bench = name;
+  r.metric = "append_throughput";
+  r.unit = "tx/s";
+  r.clients = 2;
+  r.baseline = "memory_store_one_writer";
+  r.extra["events_per_append"] = 1;
+  r.extra["payload_bytes"] = o.payload_bytes;
+  r.extra["max_events_per_run"] = o.memory_max_events;
+  emit(r, c);
+}
+
 }  // namespace
 
 std::vector<Case> memory_cases() {
@@ -112,6 +149,8 @@ std::vector<Case> memory_cases() {
        [](const Options& o) { run_memory_case(o, "mem_append_single", 1, std::nullopt); }},
       {"mem_append_batch100", "MemoryStore, 100 events per append", false,
        [](const Options& o) { run_memory_case(o, "mem_append_batch100", 100, 2'000'000.0); }},
+      {"mem_append_2writers", "MemoryStore, one event per append from two threads vs one thread", false,
+       [](const Options& o) { run_two_writers_case(o); }},
       {"mem_read_category", "MemoryStore, read_all by a prefix holding 1 in 10 / 1 in 100 events vs unfiltered",
        false,
        [](const Options& o) {
