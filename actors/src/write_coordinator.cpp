@@ -163,21 +163,13 @@ void retry_or_fail(Coordinator* self, const RunPtr& run, RetryReason reason, Err
 void start_attempt(Coordinator* self, const RunPtr& run);
 void check_ambiguous(Coordinator* self, const RunPtr& run, std::size_t next);
 
-// Answers with what an earlier attempt wrote, had it committed.
-void finish_committed(Coordinator* self, const RunPtr& run, const AppendRequest& request,
-                      const AppendResult& appended) {
+// Answers with what an earlier attempt wrote, had it committed. Its streams
+// were released with their caches dropped when the attempt failed: there is
+// nothing to advance.
+void finish_committed(Coordinator* self, const RunPtr& run, const AppendRequestPtr& request,
+                      AppendResult appended) {
   auto& st = *run;
-  CommandResult result;
-  result.command = st.job->name;
-  result.attempts = st.attempt;
-  std::size_t position = 0;
-  for (std::size_t i = 0; i < request.streams.size(); ++i) {
-    const auto& write = request.streams[i];
-    for (std::size_t k = 0; k < write.events.size() && position < appended.positions.size(); ++k)
-      result.positions.push_back(appended.positions[position++]);
-    result.events_written += write.events.size();
-    result.stream_versions.push_back(appended.streams[i]);
-  }
+  CommandResult result = committed_result(*st.job, st.attempt, request, appended, {}, [](std::size_t, CommittedEvents) {});
   result.timings = st.timings;
   result.timings.total = now(self) - st.started_at;
   finish(self, run, std::move(result));
@@ -201,7 +193,7 @@ void check_ambiguous(Coordinator* self, const RunPtr& run, std::size_t next) {
     if (!found)
       retry_or_fail(self, run, RetryReason::transient, std::move(found).error());
     else if (*found)
-      finish_committed(self, run, *request, **found);
+      finish_committed(self, run, request, std::move(**found));
     else
       check_ambiguous(self, run, next + 1);
   };

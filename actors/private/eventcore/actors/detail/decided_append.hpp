@@ -29,7 +29,8 @@ DecidedAppend decided_append(std::span<const StreamSnapshot> snapshots, JobDecis
 // What `appended` wrote: calls `to_stream(i, CommittedEvents)` for each
 // write of `request` (i: its index, which is the stream's place in the
 // command's sorted streams) and returns the command's result (its timings
-// left to the caller).
+// left to the caller). `typed` may be empty (an earlier attempt's append,
+// found committed): the commits then carry no typed events.
 template <typename ToStream>
 CommandResult committed_result(const CommandJob& job, std::size_t attempt, const AppendRequestPtr& request,
                                AppendResult& appended, TypedEvents typed, ToStream&& to_stream) {
@@ -50,9 +51,11 @@ CommandResult committed_result(const CommandJob& job, std::size_t attempt, const
       committed.positions.reserve(count);
       for (std::size_t k = position; k < position + count; ++k)
         committed.positions.push_back(k < appended.positions.size() ? appended.positions[k] : GlobalPosition{});
-      const auto first = typed.events.begin() + static_cast<std::ptrdiff_t>(position);
-      committed.typed = TypedEvents{typed.type, typed.owner,
-                                    std::vector<const void*>(first, first + static_cast<std::ptrdiff_t>(count))};
+      if (position + count <= typed.events.size()) {
+        const auto first = typed.events.begin() + static_cast<std::ptrdiff_t>(position);
+        committed.typed = TypedEvents{typed.type, typed.owner,
+                                      std::vector<const void*>(first, first + static_cast<std::ptrdiff_t>(count))};
+      }
     }
     position += count;
     result.positions.insert(result.positions.end(), committed.positions.begin(), committed.positions.end());
