@@ -100,24 +100,23 @@ RunStats run_memory(const Options& o, std::size_t batch, std::size_t writers = 1
   return stats;
 }
 
+// The JSON line of an in-memory append case.
+void emit_memory_case(const Options& o, const Comparison& c, CaseReport r, std::size_t batch) {
+  r.extra["events_per_append"] = batch;
+  r.extra["payload_bytes"] = o.payload_bytes;
+  r.extra["max_events_per_run"] = o.memory_max_events;
+  emit(r, c);
+}
+
 void run_memory_case(const Options& o, const std::string& name, std::size_t batch, std::optional<double> target) {
   Side baseline{"vector+mutex", [&] { return run_memory<VectorSink>(o, batch); }};
   Side subject{"MemoryStore", [&] { return run_memory<StoreSink>(o, batch); }};
   const bool per_event = batch > 1;
   const std::string unit = per_event ? "events/s" : "tx/s";
   auto c = alternate(name, o.reps, baseline, subject, per_event, unit);
-  CaseReport r;
-  r.bench = name;
-  r.metric = "append_throughput";
-  r.unit = unit;
-  r.clients = 1;
-  r.baseline = "vector_under_mutex";
-  r.per_event = per_event;
+  CaseReport r{name, "append_throughput", unit, 1, "vector_under_mutex", per_event};
   r.target_value = target;
-  r.extra["events_per_append"] = batch;
-  r.extra["payload_bytes"] = o.payload_bytes;
-  r.extra["max_events_per_run"] = o.memory_max_events;
-  emit(r, c);
+  emit_memory_case(o, c, std::move(r), batch);
 }
 
 // Two threads appending to one MemoryStore against one thread: what the
@@ -129,16 +128,7 @@ void run_two_writers_case(const Options& o) {
   Side baseline{"1 writer", [&] { return run_memory<StoreSink>(o, 1, 1); }};
   Side subject{"2 writers", [&] { return run_memory<StoreSink>(o, 1, 2); }};
   auto c = alternate(name, o.reps, baseline, subject, false, "tx/s");
-  CaseReport r;
-  r.bench = name;
-  r.metric = "append_throughput";
-  r.unit = "tx/s";
-  r.clients = 2;
-  r.baseline = "memory_store_one_writer";
-  r.extra["events_per_append"] = 1;
-  r.extra["payload_bytes"] = o.payload_bytes;
-  r.extra["max_events_per_run"] = o.memory_max_events;
-  emit(r, c);
+  emit_memory_case(o, c, {name, "append_throughput", "tx/s", 2, "memory_store_one_writer"}, 1);
 }
 
 }  // namespace
