@@ -35,6 +35,10 @@ using Clock = std::chrono::steady_clock;
 // The txn of a fast-path command: no coordinator's actor id.
 constexpr TxnId kLocalTxn = ~TxnId{0};
 
+// Acquirers a stream actor keeps monitored while they are idle here, at
+// least (StreamActorState::watched).
+constexpr std::size_t kMinWatchLimit = 8;
+
 struct Waiter {
   caf::response_promise promise;  // an acquire: the grant goes here
   caf::actor_addr who;
@@ -82,11 +86,16 @@ struct StreamActorState {
   caf::actor_id id = 0;
   caf::local_actor* self = nullptr;  // set at spawn: to demonitor on exit
   // The acquirers monitored: each from its first acquire until this actor
-  // exits (or it dies). A monitor per acquire would cost a monitor and a
-  // demonitor per stream of every multi-stream command; the acquirers are
-  // the executor's few pooled coordinators and the actors of the streams
-  // that lead this one's multi-stream commands (as many as are live).
+  // exits, it dies, or it is forgotten while idle here. A monitor per
+  // acquire would cost a monitor and a demonitor per stream of every
+  // multi-stream command; the acquirers are the executor's few pooled
+  // coordinators and the actors of the streams that lead this one's
+  // multi-stream commands (any live stream). Those that neither hold nor
+  // wait here are demonitored whenever the set outgrows `watch_limit`, so it
+  // stays near the number of acquirers active here, however many different
+  // streams have led this one (measured: history_bench's live_transfers_rss).
   std::unordered_set<caf::actor_addr> watched;
+  std::size_t watch_limit = kMinWatchLimit;
   bool passivate_asked = false;  // the directory asked it to leave; it has not been used since
   bool deadline_armed = false;  // a timeout_atom is on its way (queued fast-path commands)
 
@@ -130,9 +139,30 @@ struct StreamActorState {
 
 using StreamActor = caf::stateful_actor<StreamActorState>;
 
+// Demonitors the watched acquirers that neither hold this stream nor wait
+// for it (`keep` is about to wait), and sets the next limit: amortized
+// constant time per watch.
+void forget_idle_acquirers(StreamActor* self, const caf::actor_addr& keep) {
+  auto& st = self->state;
+  std::unordered_set<caf::actor_addr> active{keep};
+  // A fast-path command queued here has no acquirer (and a null address
+  // cannot be hashed).
+  if (st.holder && st.holder->who) active.insert(st.holder->who);
+  for (const auto& waiter : st.queue)
+    if (waiter.who) active.insert(waiter.who);
+  std::erase_if(st.watched, [&](const caf::actor_addr& who) {
+    if (active.contains(who)) return false;
+    self->demonitor(who);
+    return true;
+  });
+  st.watch_limit = std::max(kMinWatchLimit, 2 * st.watched.size());
+}
+
 void watch(StreamActor* self, const caf::actor_addr& who) {
-  if (!self->state.watched.insert(who).second) return;
+  auto& st = self->state;
+  if (!st.watched.insert(who).second) return;
   self->monitor(caf::actor_cast<caf::actor>(who));
+  if (st.watched.size() > st.watch_limit) forget_idle_acquirers(self, who);
 }
 
 void grant_next(StreamActor* self);

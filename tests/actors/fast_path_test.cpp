@@ -183,6 +183,35 @@ TEST_CASE("a fast-path command whose first stream's actor dies while it waits fo
   caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("a stream led by many others forgets the idle leaders, never one that waits for it") {
+  // Each leading actor is monitored by the stream it acquires; past a few,
+  // the idle ones are demonitored (memory stays bounded). One that waits
+  // must stay monitored: when it dies, its place in the queue must go.
+  Simulation sim(simulation_config(), RetryPolicy::fixed(0ms, 5).retry_transient());
+  const auto hub = sid("hub");
+  auto name = [](char prefix, int i) { return sid(std::string(1, prefix) + std::to_string(10 + i)); };
+  for (int i = 0; i < 20; ++i) REQUIRE(sim.run(AddTo{{name('a', i), hub}, 1}).ok());  // 20 idle leaders
+
+  auto h = stand_in_holding(sim, hub);
+  auto victim = actor_of(sim, name('b', 5));
+  std::vector<Simulation::Slot> waiting;
+  for (int i = 0; i < 12; ++i) waiting.push_back(sim.start(AddTo{{name('b', i), hub}, 1}));  // each waits for "hub"
+  sim.sched->run();
+  for (const auto& w : waiting) CHECK_FALSE(w->has_value());
+
+  caf::anon_send_exit(victim, caf::exit_reason::kill);
+  sim.sched->run();
+  caf::anon_send(h, let_go_atom::value);
+  sim.sched->run();
+  for (const auto& w : waiting) {
+    REQUIRE(w->has_value());
+    CHECK((*w)->ok());
+  }
+  CHECK(sim.total(hub) == 20 + 12);
+  CHECK(sim.run(AddTo{{name('a', 0), hub}, 1}).ok());  // "hub" is not held by the dead leader
+  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("a conflict on another stream of a fast-path command reloads both and retries through a coordinator") {
   Simulation sim;
   REQUIRE(sim.run(AddTo{{sid("p"), sid("q")}, 10}).ok());
