@@ -11,6 +11,9 @@
 //   history_pg_hNk   the same on PostgreSQL (durable), H = 1,000 and 100,000.
 //   live_streams_rss RSS of a runtime holding 10,000 live streams of 1,000
 //                    events each (10M events), above the same runtime empty.
+//   live_transfers_rss RSS of a runtime after 1,000,000 transfers among
+//                    10,000 live streams (pseudo-random pairs), against the
+//                    same after single-stream commands writing as many events.
 //   cold_start_mem   the first command on a stream of 1,000,000 events after
 //   cold_start_pg    a restart (a new runtime), p50 over restarts, with a
 //                    snapshotted state; baseline: the same state without
@@ -27,6 +30,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <unordered_map>
 
 #include <CLI/CLI.hpp>
 
@@ -260,6 +264,142 @@ void live_streams_case() {
   executor.shutdown();
 }
 
+// Keeps each stream's version only: appends are checked and counted, reads
+// find nothing. RSS then measures the runtime, not the log.
+class VersionsOnlyStore final : public EventStore {
+ public:
+  bool blocking() const override { return false; }
+  Result<AppendResult> append(const AppendRequest& request) override {
+    std::lock_guard lock(mutex_);
+    for (const auto& write : request.streams)
+      if (!write.expected.accepts(StreamVersion{versions_[write.stream]}))
+        return Error{ErrorCode::conflict, "stream '" + write.stream.str() + "' moved"};
+    AppendResult result;
+    for (const auto& write : request.streams) {
+      auto& version = versions_[write.stream];
+      for (std::size_t i = 0; i < write.events.size(); ++i) result.positions.push_back(GlobalPosition{++appends_, 0});
+      version += write.events.size();
+      result.streams.push_back({write.stream, StreamVersion{version}});
+    }
+    return result;
+  }
+  Result<StreamPage> read_stream(const StreamId&, StreamVersion from, std::size_t, StreamVersion) override {
+    return StreamPage{{}, from, true};
+  }
+  Result<ReadAllPage> read_all(GlobalPosition after, std::size_t, const EventFilter&) override {
+    return ReadAllPage{{}, after};
+  }
+  Result<StreamVersion> stream_version(const StreamId& stream) override {
+    std::lock_guard lock(mutex_);
+    return StreamVersion{versions_[stream]};
+  }
+  Result<std::vector<StreamInfo>> list_streams(std::string_view, std::string_view, std::size_t) override {
+    return Error{ErrorCode::failed, "not listed"};
+  }
+  Result<StoreTotals> totals() override { return Error{ErrorCode::failed, "no totals"}; }
+  Result<std::optional<Snapshot>> load_snapshot(const StreamId&, std::string_view, std::uint32_t) override {
+    return std::optional<Snapshot>{};
+  }
+  Status save_snapshot(const Snapshot&) override { return {}; }
+  Result<std::optional<CommandRecord>> load_command_record(std::string_view) override {
+    return std::optional<CommandRecord>{};
+  }
+  Result<std::uint64_t> expire_command_records(std::chrono::seconds) override { return std::uint64_t{0}; }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<StreamId, std::uint64_t> versions_;
+  std::uint64_t appends_ = 0;
+};
+
+// One event on one stream.
+struct Bump {
+  using Event = BenchEvent;
+  using State = PerStream<Count>;
+  static constexpr std::string_view command_type = "Bump";
+  StreamId stream;
+  std::vector<StreamId> streams() const { return {stream}; }
+  Decision<Event> handle(const State& state) const {
+    return {{stream, Recorded{static_cast<std::int64_t>(state[stream].events)}}};
+  }
+};
+
+// RSS above the empty runtime (MiB) after `commands` commands over
+// `streams` live streams, and the commands' rate: transfers between
+// pseudo-random pairs, or single-stream commands writing as many events
+// (`transfers` false).
+std::pair<double, double> rss_after_commands(std::size_t streams, std::size_t commands, bool transfers) {
+  RuntimeConfig config;
+  config.max_live_streams = streams + 100;
+  auto executor = CommandExecutor::builder()
+                      .with_store(std::make_shared<VersionsOnlyStore>())
+                      .with_config(config)
+                      .build()
+                      .value();
+  const double empty = rss_mib();
+  std::vector<StreamId> ids;
+  for (std::size_t i = 0; i < streams; ++i) ids.push_back(sid("lt-" + std::to_string(i)));
+  std::mutex mutex;
+  std::condition_variable done;
+  std::size_t finished = 0, failed = 0;
+  std::string first_error;
+  const std::size_t total = transfers ? commands : 2 * commands;
+  auto answered = [&](const ExecuteResult& r) {
+    std::lock_guard lock(mutex);
+    if (!r.ok() && failed++ == 0) first_error = to_string(r.error());
+    if (++finished % 200'000 == 0)
+      std::cerr << "[bench] live_transfers_rss (" << (transfers ? "transfers" : "single-stream") << "): " << finished
+                << " of " << total << " commands" << std::endl;
+    done.notify_all();
+  };
+  std::uint64_t x = 88172645463325252ULL;  // xorshift: the same pairs every run
+  const auto t0 = Clock::now();
+  for (std::size_t i = 0; i < total; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    const auto a = static_cast<std::size_t>(x % streams);
+    const auto b = (a + 1 + static_cast<std::size_t>((x >> 32) % (streams - 1))) % streams;
+    if (transfers)
+      executor.submit(make_job(Move{ids[a], ids[b]}), answered);
+    else
+      executor.submit(make_job(Bump{ids[a]}), answered);
+    if (i % 512 == 511) {  // bounded in flight
+      std::unique_lock lock(mutex);
+      done.wait(lock, [&] { return finished + 256 > i; });
+    }
+  }
+  {
+    std::unique_lock lock(mutex);
+    done.wait(lock, [&] { return finished == total; });
+  }
+  const double rate = static_cast<double>(total) / std::chrono::duration<double>(Clock::now() - t0).count();
+  const double loaded = rss_mib();
+  executor.shutdown();
+  if (failed > 0) throw std::runtime_error(std::to_string(failed) + " commands failed, first: " + first_error);
+  return {loaded - empty, rate};
+}
+
+// What multi-stream commands leave behind in a runtime with many live
+// streams (each stream actor monitors the leading actors that acquired it,
+// once each), against single-stream commands writing as many events.
+void live_transfers_case() {
+  constexpr std::size_t streams = 10'000, transfers = 1'000'000;
+  const auto [single, single_rate] = rss_after_commands(streams, transfers, false);
+  const auto [multi, multi_rate] = rss_after_commands(streams, transfers, true);
+  nlohmann::json line;
+  line["bench"] = "live_transfers_rss";
+  line["metric"] = "rss_above_empty_runtime";
+  line["value"] = std::round(multi * 10) / 10;
+  line["unit"] = "MiB";
+  line["baseline"] = "the same runtime after single-stream commands writing as many events";
+  line["baseline_value"] = std::round(single * 10) / 10;
+  line["streams"] = streams;
+  line["transfers"] = transfers;
+  line["extra_bytes_per_transfer"] = std::round((multi - single) * 1024 * 1024 / transfers * 10) / 10;
+  line["transfers_per_s"] = std::round(multi_rate);  // 512 in flight at most
+  line["single_stream_commands_per_s"] = std::round(single_rate);
+  std::cout << line.dump() << std::endl;
+}
+
 // ---- cold start --------------------------------------------------------------
 
 // Milliseconds from a new runtime's first command on `stream` to its answer.
@@ -352,6 +492,7 @@ int main(int argc, char** argv) {
                    false});
   }
   all.push_back({"live_streams_rss", [] { live_streams_case(); }, false});
+  all.push_back({"live_transfers_rss", [] { live_transfers_case(); }, false});
   all.push_back({"cold_start_mem", [&] { cold_start_case("cold_start_mem", std::make_shared<MemoryStore>(), IoMode::automatic, cfg.reps * 2 + 1); }, false});
   for (std::uint64_t h : {1'000u, 100'000u}) {
     const std::string pg = "history_pg_h" + std::to_string(h / 1000) + "k";
