@@ -163,14 +163,44 @@ void history_case(const std::string& name, std::shared_ptr<EventStore> base_stor
 
 // ---- memory ----------------------------------------------------------------
 
+// The parts of a benchmark's store that the runtime does not use here: no
+// listing, no totals, no snapshots kept, no command records.
+class BenchStore : public EventStore {
+ public:
+  bool blocking() const override { return false; }
+  Result<ReadAllPage> read_all(GlobalPosition after, std::size_t, const EventFilter&) override {
+    return ReadAllPage{{}, after};
+  }
+  Result<std::vector<StreamInfo>> list_streams(std::string_view, std::string_view, std::size_t) override {
+    return Error{ErrorCode::failed, "a benchmark store lists no streams"};
+  }
+  Result<StoreTotals> totals() override { return Error{ErrorCode::failed, "a benchmark store has no totals"}; }
+  Result<std::optional<Snapshot>> load_snapshot(const StreamId&, std::string_view, std::uint32_t) override {
+    return std::optional<Snapshot>{};
+  }
+  Status save_snapshot(const Snapshot&) override { return {}; }
+  Result<std::optional<CommandRecord>> load_command_record(std::string_view) override {
+    return std::optional<CommandRecord>{};
+  }
+  Result<std::uint64_t> expire_command_records(std::chrono::seconds) override { return std::uint64_t{0}; }
+};
+
 // Every stream holds `length` events, generated on read: the store itself
 // takes no memory, so RSS measures the runtime alone.
-class SyntheticStore final : public EventStore {
+class SyntheticStore final : public BenchStore {
  public:
   explicit SyntheticStore(std::uint64_t length) : length_(length), event_(EventCodec<BenchEvent>::encode(Recorded{1})) {}
-  bool blocking() const override { return false; }
-  Result<AppendResult> append(const AppendRequest&) override {
-    return Error{ErrorCode::failed, "the synthetic store is read-only"};
+  // Only the version checks of commands that write nothing (every decision
+  // goes to the store, and a Peek's confirms the version it read).
+  Result<AppendResult> append(const AppendRequest& request) override {
+    AppendResult result;
+    for (const auto& write : request.streams) {
+      if (!write.events.empty()) return Error{ErrorCode::failed, "the synthetic store is read-only"};
+      if (!write.expected.accepts(StreamVersion{length_}))
+        return Error{ErrorCode::conflict, "stream '" + write.stream.str() + "' is at version " + std::to_string(length_)};
+      result.streams.push_back({write.stream, StreamVersion{length_}});
+    }
+    return result;
   }
   Result<StreamPage> read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
                                  StreamVersion to) override {
@@ -183,22 +213,7 @@ class SyntheticStore final : public EventStore {
     page.end_of_stream = page.next.value > last;
     return page;
   }
-  Result<ReadAllPage> read_all(GlobalPosition after, std::size_t, const EventFilter&) override {
-    return ReadAllPage{{}, after};
-  }
   Result<StreamVersion> stream_version(const StreamId&) override { return StreamVersion{length_}; }
-  Result<std::vector<StreamInfo>> list_streams(std::string_view, std::string_view, std::size_t) override {
-    return Error{ErrorCode::failed, "a synthetic stream cannot be listed"};
-  }
-  Result<StoreTotals> totals() override { return Error{ErrorCode::failed, "a synthetic stream has no totals"}; }
-  Result<std::optional<Snapshot>> load_snapshot(const StreamId&, std::string_view, std::uint32_t) override {
-    return std::optional<Snapshot>{};
-  }
-  Status save_snapshot(const Snapshot&) override { return {}; }
-  Result<std::optional<CommandRecord>> load_command_record(std::string_view) override {
-    return std::optional<CommandRecord>{};
-  }
-  Result<std::uint64_t> expire_command_records(std::chrono::seconds) override { return std::uint64_t{0}; }
 
  private:
   std::uint64_t length_;
@@ -266,9 +281,8 @@ void live_streams_case() {
 
 // Keeps each stream's version only: appends are checked and counted, reads
 // find nothing. RSS then measures the runtime, not the log.
-class VersionsOnlyStore final : public EventStore {
+class VersionsOnlyStore final : public BenchStore {
  public:
-  bool blocking() const override { return false; }
   Result<AppendResult> append(const AppendRequest& request) override {
     std::lock_guard lock(mutex_);
     for (const auto& write : request.streams)
@@ -286,25 +300,10 @@ class VersionsOnlyStore final : public EventStore {
   Result<StreamPage> read_stream(const StreamId&, StreamVersion from, std::size_t, StreamVersion) override {
     return StreamPage{{}, from, true};
   }
-  Result<ReadAllPage> read_all(GlobalPosition after, std::size_t, const EventFilter&) override {
-    return ReadAllPage{{}, after};
-  }
   Result<StreamVersion> stream_version(const StreamId& stream) override {
     std::lock_guard lock(mutex_);
     return StreamVersion{versions_[stream]};
   }
-  Result<std::vector<StreamInfo>> list_streams(std::string_view, std::string_view, std::size_t) override {
-    return Error{ErrorCode::failed, "not listed"};
-  }
-  Result<StoreTotals> totals() override { return Error{ErrorCode::failed, "no totals"}; }
-  Result<std::optional<Snapshot>> load_snapshot(const StreamId&, std::string_view, std::uint32_t) override {
-    return std::optional<Snapshot>{};
-  }
-  Status save_snapshot(const Snapshot&) override { return {}; }
-  Result<std::optional<CommandRecord>> load_command_record(std::string_view) override {
-    return std::optional<CommandRecord>{};
-  }
-  Result<std::uint64_t> expire_command_records(std::chrono::seconds) override { return std::uint64_t{0}; }
 
  private:
   std::mutex mutex_;
