@@ -228,6 +228,44 @@ double rss_mib() {
   return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
 }
 
+// How a batch of commands went: how many failed (and the first error), and
+// the seconds from the first submission to the last answer.
+struct BatchOutcome {
+  std::size_t failed = 0;
+  std::string first_error;
+  double seconds = 0;
+};
+
+// Submits job(0) .. job(total - 1) in order, at most 512 in flight, and
+// waits for every answer; progress on stderr every `progress_every`.
+BatchOutcome run_batch(const CommandExecutor& executor, std::size_t total,
+                       const std::function<CommandJobPtr(std::size_t)>& job, const std::string& label,
+                       std::size_t progress_every) {
+  std::mutex mutex;
+  std::condition_variable done;
+  std::size_t finished = 0;
+  BatchOutcome out;
+  auto answered = [&](const ExecuteResult& r) {
+    std::lock_guard lock(mutex);
+    if (!r.ok() && out.failed++ == 0) out.first_error = to_string(r.error());
+    if (++finished % progress_every == 0)
+      std::cerr << "[bench] " << label << ": " << finished << " of " << total << " commands" << std::endl;
+    done.notify_all();
+  };
+  const auto t0 = Clock::now();
+  for (std::size_t i = 0; i < total; ++i) {
+    executor.submit(job(i), answered);
+    if (i % 512 == 511) {  // bounded in flight
+      std::unique_lock lock(mutex);
+      done.wait(lock, [&] { return finished + 256 > i; });
+    }
+  }
+  std::unique_lock lock(mutex);
+  done.wait(lock, [&] { return finished == total; });
+  out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return out;
+}
+
 void live_streams_case() {
   constexpr std::size_t streams = 10'000, length = 1'000;
   RuntimeConfig config;
@@ -238,28 +276,9 @@ void live_streams_case() {
                       .build()
                       .value();
   const double empty = rss_mib();
-  std::mutex mutex;
-  std::condition_variable done;
-  std::size_t finished = 0, failed = 0;
-  std::string first_error;
-  const auto t0 = Clock::now();
-  for (std::size_t i = 0; i < streams; ++i) {
-    executor.execute(Peek<>{sid("live-" + std::to_string(i))}, [&](const ExecuteResult& r) {
-      std::lock_guard lock(mutex);
-      if (!r.ok() && failed++ == 0) first_error = to_string(r.error());
-      if (++finished % 2000 == 0) std::cerr << "[bench] live_streams_rss: " << finished << " of " << streams << " streams loaded" << std::endl;
-      done.notify_all();
-    });
-    if (i % 512 == 511) {  // bounded in flight
-      std::unique_lock lock(mutex);
-      done.wait(lock, [&] { return finished + 256 > i; });
-    }
-  }
-  {
-    std::unique_lock lock(mutex);
-    done.wait(lock, [&] { return finished == streams; });
-  }
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const auto [failed, first_error, seconds] = run_batch(
+      executor, streams, [](std::size_t i) { return make_job(Peek<>{sid("live-" + std::to_string(i))}); },
+      "live_streams_rss (loading streams)", 2000);
   const double loaded = rss_mib();
   nlohmann::json line;
   line["bench"] = "live_streams_rss";
@@ -302,7 +321,8 @@ class VersionsOnlyStore final : public BenchStore {
   }
   Result<StreamVersion> stream_version(const StreamId& stream) override {
     std::lock_guard lock(mutex_);
-    return StreamVersion{versions_[stream]};
+    const auto it = versions_.find(stream);
+    return StreamVersion{it == versions_.end() ? 0 : it->second};
   }
 
  private:
@@ -338,43 +358,22 @@ std::pair<double, double> rss_after_commands(std::size_t streams, std::size_t co
   const double empty = rss_mib();
   std::vector<StreamId> ids;
   for (std::size_t i = 0; i < streams; ++i) ids.push_back(sid("lt-" + std::to_string(i)));
-  std::mutex mutex;
-  std::condition_variable done;
-  std::size_t finished = 0, failed = 0;
-  std::string first_error;
-  const std::size_t total = transfers ? commands : 2 * commands;
-  auto answered = [&](const ExecuteResult& r) {
-    std::lock_guard lock(mutex);
-    if (!r.ok() && failed++ == 0) first_error = to_string(r.error());
-    if (++finished % 200'000 == 0)
-      std::cerr << "[bench] live_transfers_rss (" << (transfers ? "transfers" : "single-stream") << "): " << finished
-                << " of " << total << " commands" << std::endl;
-    done.notify_all();
-  };
   std::uint64_t x = 88172645463325252ULL;  // xorshift: the same pairs every run
-  const auto t0 = Clock::now();
-  for (std::size_t i = 0; i < total; ++i) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    const auto a = static_cast<std::size_t>(x % streams);
-    const auto b = (a + 1 + static_cast<std::size_t>((x >> 32) % (streams - 1))) % streams;
-    if (transfers)
-      executor.submit(make_job(Move{ids[a], ids[b]}), answered);
-    else
-      executor.submit(make_job(Bump{ids[a]}), answered);
-    if (i % 512 == 511) {  // bounded in flight
-      std::unique_lock lock(mutex);
-      done.wait(lock, [&] { return finished + 256 > i; });
-    }
-  }
-  {
-    std::unique_lock lock(mutex);
-    done.wait(lock, [&] { return finished == total; });
-  }
-  const double rate = static_cast<double>(total) / std::chrono::duration<double>(Clock::now() - t0).count();
+  const std::size_t total = transfers ? commands : 2 * commands;
+  const auto batch = run_batch(
+      executor, total,
+      [&](std::size_t) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        const auto a = static_cast<std::size_t>(x % streams);
+        const auto b = (a + 1 + static_cast<std::size_t>((x >> 32) % (streams - 1))) % streams;
+        return transfers ? make_job(Move{ids[a], ids[b]}) : make_job(Bump{ids[a]});
+      },
+      std::string("live_transfers_rss (") + (transfers ? "transfers" : "single-stream") + ")", 200'000);
   const double loaded = rss_mib();
   executor.shutdown();
-  if (failed > 0) throw std::runtime_error(std::to_string(failed) + " commands failed, first: " + first_error);
-  return {loaded - empty, rate};
+  if (batch.failed > 0)
+    throw std::runtime_error(std::to_string(batch.failed) + " commands failed, first: " + batch.first_error);
+  return {loaded - empty, static_cast<double>(total) / batch.seconds};
 }
 
 // What multi-stream commands leave behind in a runtime with many live
