@@ -420,9 +420,23 @@ TEST_CASE("a fast-path append that gets no answer in time fails with timeout, an
   REQUIRE_FALSE((*slow)->ok());
   CHECK((*slow)->error().code == CommandErrorCode::timeout);
 
-  sim.sched->run();  // the I/O actor appends after all; its answer finds no one waiting
-  CHECK(sim.total(sid("late")) == 2);
-  auto next = sim.run(AddTo{{sid("late")}, 1});  // the cache was dropped: it reloads and sees both
-  REQUIRE(next.ok());
-  CHECK(next->stream_versions.at(0).version.value == 3);
+  SECTION("the late answer finds no one waiting") {
+    sim.sched->run();  // the I/O actor appends after all
+    CHECK(sim.total(sid("late")) == 2);
+    auto next = sim.run(AddTo{{sid("late")}, 1});  // the cache was dropped: it reloads and sees both
+    REQUIRE(next.ok());
+    CHECK(next->stream_versions.at(0).version.value == 3);
+  }
+  SECTION("the late answer arrives while the next command holds the stream, and is not taken for its answer") {
+    // Without the match of an answer to its command, the next command was
+    // answered with the late append's version and its own write was lost.
+    auto next = sim.start(AddTo{{sid("late")}, 1});
+    run_all_but_io(sim);  // it reloads the stream (the timeout dropped the cache)
+    CHECK_FALSE(next->has_value());
+    sim.sched->run();
+    REQUIRE(next->has_value());
+    REQUIRE((*next)->ok());
+    CHECK((**next)->stream_versions.at(0).version.value == 3);
+    CHECK(sim.total(sid("late")) == 3);
+  }
 }
