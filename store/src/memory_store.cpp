@@ -37,15 +37,52 @@ void lock_spinning(std::unique_lock<std::shared_mutex>& lock) {
   }
   lock.lock();
 }
+
+// The maps' keys hash as string views, so that a key's hash can be taken
+// before the store's lock and handed to the lookup under it (Hashed).
+struct Hashed {
+  std::string_view key;
+  std::size_t hash;
+};
+std::string_view key_of(const StreamId& id) { return id.str(); }
+std::string_view key_of(const std::string& s) { return s; }
+std::string_view key_of(std::string_view s) { return s; }
+std::string_view key_of(const Hashed& h) { return h.key; }
+Hashed hashed(std::string_view key) { return {key, std::hash<std::string_view>{}(key)}; }
+
+struct KeyHash {
+  using is_transparent = void;
+  std::size_t operator()(const Hashed& h) const noexcept { return h.hash; }
+  template <class K>
+  std::size_t operator()(const K& k) const noexcept {
+    return std::hash<std::string_view>{}(key_of(k));
+  }
+};
+struct KeyEqual {
+  using is_transparent = void;
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const noexcept {
+    return key_of(a) == key_of(b);
+  }
+};
+
+// What an append works out for one of its streams before the lock, and
+// finds under it.
+struct StagedStream {
+  Hashed stream;
+  Hashed category;
+  std::vector<std::size_t>* indexes = nullptr;  // the stream's log indexes; null: a new stream
+  std::uint64_t version = 0;                    // the stream's version after the append
+};
 }  // namespace
 
 struct MemoryStore::State {
   mutable std::shared_mutex mutex;
   std::deque<StoredEvent> log;  // in global order; index = sequence - 1
-  std::unordered_map<StreamId, std::vector<std::size_t>> streams;  // log indexes per stream
+  std::unordered_map<StreamId, std::vector<std::size_t>, KeyHash, KeyEqual> streams;  // log indexes per stream
   // Log indexes per category (a stream id up to its first '-'): a read_all
   // whose prefix names one walks only its category's events.
-  std::unordered_map<std::string, std::vector<std::size_t>> categories;
+  std::unordered_map<std::string, std::vector<std::size_t>, KeyHash, KeyEqual> categories;
   EventIdSet ids;
   std::uint64_t appends = 0;
   std::map<std::tuple<StreamId, std::string, std::uint32_t>, Snapshot, std::less<>> snapshots;
@@ -63,26 +100,36 @@ MemoryStore::~MemoryStore() = default;
 Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
   if (auto status = validate_append(request, limits_); !status) return status.error();
   // Everything that needs no lock happens before it: the id set's cache
-  // misses start, and the stored copies of the events (their allocations)
-  // are made. The lock then covers checks, numbering and moves only.
+  // misses start, the maps' keys are hashed, and the stored copies of the
+  // events (their allocations) are made. The lock then covers checks,
+  // numbering and moves only; the result is built after it.
   for (const auto& write : request.streams)
     for (const auto& event : write.events) state_->ids.prefetch(event.id);
   const Timestamp now = clock_();
-  thread_local std::vector<StoredEvent> staged;  // its capacity is reused
+  thread_local std::vector<StoredEvent> staged;  // their capacities are reused
+  thread_local std::vector<StagedStream> streams;
   struct Unstage {
-    ~Unstage() { staged.clear(); }  // on every return: the copies are moved out or not wanted
+    ~Unstage() {  // on every return: the copies are moved out or not wanted
+      staged.clear();
+      streams.clear();
+    }
   } unstage;
   staged.clear();  // in case a wake-up of an append on this thread appended again
-  for (const auto& write : request.streams)
+  streams.clear();
+  for (const auto& write : request.streams) {
+    streams.push_back({hashed(write.stream.str()), hashed(category_of(write.stream.str()))});
     for (const auto& event : write.events)
       staged.push_back(StoredEvent{event.id, write.stream, StreamVersion{}, GlobalPosition{}, event.type,
                                    event.payload, event.metadata, now});
+  }
 
   std::unique_lock lock(state_->mutex, std::defer_lock);
   lock_spinning(lock);
   // Check everything first: the append either passes every check or writes nothing.
-  for (const auto& write : request.streams) {
-    auto it = state_->streams.find(write.stream);
+  for (std::size_t s = 0; s < request.streams.size(); ++s) {
+    const auto& write = request.streams[s];
+    auto it = state_->streams.find(streams[s].stream);
+    if (it != state_->streams.end()) streams[s].indexes = &it->second;
     StreamVersion actual{it == state_->streams.end() ? 0 : it->second.size()};
     if (!write.expected.accepts(actual))
       return Error{ErrorCode::conflict, "stream '" + write.stream.str() + "' is at version " +
@@ -98,24 +145,24 @@ Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
                  "idempotency key '" + request.record->key + "' already has a command record"};
 
   const std::uint64_t transaction = ++state_->appends;
-  AppendResult result;
-  result.streams.reserve(request.streams.size());
-  result.positions.reserve(staged.size());
+  const std::uint64_t first_sequence = state_->log.size() + 1;
   auto next = staged.begin();
-  for (const auto& write : request.streams) {
-    auto& indexes = state_->streams[write.stream];
-    auto& category = state_->categories[std::string(category_of(write.stream.str()))];
-    for (std::size_t e = 0; e < write.events.size(); ++e, ++next) {
-      category.push_back(state_->log.size());
-      const std::uint64_t sequence = state_->log.size() + 1;
+  for (std::size_t s = 0; s < request.streams.size(); ++s) {
+    auto& stream = streams[s];
+    // Node-based maps: a stream inserted here leaves the others' pointers valid.
+    auto& indexes = stream.indexes ? *stream.indexes : state_->streams[request.streams[s].stream];
+    auto category = state_->categories.find(stream.category);
+    if (category == state_->categories.end())
+      category = state_->categories.emplace(std::string(stream.category.key), std::vector<std::size_t>{}).first;
+    for (std::size_t e = 0; e < request.streams[s].events.size(); ++e, ++next) {
+      category->second.push_back(state_->log.size());
       indexes.push_back(state_->log.size());
       state_->ids.insert(next->id);
       next->version = StreamVersion{indexes.size()};
-      next->position = GlobalPosition{transaction, sequence};
+      next->position = GlobalPosition{transaction, state_->log.size() + 1};
       state_->log.push_back(std::move(*next));
-      result.positions.push_back(GlobalPosition{transaction, sequence});
     }
-    result.streams.push_back({write.stream, StreamVersion{indexes.size()}});
+    stream.version = indexes.size();
   }
   if (request.record) {
     CommandRecord& record = state_->records[request.record->key];
@@ -123,7 +170,18 @@ Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
     record.recorded_at = now;
   }
   lock.unlock();
-  state_->watchers->wake_all();  // after the write is visible, outside the store's lock
+
+  // Sequences are dense within an append: its events hold the ones from first_sequence on.
+  AppendResult result;
+  result.streams.reserve(request.streams.size());
+  result.positions.reserve(staged.size());
+  for (std::size_t i = 0; i < staged.size(); ++i)
+    result.positions.push_back(GlobalPosition{transaction, first_sequence + i});
+  for (std::size_t s = 0; s < request.streams.size(); ++s)
+    result.streams.push_back({request.streams[s].stream, StreamVersion{streams[s].version}});
+  // After the write is visible, outside the store's lock, and after the
+  // per-thread staging is read: a wake-up may append on this thread.
+  state_->watchers->wake_all();
   return result;
 }
 
@@ -175,7 +233,7 @@ Result<ReadAllPage> MemoryStore::read_all(GlobalPosition after, std::size_t max_
   // Sequences are dense and assigned in commit order, so `after.sequence` is
   // also the index of the first event after it.
   if (filter.stream_prefix.find('-') != std::string::npos) {
-    auto it = state_->categories.find(std::string(category_of(filter.stream_prefix)));
+    auto it = state_->categories.find(category_of(filter.stream_prefix));
     if (it == state_->categories.end()) return page;
     const auto& indexes = it->second;
     for (auto i = std::lower_bound(indexes.begin(), indexes.end(), after.sequence);
