@@ -22,7 +22,7 @@
 // (scheduler_threads), RUNTIME_BENCH_IO (io_actors), RUNTIME_BENCH_TIMEOUT_MS
 // (command_timeout, 0 = none), RUNTIME_BENCH_MAX_LIVE (max_live_streams),
 // RUNTIME_BENCH_POOL (the PostgresStore's pool_size, default 8);
-// RUNTIME_BENCH_DIRECT=0 (direct_appends_when_idle off);
+// RUNTIME_BENCH_DIRECT=0 (direct_store_calls_when_idle off);
 // RUNTIME_BENCH_STREAM_LENGTH (commands per stream, every case);
 // RUNTIME_BENCH_MODERATE_POLLS,
 // RUNTIME_BENCH_MODERATE_SLEEP_US and RUNTIME_BENCH_RELAXED_SLEEP_US (CAF's
@@ -164,7 +164,7 @@ CommandExecutor make_executor(std::shared_ptr<EventStore> store, IoMode io) {
   if (const char* v = std::getenv("RUNTIME_BENCH_IO")) config.io_actors = std::atoi(v);
   if (const char* v = std::getenv("RUNTIME_BENCH_MAX_LIVE")) config.max_live_streams = std::atoi(v);
   if (const char* v = std::getenv("RUNTIME_BENCH_TIMEOUT_MS")) config.command_timeout = std::chrono::milliseconds(std::atoi(v));
-  if (const char* v = std::getenv("RUNTIME_BENCH_DIRECT")) config.direct_appends_when_idle = std::atoi(v) != 0;
+  if (const char* v = std::getenv("RUNTIME_BENCH_DIRECT")) config.direct_store_calls_when_idle = std::atoi(v) != 0;
   static std::unique_ptr<caf::actor_system> system = tuned_system();
   auto builder = CommandExecutor::builder();
   if (system) builder.with_system(*system);

@@ -201,7 +201,7 @@ Result<CommandExecutor> Builder::build() {
   IoMode io_mode = p.config.io_mode;
   if (io_mode == IoMode::automatic) io_mode = p.store->blocking() ? IoMode::detached : IoMode::cooperative;
   context->inline_store_calls = !p.store->blocking();
-  context->direct_when_idle = p.config.direct_appends_when_idle && p.store->blocking() && io_mode == IoMode::detached;
+  context->direct_when_idle = p.config.direct_store_calls_when_idle && p.store->blocking() && io_mode == IoMode::detached;
   for (std::size_t i = 0; i < p.config.io_actors; ++i)
     context->io.push_back(detail::spawn_store_io(*runtime->system, p.store, io_mode, p.config.read_page_size));
   context->directory = std::make_unique<detail::StreamDirectory>(

@@ -236,20 +236,24 @@ std::vector<FoldState> folds_for(const StreamActorState& st, const FoldNeeds& ne
 
 void grant_next(StreamActor* self);
 
-// Folds the stream for `needs` from the store: a store that never blocks is
-// read right here; any other through an I/O actor, the waiters waiting
-// meanwhile.
+// Folds the stream for `needs` from the store: right here for a store that
+// never blocks or when no other store call is in flight
+// (RuntimeContext::call_in_place); otherwise through an I/O actor, the
+// waiters waiting meanwhile.
 void start_load(StreamActor* self, const FoldNeeds& needs) {
   auto& st = self->state;
-  if (st.context->inline_store_calls) {
-    auto reply = load_folds(*st.context->store, *st.stream, needs, st.context->config.read_page_size);
-    loaded(self, reply);
+  auto& context = *st.context;
+  if (auto reply = context.call_in_place(
+          [&] { return load_folds(*context.store, *st.stream, needs, context.config.read_page_size); })) {
+    loaded(self, *reply);
     return;
   }
   st.loading = true;
-  self->request(st.context->pick_io(), caf::infinite, read_atom::value, *st.stream, needs)
+  auto in_flight = context.count_io_call();
+  self->request(context.pick_io(), caf::infinite, read_atom::value, *st.stream, needs)
       .then(
           [=](LoadReply& reply) {
+            (void)in_flight;  // dropped with this handler
             self->state.loading = false;
             loaded(self, reply);
             grant_next(self);
@@ -570,7 +574,7 @@ void run_local(StreamActor* self) {
   // timeout (a timer set and cancelled per command costs more than the
   // command here): the stream actor's deadline tick covers the append too.
   const LocalCommandPtr running = st.holder->local;
-  auto in_flight = context.count_io_append();
+  auto in_flight = context.count_io_call();
   auto typed = std::move(decided.typed);
   self->request(context.pick_io(), caf::infinite, append_atom::value, *request)
       .then(

@@ -471,7 +471,7 @@ void commit(Coordinator* self, const RunPtr& run, std::span<const StreamSnapshot
     on_appended(self, run, request, reply);
     return;
   }
-  auto in_flight = ctx(self).count_io_append();
+  auto in_flight = ctx(self).count_io_call();
   self->request(ctx(self).pick_io(), caf::infinite, append_atom::value, *request)
       .then(
           [=](AppendReply& reply) {

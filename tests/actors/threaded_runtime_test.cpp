@@ -105,20 +105,26 @@ class GatedStore final : public testing::ForwardingStore {
   std::atomic<int> direct{0}, batched{0};
   std::mutex mutex;
   std::condition_variable changed;
-  std::optional<StreamId> hold;  // the next append() to this stream waits for `released`
+  std::optional<StreamId> hold;       // the next append() to this stream waits for `released`
+  std::optional<StreamId> hold_read;  // the next read_stream() of this stream waits for `released`
   bool holding = false, released = false;
+  std::thread::id last_read, last_append;  // the threads of the latest read_stream() and append()
 
   Result<AppendResult> append(const AppendRequest& request) override {
     ++direct;
     std::unique_lock lock(mutex);
-    if (hold && request.streams.front().stream == *hold) {
-      hold.reset();
-      holding = true;
-      changed.notify_all();
-      changed.wait_for(lock, 10s, [&] { return released; });
-    }
+    last_append = std::this_thread::get_id();
+    wait_if_held(lock, hold, request.streams.front().stream);
     lock.unlock();
     return inner.append(request);
+  }
+  Result<StreamPage> read_stream(const StreamId& stream, StreamVersion from, std::size_t max_count,
+                                 StreamVersion to) override {
+    std::unique_lock lock(mutex);
+    last_read = std::this_thread::get_id();
+    wait_if_held(lock, hold_read, stream);
+    lock.unlock();
+    return inner.read_stream(stream, from, max_count, to);
   }
   std::vector<Result<AppendResult>> append_batch(const std::vector<AppendRequest>& requests) override {
     batched += static_cast<int>(requests.size());
@@ -126,7 +132,31 @@ class GatedStore final : public testing::ForwardingStore {
     for (const auto& r : requests) out.push_back(inner.append(r));
     return out;
   }
+
+ private:
+  void wait_if_held(std::unique_lock<std::mutex>& lock, std::optional<StreamId>& held, const StreamId& stream) {
+    if (!held || stream != *held) return;
+    held.reset();
+    holding = true;
+    changed.notify_all();
+    changed.wait_for(lock, 10s, [&] { return released; });
+  }
 };
+
+// Waits until the store holds a call, then runs `meanwhile`, then lets the call go.
+template <class F>
+void while_held(GatedStore& store, F meanwhile) {
+  {
+    std::unique_lock lock(store.mutex);
+    REQUIRE(store.changed.wait_for(lock, 10s, [&] { return store.holding; }));
+  }
+  meanwhile();
+  {
+    std::lock_guard lock(store.mutex);
+    store.released = true;
+  }
+  store.changed.notify_all();
+}
 }  // namespace
 
 TEST_CASE("a lone append is made in place, and while one is in flight the others go to the I/O actors, unblocked") {
@@ -149,17 +179,10 @@ TEST_CASE("a lone append is made in place, and while one is in flight the others
     store->hold = id(1).stream();
   }
   std::thread held([&] { CHECK(executor.execute_sync(bank::Deposit{id(1), money(100)}).ok()); });
-  {
-    std::unique_lock lock(store->mutex);
-    REQUIRE(store->changed.wait_for(lock, 10s, [&] { return store->holding; }));
-  }
-  REQUIRE(executor.execute_sync(bank::Deposit{id(2), money(7)}).ok());
-  CHECK(store->batched == 1);
-  {
-    std::lock_guard lock(store->mutex);
-    store->released = true;
-  }
-  store->changed.notify_all();
+  while_held(*store, [&] {
+    REQUIRE(executor.execute_sync(bank::Deposit{id(2), money(7)}).ok());
+    CHECK(store->batched == 1);
+  });
   held.join();
 
   // Nothing left in flight: the next append is in place again.
@@ -169,10 +192,33 @@ TEST_CASE("a lone append is made in place, and while one is in flight the others
   CHECK(store->batched == 1);
 }
 
-TEST_CASE("with direct_appends_when_idle off every append of a blocking store goes through an I/O actor") {
+TEST_CASE("a stream's lone load is made in place too, and while a store call is in flight a load goes to an I/O actor, "
+          "unblocked") {
+  auto store = std::make_shared<GatedStore>();
+  auto executor = executor_on(store);
+  // A new stream's first command: its actor reads the stream, then appends,
+  // on one thread (an I/O actor would read on its own).
+  REQUIRE(executor.execute_sync(bank::OpenAccount{id(1), "one"}).ok());
+  {
+    std::lock_guard lock(store->mutex);
+    CHECK(store->last_read == store->last_append);
+    store->hold_read = id(2).stream();
+  }
+  // Hold one stream's load in place; another stream's load and append go to
+  // the I/O actors meanwhile and finish although the first has not.
+  std::thread held([&] { CHECK(executor.execute_sync(bank::OpenAccount{id(2), "two"}).ok()); });
+  while_held(*store, [&] {
+    REQUIRE(executor.execute_sync(bank::OpenAccount{id(3), "three"}).ok());
+    CHECK(store->batched == 1);
+  });
+  held.join();
+  CHECK(store->direct == 2);
+}
+
+TEST_CASE("with direct_store_calls_when_idle off every append of a blocking store goes through an I/O actor") {
   auto store = std::make_shared<GatedStore>();
   RuntimeConfig config;
-  config.direct_appends_when_idle = false;
+  config.direct_store_calls_when_idle = false;
   auto executor = executor_on(store, config);
   REQUIRE(executor.execute_sync(bank::OpenAccount{id(1), "one"}).ok());
   REQUIRE(executor.execute_sync(bank::Deposit{id(1), money(5)}).ok());

@@ -42,15 +42,17 @@ struct RuntimeConfig {
   // write path"); 2 keeps appends going while one actor loads a long stream.
   // A database with many cores may want more.
   std::size_t io_actors = 2;
-  // With no append in flight, a blocking store's append is made on the
-  // scheduler thread of the actor that decided it (one at a time) instead
-  // of through an I/O actor: two thread crossings fewer for a lone command.
-  // While one runs, the others go to the I/O actors as before (group
-  // commit). The price: that thread waits for the database meanwhile, so a
-  // command stuck in the store (a row lock held by another process) answers
-  // its timeout only when the store call returns; the connection's own
-  // bounds (tcp_user_timeout, keepalives) still end a call to a dead server.
-  bool direct_appends_when_idle = true;
+  // With no store call in flight, a blocking store's append (and a stream
+  // actor's load of its stream) is made on the scheduler thread of the
+  // actor that needs it (one at a time) instead of through an I/O actor: two
+  // thread crossings fewer for a lone command, and for a stream's first
+  // command. While one runs, the others go to the I/O actors as before
+  // (group commit). The price: that thread waits for the database
+  // meanwhile, so a command stuck in the store (a row lock held by another
+  // process, a long stream without snapshots) answers its timeout only when
+  // the store call returns; the connection's own bounds (tcp_user_timeout,
+  // keepalives) still end a call to a dead server.
+  bool direct_store_calls_when_idle = true;
   // Page size when a stream actor loads its stream.
   std::size_t read_page_size = 1'000;
   // A stream actor saves a snapshot of each state that opts in (a State with

@@ -36,33 +36,39 @@ struct RuntimeContext : std::enable_shared_from_this<RuntimeContext> {
   // The store never blocks (EventStore::blocking()): stream actors read and
   // (on the fast path) append directly instead of through an I/O actor.
   bool inline_store_calls = false;
-  // A blocking store's appends go to the I/O actors (group commit) while
-  // any is in flight there; with none in flight, one append at a time is
-  // made right on the actor's own thread: at low concurrency the two thread
-  // crossings to and from an I/O actor cost more than the batching buys.
-  // Off unless RuntimeConfig::direct_appends_when_idle (and not for a store
-  // that never blocks: its calls are always made in place).
+  // A blocking store's calls (appends, a stream actor's load) go to the I/O
+  // actors (appends group-commit there) while any is in flight there; with
+  // none in flight, one call at a time is made right on the calling actor's
+  // own thread: at low concurrency the two thread crossings to and from an
+  // I/O actor cost more than the batching buys. Off unless
+  // RuntimeConfig::direct_store_calls_when_idle (and not for a store that
+  // never blocks: its calls are always made in place).
   bool direct_when_idle = false;
-  std::atomic<int> appends_in_flight{0};  // sent to an I/O actor, or being made in place
+  std::atomic<int> calls_in_flight{0};  // sent to an I/O actor, or being made in place
 
-  // Makes the append right here if that is the way: a store that never
-  // blocks, or a lone append (above). None: send it to an I/O actor, counted
-  // by count_io_append().
-  std::optional<Result<AppendResult>> append_in_place(const AppendRequest& request) {
-    if (inline_store_calls) return store->append(request);
+  // Makes the store call `call` right here if that is the way: a store that
+  // never blocks, or a lone call (above). None: send it to an I/O actor,
+  // counted by count_io_call().
+  template <class Call>
+  auto call_in_place(Call&& call) -> std::optional<decltype(call())> {
+    if (inline_store_calls) return call();
     int idle = 0;
-    if (!direct_when_idle || !appends_in_flight.compare_exchange_strong(idle, 1, std::memory_order_acq_rel))
+    if (!direct_when_idle || !calls_in_flight.compare_exchange_strong(idle, 1, std::memory_order_acq_rel))
       return std::nullopt;
-    auto appended = store->append(request);
-    appends_in_flight.fetch_sub(1, std::memory_order_acq_rel);
-    return appended;
+    struct Done {
+      std::atomic<int>& count;
+      ~Done() { count.fetch_sub(1, std::memory_order_acq_rel); }
+    } done{calls_in_flight};
+    return call();
   }
-  // Counts an append sent to an I/O actor until the token is dropped (its
+  std::optional<Result<AppendResult>> append_in_place(const AppendRequest& request) {
+    return call_in_place([&] { return store->append(request); });
+  }
+  // Counts a call sent to an I/O actor until the token is dropped (its
   // reply handled, or its requester gone).
-  std::shared_ptr<void> count_io_append() {
-    appends_in_flight.fetch_add(1, std::memory_order_acq_rel);
-    return std::shared_ptr<void>(nullptr,
-                                 [this](void*) { appends_in_flight.fetch_sub(1, std::memory_order_acq_rel); });
+  std::shared_ptr<void> count_io_call() {
+    calls_in_flight.fetch_add(1, std::memory_order_acq_rel);
+    return std::shared_ptr<void>(nullptr, [this](void*) { calls_in_flight.fetch_sub(1, std::memory_order_acq_rel); });
   }
 
   // The write coordinators (write_coordinator.cpp); one that dies is
