@@ -42,9 +42,9 @@ struct RuntimeConfig {
   // write path"); 2 keeps appends going while one actor loads a long stream.
   // A database with many cores may want more.
   std::size_t io_actors = 2;
-  // With no store call in flight, a blocking store's append (and a stream
-  // actor's load of its stream) is made on the scheduler thread of the
-  // actor that needs it (one at a time) instead of through an I/O actor: two
+  // With no append or stream load in flight, a blocking store's append (and
+  // a stream actor's load of its stream) is made on the scheduler thread of
+  // the actor that needs it (one at a time) instead of through an I/O actor: two
   // thread crossings fewer for a lone command, and for a stream's first
   // command. While one runs, the others go to the I/O actors as before
   // (group commit). The price: that thread waits for the database

@@ -36,8 +36,8 @@ struct RuntimeContext : std::enable_shared_from_this<RuntimeContext> {
   // The store never blocks (EventStore::blocking()): stream actors read and
   // (on the fast path) append directly instead of through an I/O actor.
   bool inline_store_calls = false;
-  // A blocking store's calls (appends, a stream actor's load) go to the I/O
-  // actors (appends group-commit there) while any is in flight there; with
+  // A blocking store's appends and stream loads go to the I/O actors
+  // (appends group-commit there) while any is in flight there; with
   // none in flight, one call at a time is made right on the calling actor's
   // own thread: at low concurrency the two thread crossings to and from an
   // I/O actor cost more than the batching buys. Off unless
