@@ -237,7 +237,7 @@ std::vector<FoldState> folds_for(const StreamActorState& st, const FoldNeeds& ne
 void grant_next(StreamActor* self);
 
 // Folds the stream for `needs` from the store: right here for a store that
-// never blocks or when no other store call is in flight
+// never blocks or when no other append or load is in flight
 // (RuntimeContext::call_in_place); otherwise through an I/O actor, the
 // waiters waiting meanwhile.
 void start_load(StreamActor* self, const FoldNeeds& needs) {

@@ -45,7 +45,6 @@ struct Hashed {
   std::size_t hash;
 };
 std::string_view key_of(const StreamId& id) { return id.str(); }
-std::string_view key_of(const std::string& s) { return s; }
 std::string_view key_of(std::string_view s) { return s; }
 std::string_view key_of(const Hashed& h) { return h.key; }
 Hashed hashed(std::string_view key) { return {key, std::hash<std::string_view>{}(key)}; }

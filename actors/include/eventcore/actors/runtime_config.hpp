@@ -44,8 +44,8 @@ struct RuntimeConfig {
   std::size_t io_actors = 2;
   // With no append or stream load in flight, a blocking store's append (and
   // a stream actor's load of its stream) is made on the scheduler thread of
-  // the actor that needs it (one at a time) instead of through an I/O actor: two
-  // thread crossings fewer for a lone command, and for a stream's first
+  // the actor that needs it (one at a time) instead of through an I/O actor:
+  // two thread crossings fewer for a lone command, and for a stream's first
   // command. While one runs, the others go to the I/O actors as before
   // (group commit). The price: that thread waits for the database
   // meanwhile, so a command stuck in the store (a row lock held by another
