@@ -10,8 +10,9 @@
 # in all) and prints one JSON line per case:
 #   instructions_mem_single    mem_single (the fast path, warm streams)
 #   instructions_mem_transfer  mem_transfer on long-lived streams
-#                              (RUNTIME_BENCH_STREAM_LENGTH=1000; a write
-#                              coordinator and two stream actors)
+#                              (RUNTIME_BENCH_STREAM_LENGTH=1000; on the
+#                              fast path: two stream actors, the first
+#                              one leading)
 # with
 #   baseline_per_op    MemoryAppendClient::op, inclusive: one direct append,
 #                      the request built and its events encoded
@@ -80,4 +81,4 @@ PY
 }
 
 count mem_single '::on_local_appended(caf'
-count mem_transfer '::on_appended(caf' RUNTIME_BENCH_STREAM_LENGTH=1000
+count mem_transfer '::on_local_appended(caf' RUNTIME_BENCH_STREAM_LENGTH=1000
