@@ -158,11 +158,12 @@ Result<AppendResult> MemoryStore::append(const AppendRequest& request) {
     if (category == state_->categories.end())
       category = state_->categories.emplace(std::string(stream.category.key), std::vector<std::size_t>{}).first;
     for (std::size_t e = 0; e < request.streams[s].events.size(); ++e, ++next) {
+      StoredEvent& event = **next;
       category->second.push_back(state_->log.size());
       indexes.push_back(state_->log.size());
-      state_->ids.insert((*next)->id);
-      (*next)->version = StreamVersion{indexes.size()};
-      (*next)->position = GlobalPosition{transaction, state_->log.size() + 1};
+      state_->ids.insert(event.id);
+      event.version = StreamVersion{indexes.size()};
+      event.position = GlobalPosition{transaction, state_->log.size() + 1};
       state_->log.push_back(std::move(*next));
     }
     stream.version = indexes.size();
